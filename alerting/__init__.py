@@ -1,0 +1,1 @@
+"""Alerts and incidents: the stores (embedded SQLite, Elasticsearch), notifiers, reports."""
