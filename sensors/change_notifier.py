@@ -1,0 +1,73 @@
+"""Wakes the read loop as soon as a watched directory changes, so alerts come in well under a second.
+
+watchdog delivers the operating system's notifications (inotify on Linux). Notifications
+can be unavailable (an exhausted inotify limit, a network file system), so the loop never
+relies on them alone: ``wait`` always returns after its timeout, which makes polling the
+fallback rather than a separate mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+log = logging.getLogger(__name__)
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, flag: threading.Event) -> None:
+        self._flag = flag
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        self._flag.set()
+
+
+class ChangeNotifier:
+    """Sets a flag whenever anything changes under the watched directories."""
+
+    def __init__(self, dirs: Iterable[Path]) -> None:
+        self.dirs = [d for d in dirs]
+        self._flag = threading.Event()
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self.polling = True
+
+    def start(self) -> None:
+        """Start notifications where possible; directories that don't exist yet are polled."""
+        observer = Observer()
+        handler = _Wake(self._flag)
+        watched = 0
+        for d in self.dirs:
+            if d.is_dir():
+                observer.schedule(handler, str(d), recursive=True)
+                watched += 1
+        if not watched:
+            log.info("no watched directory exists yet; polling")
+            return
+        try:
+            observer.start()
+        except OSError as e:
+            log.warning("file notifications unavailable (%s); polling instead", e)
+            return
+        self._observer = observer
+        self.polling = False
+
+    def wait(self, timeout: float) -> bool:
+        """Block until something changed or ``timeout`` passed; whether something changed."""
+        fired = self._flag.wait(timeout)
+        self._flag.clear()
+        return fired
+
+    def wake(self) -> None:
+        """Wake a waiting loop (used on shutdown)."""
+        self._flag.set()
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
