@@ -20,11 +20,13 @@ log = logging.getLogger(__name__)
 
 
 class _Wake(FileSystemEventHandler):
-    def __init__(self, flag: threading.Event) -> None:
-        self._flag = flag
+    def __init__(self, notifier: ChangeNotifier) -> None:
+        self._notifier = notifier
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        self._flag.set()
+        if event.event_type in ("created", "moved", "deleted"):
+            self._notifier.files_changed = True  # a scan for new or rotated files is due
+        self._notifier._flag.set()
 
 
 class ChangeNotifier:
@@ -35,11 +37,13 @@ class ChangeNotifier:
         self._flag = threading.Event()
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self.polling = True
+        #: Set when a file was created, moved or deleted; the loop clears it after scanning.
+        self.files_changed = False
 
     def start(self) -> None:
         """Start notifications where possible; directories that don't exist yet are polled."""
         observer = Observer()
-        handler = _Wake(self._flag)
+        handler = _Wake(self)
         watched = 0
         for d in self.dirs:
             if d.is_dir():

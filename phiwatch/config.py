@@ -1,0 +1,184 @@
+"""The configuration file: YAML, validated with pydantic, every key documented here.
+
+Unknown keys are errors (a typo must not silently fall back to a default), and an error is
+reported in one line that names the file, the key and what is expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sensors.parsers import ParserConfig
+from sensors.timestamps import DEFAULT_ZONE
+
+#: The rule packs shipped inside the package (``rules/packs``).
+BUILTIN_PACKS = Path(__file__).resolve().parent.parent / "rules" / "packs"
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the operator in one line."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrganizationConfig(_Model):
+    """The hospital this phiwatch watches."""
+
+    id: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")] = "bv-demo"
+    name: str = "Bệnh viện (chưa cấu hình)"
+
+
+class SourceConfig(_Model):
+    """One kind of log: which files, and how to read a line of them."""
+
+    name: str = "his"
+    paths: Annotated[list[str], Field(min_length=1)]
+    exclude: list[str] = ["*.gz", "*.bz2", "*.xz", "*.zst", "*.zip"]
+    parse: ParserConfig = Field(default_factory=lambda: _default_parser())
+    start_at: Literal["beginning", "end"] = "beginning"
+    max_line_bytes: Annotated[int, Field(ge=1024, le=256 << 20)] = 1 << 20
+    rotate_wait_seconds: Annotated[float, Field(ge=0)] = 5.0
+
+
+class RulesConfig(_Model):
+    """Where the Sigma rules are and how the engine treats time."""
+
+    paths: list[Path] = [BUILTIN_PACKS]
+    lateness_seconds: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+    sample_size: Annotated[int, Field(ge=1, le=1000)] = 20
+
+
+class StoreConfig(_Model):
+    """Where alerts are kept. Without Elasticsearch, an embedded SQLite file."""
+
+    sqlite_path: Path | None = None
+
+
+class PipelineConfig(_Model):
+    """How the run loop paces itself."""
+
+    snapshot_interval_seconds: Annotated[float, Field(gt=0)] = 5.0
+    scan_interval_seconds: Annotated[float, Field(gt=0)] = 2.0
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=10)] = 0.25
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    organization: OrganizationConfig = OrganizationConfig()
+    timezone: str = DEFAULT_ZONE
+    state_dir: Path = Path("var")
+    sources: list[SourceConfig] = []
+    rules: RulesConfig = RulesConfig()
+    store: StoreConfig = StoreConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as "
+                             f"'Asia/Ho_Chi_Minh')") from None
+        return v
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.store.sqlite_path or self.state_dir / "alerts.db"
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @property
+    def dead_letter_dir(self) -> Path:
+        return self.state_dir / "dead-letter"
+
+
+def _default_parser() -> ParserConfig:
+    from sensors.parsers import JsonParserConfig
+
+    return JsonParserConfig(format="json")
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate ``path`` (or the defaults when ``None``); ``ConfigError`` if wrong.
+
+    Relative paths in the file are taken relative to the file's folder, so a config
+    works from wherever phiwatch is started.
+    """
+    data: dict[str, Any] = {}
+    where = "defaults"
+    if path is not None:
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"{where}: cannot read the configuration file: {e.strerror}") from e
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            at = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e)
+            raise ConfigError(f"{where}:{at}: not valid YAML: {problem}") from e
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings at the top level")
+        data = loaded
+    if overrides:
+        data = {**data, **overrides}
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_one_line(where, e)) from e
+    if path is not None:
+        config = _rebase(config, path.resolve().parent)
+    return config
+
+
+def _one_line(where: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against the configuration reference)"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where}: {key}: {message}{suffix}"
+
+
+def _rebase(config: Config, base: Path) -> Config:
+    def rel(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    def rel_glob(g: str) -> str:
+        return g if Path(g).expanduser().is_absolute() else str(base / g)
+
+    return config.model_copy(
+        update={
+            "state_dir": rel(config.state_dir),
+            "sources": [
+                s.model_copy(update={"paths": [rel_glob(g) for g in s.paths]})
+                for s in config.sources
+            ],
+            "rules": config.rules.model_copy(update={"paths": [rel(p) for p in config.rules.paths]}),
+            "store": config.store.model_copy(
+                update={"sqlite_path": rel(config.store.sqlite_path)}
+                if config.store.sqlite_path
+                else {}
+            ),
+        }
+    )

@@ -1,0 +1,168 @@
+"""The long-running service: tail the configured logs until told to stop.
+
+The loop reads what the files hold, runs it through the engine, commits the alerts, and
+every ``snapshot_interval_seconds`` saves a snapshot (``phiwatch.snapshot``). On start it
+resumes from the last snapshot; on SIGINT/SIGTERM it flushes open alerts, saves a last
+snapshot and returns. After a kill -9 it resumes from the last snapshot and re-reads what
+came after it; the store absorbs the re-raised alerts by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from alerting.store import AlertStore
+from phiwatch import snapshot as snapshots
+from phiwatch.config import Config
+from phiwatch.pipeline import Processor, build_engine, parser_factory
+from rules.alert import Alert
+from rules.loader import RuleSet, load_rules
+from sensors.change_notifier import ChangeNotifier
+from sensors.checkpoint import Checkpoint, FilePosition
+from sensors.deadletter import DeadLetter
+from sensors.file_source import FileSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    events: int
+    alerts: int
+    dead_letters: dict[str, int]
+    snapshots: int
+
+
+class Runner:
+    """Tails every configured source into the engine and the store."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: AlertStore,
+        *,
+        ruleset: RuleSet | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.ruleset = ruleset or load_rules(config.rules.paths)
+        self.engine = build_engine(config, self.ruleset)
+        config.dead_letter_dir.mkdir(parents=True, exist_ok=True)
+        self.dead_letter = DeadLetter(config.dead_letter_dir / "run.ndjson")
+        self.processor = Processor(self.engine, store, self.dead_letter, on_alert=on_alert)
+        self.snapshots_taken = 0
+        previous = snapshots.load(config.snapshot_path)
+        by_source: dict[str, list[FilePosition]] = {}
+        if previous is not None:
+            self.dead_letter.truncate_to(previous.dead_letter_size)
+            self.engine.restore(previous.engine)
+            self.processor.counters.update(previous.counters)
+            for d in previous.positions:
+                by_source.setdefault(str(d.get("source", "")), []).append(
+                    FilePosition.from_dict(d)
+                )
+            log.info("resuming from the snapshot at %s", config.snapshot_path)
+        self.sources: dict[str, FileSource] = {
+            s.name: FileSource(
+                s.paths,
+                parser_factory(config, s),
+                self.dead_letter,
+                Checkpoint(by_source.get(s.name, [])),
+                exclude=s.exclude,
+                start_at_end=s.start_at == "end" and previous is None,
+                max_line_bytes=s.max_line_bytes,
+                rotate_wait=s.rotate_wait_seconds,
+            )
+            for s in config.sources
+        }
+        dirs = [d for src in self.sources.values() for d in src.watched_dirs()]
+        self.notifier = ChangeNotifier(dirs)
+        # Event time seen last, and when: while the logs are quiet, the engine's clock is
+        # moved on by the wall clock so that finished alert episodes still close.
+        self._last_event_epoch: float | None = None
+        self._last_event_wall = 0.0
+
+    def run(self, stop: threading.Event) -> RunReport:
+        """Tail until ``stop`` is set; then flush, snapshot and return."""
+        cfg = self.config.pipeline
+        self.notifier.start()
+        self._scan()
+        last_scan = last_snapshot = time.monotonic()
+        try:
+            while not stop.is_set():
+                got = self._read_all(cfg.batch_size)
+                now = time.monotonic()
+                if self.notifier.files_changed or now - last_scan >= cfg.scan_interval_seconds:
+                    self.notifier.files_changed = False
+                    self._scan()
+                    last_scan = now
+                self._advance_idle_clock()
+                if now - last_snapshot >= cfg.snapshot_interval_seconds:
+                    self.save_snapshot()
+                    last_snapshot = now
+                if not got:
+                    self.notifier.wait(cfg.poll_interval_seconds)
+            self._read_all(cfg.batch_size)
+            self.processor.commit(self.engine.flush())
+            self.save_snapshot()
+        finally:
+            self.notifier.stop()
+            for source in self.sources.values():
+                source.close()
+            self.dead_letter.close()
+        c = self.processor.counters
+        return RunReport(c["events"], c["alerts_raised"], dict(self.dead_letter.counts),
+                         self.snapshots_taken)
+
+    def _scan(self) -> None:
+        for source in self.sources.values():
+            source.scan()
+
+    def _read_all(self, batch_size: int) -> int:
+        got = 0
+        for source in self.sources.values():
+            events = source.read(batch_size)
+            if events:
+                got += len(events)
+                self.processor.process(events)
+                newest = max(e.epoch for e in events)
+                if self._last_event_epoch is None or newest > self._last_event_epoch:
+                    self._last_event_epoch = newest
+                self._last_event_wall = time.monotonic()
+        return got
+
+    def _advance_idle_clock(self) -> None:
+        if self._last_event_epoch is None:
+            return
+        idle = time.monotonic() - self._last_event_wall
+        if idle > 0:
+            self.processor.commit(self.engine.advance(self._last_event_epoch + idle))
+
+    def save_snapshot(self) -> None:
+        """Save positions, engine state and dead-letter size as one consistent snapshot."""
+        self.dead_letter.sync()
+        positions = [
+            {"source": name, **p.to_dict()}
+            for name, src in self.sources.items()
+            for p in src.positions()
+        ]
+        snap = snapshots.Snapshot(
+            positions=positions,
+            engine=self.engine.snapshot(),
+            dead_letter_size=self.dead_letter.size(),
+            counters=dict(self.processor.counters),
+            rules_digest=_digest(self.ruleset),
+        )
+        snapshots.save(self.config.snapshot_path, snap)
+        self.snapshots_taken += 1
+
+
+def _digest(ruleset: RuleSet) -> str:
+    ids = sorted(str(getattr(r, "id", r)) for r in getattr(ruleset, "rules", []))
+    return hashlib.blake2b("\n".join(ids).encode(), digest_size=8).hexdigest()
