@@ -176,8 +176,6 @@ class FileSource:
                     break
 
     def _check(self, key: tuple[int, int], tailer: Tailer, parser: RecordParser) -> None:
-        if tailer.pending_bytes:
-            return  # still data to read; rotation is looked at once caught up
         state = tailer.state()
         if state is FileState.SAME:
             return

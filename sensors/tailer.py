@@ -144,6 +144,8 @@ class Tailer:
     def read(self, max_lines: int = 10_000) -> list[Line]:
         """Up to about ``max_lines`` complete lines that are available now (maybe none)."""
         out: list[Line] = []
+        if self.state() is FileState.TRUNCATED:
+            return out  # never read on from an offset in another content; the source rescans
         buf = self._buf
         while len(out) < max_lines:
             chunk = os.pread(self._fd, CHUNK_BYTES, self._read_offset)

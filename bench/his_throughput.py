@@ -1,0 +1,109 @@
+"""Replay throughput: simulated HIS events through the shipped rule pack into the SQLite store.
+
+Simulates (once, cached) a large hospital until there are at least ``--events`` events,
+then times `phiwatch replay`'s pipeline on them in this process: parsing, rule matching,
+windowed correlations and alert writes. Prints events/s and the peak resident memory.
+
+Peer, on the same files in the same run: `jq -c` with the bulk-export rule as a filter
+(one stateless rule, no windows, no store) — what a hospital IT engineer would reach for
+first. The ratio says how phiwatch's whole pipeline compares with that one-liner.
+
+    .venv/bin/python bench/his_throughput.py [--events 1000000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alerting.sqlite_store import SQLiteAlertStore  # noqa: E402
+from alerting.store import AlertQuery  # noqa: E402
+from phiwatch.config import SourceConfig, load_config  # noqa: E402
+from phiwatch.pipeline import replay  # noqa: E402
+
+CACHE = Path(tempfile.gettempdir()) / "phiwatch-bench-cache"
+
+
+def simulated_logs(events: int, seed: int) -> list[Path]:
+    """Log files holding at least ``events`` lines, simulated once and cached."""
+    days = max(1, -(-events // 300_000))
+    folder = CACHE / f"large-{days}d-seed{seed}"
+    logs = sorted((folder / "his").glob("*.log"))
+    if not logs:
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"simulating {days} day(s) of a 1,500-staff hospital into {folder} …",
+              file=sys.stderr)
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "phiwatch"), "simulate", "--preset", "large",
+             "--days", str(days), "--seed", str(seed), "--out", str(folder)],
+            check=True,
+        )
+        logs = sorted((folder / "his").glob("*.log"))
+    return logs
+
+
+def count_lines(paths: list[Path]) -> int:
+    total = 0
+    for p in paths:
+        with open(p, "rb") as f:
+            total += sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    return total
+
+
+def run_peer(paths: list[Path]) -> tuple[str, float] | None:
+    jq = shutil.which("jq")
+    if jq is None:
+        return None
+    start = time.perf_counter()
+    subprocess.run(
+        [jq, "-c", 'select(.event.action=="export" and .his.record_count>=500)', *map(str, paths)],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    return "jq (bulk-export rule only)", time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    logs = simulated_logs(args.events, args.seed)
+    lines = count_lines(logs)
+    size = sum(p.stat().st_size for p in logs)
+    with tempfile.TemporaryDirectory(prefix="phiwatch-bench-") as tmp:
+        cfg = load_config(None).model_copy(update={
+            "state_dir": Path(tmp),
+            "sources": [SourceConfig(paths=[str(p) for p in logs])],
+        })
+        store = SQLiteAlertStore(Path(tmp) / "alerts.db")
+        start = time.perf_counter()
+        report = replay(cfg, logs, store)
+        elapsed = time.perf_counter() - start
+        stored = store.count(AlertQuery())
+        store.close()
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rate = report.events / elapsed
+    print(f"phiwatch replay: {report.events:,} events ({size / 1e6:.0f} MB, {len(logs)} files) "
+          f"in {elapsed:.1f} s = {rate:,.0f} events/s on one core; peak RSS {rss_mib:.0f} MiB; "
+          f"{stored} alerts stored; dead letters {report.dead_letters or 'none'}")
+    peer = run_peer(logs)
+    if peer is not None:
+        name, seconds = peer
+        peer_rate = lines / seconds
+        print(f"peer {name}: {lines:,} lines in {seconds:.1f} s = {peer_rate:,.0f} lines/s")
+        print(f"ratio phiwatch/peer: {rate / peer_rate:.2f}x")
+    print(f"target >= 50,000 events/s: {'met' if rate >= 50_000 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
