@@ -93,7 +93,7 @@ def measure_phiwatch(folder: Path, alerts: int, rate: float) -> list[float]:
     gap = 1.0 / rate
     n = 0
     with open(log, "ab", buffering=0) as f:
-        for k in range(alerts):
+        for _ in range(alerts):
             for _ in range(20):
                 n += 1
                 f.write(line(n, export=False))

@@ -39,7 +39,7 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Check and try out Sigma rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
 out = Console()
 
 ConfigOption = Annotated[

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from sensors.parsers import ParserConfig
 from sensors.timestamps import DEFAULT_ZONE
 
@@ -174,7 +173,9 @@ def _rebase(config: Config, base: Path) -> Config:
                 s.model_copy(update={"paths": [rel_glob(g) for g in s.paths]})
                 for s in config.sources
             ],
-            "rules": config.rules.model_copy(update={"paths": [rel(p) for p in config.rules.paths]}),
+            "rules": config.rules.model_copy(
+                update={"paths": [rel(p) for p in config.rules.paths]}
+            ),
             "store": config.store.model_copy(
                 update={"sqlite_path": rel(config.store.sqlite_path)}
                 if config.store.sqlite_path

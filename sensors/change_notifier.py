@@ -1,4 +1,4 @@
-"""Wakes the read loop as soon as a watched directory changes, so alerts come in well under a second.
+"""Wakes the read loop as soon as a watched directory changes, so alerts come within a second.
 
 watchdog delivers the operating system's notifications (inotify on Linux). Notifications
 can be unavailable (an exhausted inotify limit, a network file system), so the loop never

@@ -74,7 +74,7 @@ class DeadLetter:
         folder = self.path.parent / "oversize"
         folder.mkdir(parents=True, exist_ok=True)
         blob = folder / f"{Path(source).name}.{offset}.{key}.bin"
-        return blob, open(blob, "wb")  # noqa: SIM115  (closed by the tailer when the line ends)
+        return blob, open(blob, "wb")
 
     def flush(self) -> None:
         self._file.flush()

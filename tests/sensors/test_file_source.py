@@ -14,11 +14,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sensors.parsers import JsonParserConfig, parser_for
 
 from sensors.checkpoint import Checkpoint
 from sensors.deadletter import DeadLetter
 from sensors.file_source import FileSource
-from sensors.parsers import JsonParserConfig, parser_for
 
 
 def rec(n: int) -> bytes:
@@ -162,7 +162,8 @@ def test_bad_lines_are_dead_lettered_and_the_rest_read(tmp_path: Path) -> None:
     assert_exactly_once(h.seen, 2)
     assert h.dead.counts["parse"] == 4
     h.dead.flush()
-    entries = [orjson.loads(x) for x in (tmp_path / "dead" / "dead.ndjson").read_bytes().splitlines()]
+    raw = (tmp_path / "dead" / "dead.ndjson").read_bytes()
+    entries = [orjson.loads(x) for x in raw.splitlines()]
     assert [e["line"] for e in entries] == [2, 3, 4, 5]
     assert any("user.id" in e["reason"] for e in entries)
     assert "raw_b64" in entries[1]

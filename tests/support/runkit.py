@@ -1,0 +1,114 @@
+"""Test kit for end-to-end tests: HIS log lines with incidents, and a `phiwatch run` process."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+BASE = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+
+def his_line(t: datetime, user: str, action: str, patient: int | None, count: int = 1) -> bytes:
+    doc: dict[str, object] = {
+        "@timestamp": t.isoformat(),
+        "event": {
+            "action": action,
+            "outcome": "failure" if action == "login_failed" else "success",
+        },
+        "user": {"id": user, "name": "Trần Văn Bình", "roles": ["nurse"], "department": "san-a"},
+        "source": {"ip": f"10.20.3.{int(user[-2:]) % 250}"},
+        "host": {"name": f"WS-{user.upper()}"},
+        "his": {"module": "emr", "record_count": count},
+        "organization": {"id": "bv-test"},
+    }
+    if patient is not None:
+        doc["patient"] = {"id": f"BN2026{patient:06d}"}
+    return orjson.dumps(doc) + b"\n"
+
+
+def hospital_lines(n: int, seed: int = 1) -> list[bytes]:
+    """``n`` lines of ordinary traffic with a harvest, a scraper, an export and a brute force.
+
+    Times increase monotonically (one file written by one HIS server).
+    """
+    rng = random.Random(seed)
+    out: list[bytes] = []
+    t = BASE
+    incidents = {n // 5: "harvest", 2 * n // 5: "scrape", 3 * n // 5: "export", 4 * n // 5: "brute"}
+    i = 0
+    while len(out) < n:
+        kind = incidents.get(i)
+        i += 1
+        if kind == "harvest":
+            for k in range(160):  # 160 distinct patients in 40 minutes
+                t += timedelta(seconds=15)
+                out.append(his_line(t, "nv00066", "view", 500_000 + k))
+        elif kind == "scrape":
+            for k in range(120):  # two views a second
+                t += timedelta(milliseconds=500)
+                out.append(his_line(t, "nv00077", "view", 600_000 + k))
+        elif kind == "export":
+            t += timedelta(seconds=1)
+            out.append(his_line(t, "nv00088", "export", None, count=3000))
+        elif kind == "brute":
+            for _ in range(25):
+                t += timedelta(seconds=3)
+                out.append(his_line(t, "nv00099", "login_failed", None))
+            out.append(his_line(t + timedelta(seconds=2), "nv00099", "login", None))
+        else:
+            t += timedelta(milliseconds=rng.randint(50, 400))
+            user = f"nv{rng.randint(1, 60):05d}"
+            out.append(his_line(t, user, rng.choice(["view", "view", "search", "update"]),
+                                rng.randint(1, 3000)))
+    return out
+
+
+@dataclass
+class RunningPhiwatch:
+    proc: subprocess.Popen[bytes]
+    state: Path
+
+    def counters(self) -> dict[str, int]:
+        try:
+            return dict(orjson.loads((self.state / "state.json").read_bytes())["counters"])
+        except (FileNotFoundError, orjson.JSONDecodeError, KeyError):
+            return {}
+
+    def wait_for(self, pred: Callable[[dict[str, int]], bool], timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred(self.counters()):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"phiwatch run exited early with {self.proc.returncode}")
+            time.sleep(0.005)
+        raise AssertionError(f"timed out; counters {self.counters()}")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=60)
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def write_config(folder: Path, state: str, *, extra: str = "") -> Path:
+    cfg = folder / f"{state}.yaml"
+    cfg.write_text(
+        f"state_dir: {state}\n"
+        "sources:\n  - name: his\n    paths: [his/*.log]\n    rotate_wait_seconds: 0.5\n"
+        "pipeline:\n  snapshot_interval_seconds: 0.05\n  scan_interval_seconds: 0.2\n"
+        "  poll_interval_seconds: 0.05\n  batch_size: 200\n" + extra,
+        encoding="utf-8",
+    )
+    return cfg
