@@ -51,11 +51,18 @@ class AlertQuery:
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What a write did: new alerts, newer revisions of known ones, and no-ops."""
+    """What a write did: new alerts, newer revisions of known ones, and no-ops.
+
+    A store with a server behind it may also have queued alerts on local disk to send
+    later (``spooled``) or set aside alerts the server refused for good (``rejected``,
+    kept in a dead-letter file); the embedded store leaves both at zero.
+    """
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    spooled: int = 0
+    rejected: int = 0
 
 
 def alert_user(alert: Alert) -> str | None:

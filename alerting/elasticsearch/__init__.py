@@ -1,0 +1,46 @@
+"""The Elasticsearch (and OpenSearch) alert store: template, writer, spool, queries.
+
+Public surface::
+
+    from alerting.elasticsearch import ElasticsearchConfig, ElasticsearchAlertStore
+    from alerting.elasticsearch import setup, check, prune_indices, format_check …
+
+Incidents (grouping, status history) are not here yet.
+"""
+
+from alerting.elasticsearch.commands import (
+    CheckReport,
+    SetupReport,
+    check,
+    format_check,
+    format_prune,
+    format_setup,
+    prune_indices,
+    setup,
+)
+from alerting.elasticsearch.config import Compat, ElasticsearchConfig
+from alerting.elasticsearch.connection import ServerInfo, build_client
+from alerting.elasticsearch.retention import PruneReport, prune
+from alerting.elasticsearch.spool import SpoolFullError
+from alerting.elasticsearch.store import ElasticsearchAlertStore
+from alerting.elasticsearch.writer import ClusterUnavailable
+
+__all__ = [
+    "CheckReport",
+    "ClusterUnavailable",
+    "Compat",
+    "ElasticsearchAlertStore",
+    "ElasticsearchConfig",
+    "PruneReport",
+    "ServerInfo",
+    "SetupReport",
+    "SpoolFullError",
+    "build_client",
+    "check",
+    "format_check",
+    "format_prune",
+    "format_setup",
+    "prune",
+    "prune_indices",
+    "setup",
+]

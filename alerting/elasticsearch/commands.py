@@ -1,0 +1,221 @@
+"""What ``phiwatch es setup``, ``es check`` and ``es prune`` do, and how they read.
+
+Each function returns a report (plain data, for tests and for JSON output) and each report
+has a formatter that phrases it for the operator, one fact a line. ``check`` never raises
+for an unreachable cluster: saying so is its job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+
+from alerting.elasticsearch.config import ElasticsearchConfig
+from alerting.elasticsearch.connection import ServerInfo, build_client, server_info
+from alerting.elasticsearch.deadletter import count_rejected
+from alerting.elasticsearch.retention import PruneReport, prune
+from alerting.elasticsearch.spool import SpoolStats, read_stats
+from alerting.elasticsearch.store import prepare_cluster
+from alerting.elasticsearch.template import ilm_policy_name, installed_hash, template_body
+
+
+@dataclass
+class SetupReport:
+    hosts: list[str]
+    ok: bool
+    server: ServerInfo | None = None
+    done: dict[str, str] = field(default_factory=dict)
+    advice: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class CheckReport:
+    hosts: list[str]
+    compat: str
+    reachable: bool = False
+    error: str | None = None
+    server: ServerInfo | None = None
+    advice: str | None = None
+    template: str = "unknown"  # current, outdated, missing, foreign
+    ilm_policy: str = "n/a"  # present, missing, n/a
+    alerts: int | None = None
+    indices: int | None = None
+    spool_path: Path | None = None
+    spool: SpoolStats | None = None
+    spool_capacity: int = 0
+    rejected_path: Path | None = None
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def setup(
+    config: ElasticsearchConfig, *, client: Elasticsearch | None = None
+) -> SetupReport:
+    """Install the alert template and, on Elasticsearch, the ILM retention policy."""
+    own = client is None
+    es = client or build_client(config)
+    report = SetupReport(hosts=list(config.hosts), ok=False)
+    try:
+        report.server, report.done = prepare_cluster(es, config)
+        report.advice = report.server.advice(config.compat)
+        report.ok = True
+    except (TransportError, ApiError) as e:
+        report.error = _describe(e)
+    finally:
+        if own:
+            es.close()
+    return report
+
+
+def check(
+    config: ElasticsearchConfig,
+    *,
+    state_dir: Path | None = None,
+    client: Elasticsearch | None = None,
+) -> CheckReport:
+    """Reachability, server, template, retention, spool depth and dead letters."""
+    report = CheckReport(hosts=list(config.hosts), compat=config.compat)
+    report.spool_path = config.spool_path(state_dir)
+    report.spool_capacity = config.spool_max_alerts
+    report.spool = read_stats(report.spool_path)
+    report.rejected_path = config.dead_letter_file(state_dir)
+    report.rejected = count_rejected(report.rejected_path)
+    if report.spool is not None and report.spool.depth:
+        ratio = report.spool.depth / config.spool_max_alerts
+        if ratio >= config.spool_warn_ratio:
+            report.problems.append(f"the spool is {ratio:.0%} full")
+    if report.rejected:
+        report.problems.append(f"{report.rejected} alert(s) refused by the cluster are in "
+                               f"{report.rejected_path}")
+    own = client is None
+    es = client or build_client(config)
+    try:
+        _check_cluster(es, config, report)
+    except (TransportError, ApiError) as e:
+        report.error = _describe(e)
+        report.problems.append(f"cluster: {report.error}")
+    finally:
+        if own:
+            es.close()
+    return report
+
+
+def _check_cluster(es: Elasticsearch, config: ElasticsearchConfig, report: CheckReport) -> None:
+    report.server = server_info(es)
+    report.reachable = True
+    report.advice = report.server.advice(config.compat)
+    if report.advice:
+        report.problems.append(report.advice)
+    policy: str | None = None
+    if report.server.has_ilm and config.ilm:
+        try:
+            es.ilm.get_lifecycle(name=ilm_policy_name(config))
+            report.ilm_policy = "present"
+            policy = ilm_policy_name(config)
+        except NotFoundError:
+            report.ilm_policy = "missing"
+            report.problems.append("the ILM policy is missing: run setup")
+    found = installed_hash(es, config)
+    wanted = template_body(config, policy)["_meta"]["hash"]
+    report.template = ("missing" if found is None else "foreign" if found == ""
+                       else "current" if found == wanted else "outdated")
+    if report.template != "current":
+        report.problems.append(f"the alert template is {report.template}: run setup")
+    settings = es.indices.get_settings(index=config.alerts_pattern, name="index.creation_date",
+                                       allow_no_indices=True, expand_wildcards="open,closed")
+    report.indices = len(settings.body)
+    report.alerts = int(es.count(index=config.alerts_pattern, allow_no_indices=True,
+                                 ignore_unavailable=True).body["count"])
+
+
+def prune_indices(
+    config: ElasticsearchConfig,
+    *,
+    retention_days: int | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    client: Elasticsearch | None = None,
+) -> PruneReport:
+    """``retention.prune`` with a client of its own."""
+    es = client or build_client(config)
+    try:
+        return prune(es, config, retention_days=retention_days, dry_run=dry_run, now=now)
+    finally:
+        if client is None:
+            es.close()
+
+
+# -- formatters ------------------------------------------------------------------------------
+
+
+def format_setup(report: SetupReport) -> str:
+    lines = [f"Elasticsearch: {', '.join(report.hosts)}"]
+    if not report.ok:
+        lines.append(f"  FAILED: {report.error}")
+        return "\n".join(lines)
+    if report.server is not None:
+        lines.append(f"  server: {_server(report.server)}")
+    for what, done in report.done.items():
+        lines.append(f"  {what.replace('_', ' ')}: {done}")
+    if report.advice:
+        lines.append(f"  warning: {report.advice}")
+    return "\n".join(lines)
+
+
+def format_check(report: CheckReport) -> str:
+    lines = [f"Elasticsearch: {', '.join(report.hosts)} (compat: {report.compat})"]
+    if report.reachable and report.server is not None:
+        lines.append(f"  reachable: yes, {_server(report.server)}")
+        lines.append(f"  template: {report.template}")
+        lines.append(f"  ILM policy: {report.ilm_policy}")
+        lines.append(f"  alerts: {report.alerts} in {report.indices} index(es)")
+    else:
+        lines.append(f"  reachable: NO ({report.error})")
+    if report.spool is None:
+        lines.append(f"  spool: empty ({report.spool_path})")
+    else:
+        age = (f", oldest {_age(report.spool.oldest_age_seconds)}"
+               if report.spool.oldest_age_seconds is not None else "")
+        lines.append(f"  spool: {report.spool.depth} of {report.spool_capacity} alerts{age} "
+                     f"({report.spool_path})")
+    lines.append(f"  refused by the cluster: {report.rejected} ({report.rejected_path})")
+    lines.append("  OK" if report.ok else "  PROBLEMS:")
+    lines.extend(f"    - {p}" for p in report.problems)
+    return "\n".join(lines)
+
+
+def format_prune(report: PruneReport, retention_days: int) -> str:
+    verb = "would delete" if report.dry_run else "deleted"
+    lines = [f"Retention {retention_days} days: {verb} {len(report.deleted)} index(es), "
+             f"kept {len(report.kept)}"]
+    lines.extend(f"  {verb}: {name}" for name in report.deleted)
+    lines.extend(f"  not a phiwatch month index, left alone: {name}" for name in report.skipped)
+    return "\n".join(lines)
+
+
+def _server(info: ServerInfo) -> str:
+    return f"{info.distribution} {info.version} (cluster {info.cluster_name!r})"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, ApiError):
+        return f"HTTP {e.status_code}: {e.message}"
+    return f"{type(e).__name__}: {e}"
+

@@ -1,0 +1,79 @@
+"""One client for the configured cluster, and what that cluster says it is.
+
+Retries on HTTP status are the writer's business (it decides what goes to the spool and
+what to the dead letter), so the transport itself only fails over to the next host on a
+connection error and never retries on status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from alerting.elasticsearch.config import ElasticsearchConfig
+from alerting.elasticsearch.node import NODE_CLASSES
+
+
+def build_client(config: ElasticsearchConfig) -> Elasticsearch:
+    """A client for ``config``: its hosts, TLS, credentials, timeout and dialect."""
+    kwargs: dict[str, Any] = {
+        "request_timeout": config.request_timeout,
+        "node_class": NODE_CLASSES[config.compat],
+        # Fail over across hosts on connection errors; status retries are the writer's.
+        "max_retries": len(config.hosts) - 1,
+        "retry_on_status": (),
+        "retry_on_timeout": len(config.hosts) > 1,
+        "verify_certs": config.verify_certs,
+    }
+    if not config.verify_certs:
+        kwargs["ssl_show_warn"] = False
+    if config.ca_file is not None:
+        kwargs["ca_certs"] = str(config.ca_file)
+    if config.api_key is not None:
+        kwargs["api_key"] = config.api_key.get_secret_value()
+    elif config.username is not None and config.password is not None:
+        kwargs["basic_auth"] = (config.username, config.password.get_secret_value())
+    return Elasticsearch(list(config.hosts), **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What ``GET /`` says: which product, which version."""
+
+    distribution: str  # "elasticsearch" or "opensearch"
+    version: str
+    cluster_name: str
+
+    @property
+    def major(self) -> int:
+        head = self.version.split(".", 1)[0]
+        return int(head) if head.isdigit() else 0
+
+    @property
+    def has_ilm(self) -> bool:
+        """Index lifecycle management is an Elasticsearch feature (OpenSearch has ISM)."""
+        return self.distribution == "elasticsearch" and self.major >= 7
+
+    def advice(self, compat: str) -> str | None:
+        """A one-line warning when ``compat`` does not suit this server, else ``None``."""
+        if self.distribution == "opensearch" and compat != "opensearch":
+            return "the server is OpenSearch: set compat: opensearch"
+        if self.distribution == "elasticsearch":
+            if compat == "opensearch":
+                return (f"the server is Elasticsearch {self.version}: compat: opensearch works "
+                        f"but es{self.major} is the native dialect")
+            if self.major and compat != f"es{self.major}" and self.major in (8, 9):
+                return f"the server is Elasticsearch {self.version}: set compat: es{self.major}"
+        return None
+
+
+def server_info(client: Elasticsearch) -> ServerInfo:
+    body = client.info().body
+    version = body.get("version", {})
+    return ServerInfo(
+        distribution=str(version.get("distribution") or "elasticsearch"),
+        version=str(version.get("number", "")),
+        cluster_name=str(body.get("cluster_name", "")),
+    )
