@@ -1,0 +1,44 @@
+"""The network flow sensor: packet captures into ECS ``network.flow`` and ``network.dns`` events.
+
+Public API, for the command line and the pipeline:
+
+* :func:`read_flows` — flow and DNS events of a pcap/pcapng file;
+* :class:`FlowReader` — the same, plus :class:`Counters` and, with ``conversations=True``,
+  the tshark-style conversation table;
+* :func:`conversations` — per-IP-pair frames and bytes, equal to ``tshark -z conv,ip``;
+* :func:`write_events` — flows as NDJSON or CSV (``phiwatch flows --format``).
+"""
+
+from sensors.flows.conversations import (
+    Conversation,
+    TsharkConversation,
+    compare,
+    conversations,
+    format_bytes,
+    parse_tshark_conv,
+    run_tshark_conv,
+)
+from sensors.flows.flowtable import Flow, FlowTable, flow_event
+from sensors.flows.output import CSV_COLUMNS, write_events
+from sensors.flows.pcapfile import Capture, CaptureError
+from sensors.flows.reader import Counters, FlowReader, read_flows
+
+__all__ = [
+    "CSV_COLUMNS",
+    "Capture",
+    "CaptureError",
+    "Conversation",
+    "Counters",
+    "Flow",
+    "FlowReader",
+    "FlowTable",
+    "TsharkConversation",
+    "compare",
+    "conversations",
+    "flow_event",
+    "format_bytes",
+    "parse_tshark_conv",
+    "read_flows",
+    "run_tshark_conv",
+    "write_events",
+]

@@ -1,0 +1,440 @@
+"""Packet decoding from raw frame bytes with precompiled ``struct`` unpackers.
+
+Why not scapy here: dissecting a packet into scapy objects costs tens of microseconds;
+a flow sensor touches every packet and needs only addresses, ports and flags. This walks
+the headers in place (``buf`` is the whole mapped capture, the frame is ``buf[off:end]``)
+and returns one flat tuple, so a packet costs no allocation beyond that tuple.
+
+Besides the *flow layer* (the innermost valid IP header and its transport), it reports
+which IP headers tshark's ``ip``/``ipv6`` conversation taps would count for the frame, so
+:mod:`sensors.flows.conversations` can reproduce ``tshark -z conv,ip`` exactly:
+
+* every IPv4 header whose ``ihl*4`` bytes are captured, with version 4, ``ihl >= 5`` and
+  total length 0 (TSO) or at least ``ihl*4``; every IPv6 header whose 40 bytes and all
+  extension headers are captured, unless the chain ends in a Mobility or Shim6 header;
+  each tunnel level counts again (outer and inner);
+* never the IP header quoted inside an ICMP/ICMPv6 error;
+* a fragmented datagram's inner layers (a tunnel carried in IPv4 fragments, and an IPv6
+  header with a fragment header at all) only when reassembly completes; the decoder
+  hands those back as *deferred* taps and :mod:`sensors.flows.fragments` releases them.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from typing import Final
+
+# Link types (LINKTYPE_* values as stored in pcap/pcapng).
+LT_NULL: Final = 0
+LT_ETHERNET: Final = 1
+LT_RAW: Final = 101
+LT_LOOP: Final = 108
+LT_SLL: Final = 113
+LT_IPV4: Final = 228
+LT_IPV6: Final = 229
+LT_SLL2: Final = 276
+_RAW_LINKTYPES: Final = frozenset({LT_RAW, 12, 14})
+
+# Decoder states: what the bytes at ``off`` are.
+_ETH, _ET, _IP4, _IP6, _L4, _MPLS, _PPP, _RAWIP = range(8)
+
+_VLAN_TYPES: Final = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
+_PW_CW_NEXT: Final = frozenset({0x0800, 0x86DD, 0x0806, 0x8100, 0x88A8, 0x9100, 0x8847})
+_IP6_EXT: Final = frozenset({0, 43, 60, 51})  # hop-by-hop, routing, dest opts, AH
+_GRE_PAYLOAD: Final = {0x0800: _IP4, 0x86DD: _IP6, 0x8847: _MPLS, 0x8848: _MPLS}
+# UDP ports tshark decodes as tunnels, and well-known ports its lower-port-first rule
+# gives precedence to (so 53 -> 4789 is DNS, not VXLAN).
+_VXLAN, _GENEVE, _GTPU, _TEREDO, _L2TP = range(5)
+_UDP_TUNNELS: Final = {4789: _VXLAN, 6081: _GENEVE, 2152: _GTPU, 3544: _TEREDO, 1701: _L2TP}
+_UDP_CLAIMED: Final = frozenset(
+    {53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 520, 546, 547, 1812, 1813}
+)
+
+_u8 = struct.Struct("!B").unpack_from
+_u16 = struct.Struct("!H").unpack_from
+_u32 = struct.Struct("!I").unpack_from
+_le32 = struct.Struct("<I").unpack_from
+_ip4 = struct.Struct("!BxHHHxBxxII").unpack_from  # vhl, len, id, frag, proto, src, dst
+_ip6 = struct.Struct("!B3xHBx16s16s").unpack_from  # vtc, plen, nh, src, dst
+_ports = struct.Struct("!HH").unpack_from
+_tcp = struct.Struct("!HH8xBB").unpack_from  # sport, dport, data offset, flags
+_gre = struct.Struct("!HH").unpack_from
+
+#: Where frames live: a mapped capture file or bytes.
+Buffer = bytes | bytearray | memoryview | mmap.mmap
+#: (version, source, destination) of an IP header a conversation tap counts.
+Tap = tuple[int, int | bytes, int | bytes]
+#: A fragment: (key, first byte, end byte, more fragments, taps deferred to reassembly).
+Frag = tuple[tuple[int, int | bytes, int | bytes, int, int], int, int, bool, list[Tap]]
+#: See :func:`decode` for the meaning of each position.
+Decoded = tuple[
+    int, int | bytes, int | bytes, int, int, int, int, int, int, int, int,
+    bool, list[Tap] | None, Frag | None, str | None,
+]  # fmt: skip
+
+
+def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
+    """Decode the frame ``buf[off:end]`` of link type ``linktype``.
+
+    Returns ``(ver, src, dst, proto, sport, dport, tcp_flags, vlan, inner_vlan,
+    l4_start, l4_end, tapped, outer_taps, frag, reason)``: the flow layer's IP version
+    (0 when the frame has no usable IP header), addresses (ints for IPv4, 16-byte
+    ``bytes`` for IPv6), IP protocol, ports (-1 on a non-first fragment, 0 where the
+    protocol has none), TCP flags, the outer and inner VLAN ids (-1 if none), the
+    transport payload's byte range, whether tshark taps the flow layer, the taps of
+    outer IP headers (tunnels) or None, fragment details or None, and why decoding
+    stopped early (``"truncated.tcp"``, ``"non_ip.0x0806"`` …) or None.
+    """
+    ver = proto = nxt = sport = dport = flags = l4s = l4e = 0
+    src: int | bytes = 0
+    dst: int | bytes = 0
+    vlan = ivlan = -1
+    tapped = False
+    outer: list[Tap] | None = None
+    frag: Frag | None = None
+    reason: str | None = None
+    deferred: list[Tap] | None = None  # set while decoding inside a fragmented datagram
+    own_l4 = False  # the transport header ahead belongs to the flow layer
+    et = 0
+    if linktype == LT_ETHERNET:
+        state = _ETH
+    elif linktype in _RAW_LINKTYPES or linktype in (LT_IPV4, LT_IPV6):
+        state = _RAWIP
+    elif linktype == LT_SLL:
+        if end - off < 16:
+            return _stop(0, 0, 0, "truncated.sll")
+        et = _u16(buf, off + 14)[0]
+        off += 16
+        state = _ET
+    elif linktype == LT_SLL2:
+        if end - off < 20:
+            return _stop(0, 0, 0, "truncated.sll2")
+        et = _u16(buf, off)[0]
+        off += 20
+        state = _ET
+    elif linktype in (LT_NULL, LT_LOOP):
+        if end - off < 4:
+            return _stop(0, 0, 0, "truncated.null")
+        af = (_le32 if linktype == LT_NULL else _u32)(buf, off)[0]
+        if af > 0xFFFF:  # written in the other byte order
+            af = struct.unpack_from("<I" if linktype != LT_NULL else ">I", buf, off)[0]
+        off += 4
+        state = _IP4 if af == 2 else _IP6 if af in (10, 24, 28, 30) else -1
+        if state < 0:
+            return _stop(0, 0, 0, f"non_ip.af{af}")
+    else:
+        return _stop(0, 0, 0, f"unsupported.linktype{linktype}")
+
+    while True:
+        if state == _ETH:
+            if end - off < 14:
+                reason = "truncated.ethernet"
+                break
+            et = _u16(buf, off + 12)[0]
+            off += 14
+            if et < 0x0600:  # 802.3 length: only LLC/SNAP carries IP
+                if end - off >= 8 and _u32(buf, off)[0] == 0xAAAA0300:
+                    et = _u16(buf, off + 6)[0]
+                    off += 8
+                else:
+                    reason = "non_ip.llc"
+                    break
+            state = _ET
+        elif state == _ET:
+            if et == 0x0800:
+                state = _IP4
+            elif et == 0x86DD:
+                state = _IP6
+            elif et in _VLAN_TYPES:
+                if end - off < 4:
+                    reason = "truncated.vlan"
+                    break
+                tci, et = _ports(buf, off)
+                off += 4
+                if vlan < 0:
+                    vlan = tci & 0xFFF
+                elif ivlan < 0:
+                    ivlan = tci & 0xFFF
+            elif et == 0x8847 or et == 0x8848:
+                state = _MPLS
+            elif et == 0x8864:  # PPPoE session
+                off += 6
+                state = _PPP
+            else:
+                reason = f"non_ip.{et:#06x}"
+                break
+        elif state == _IP4:
+            if end - off < 20:
+                reason = "truncated.ipv4"
+                break
+            vhl, tlen, ident, fragw, nproto, s4, d4 = _ip4(buf, off)
+            hlen = (vhl & 15) * 4
+            if vhl >> 4 != 4 or hlen < 20 or (tlen and tlen < hlen):
+                reason = "bad_header.ipv4"
+                break
+            if end - off < hlen:
+                reason = "truncated.ipv4"
+                break
+            if tlen and off + tlen < end:
+                end = off + tlen  # drop Ethernet padding and trailers
+            own_l4 = deferred is None
+            nxt = nproto
+            if deferred is not None:
+                deferred.append((4, s4, d4))
+            else:
+                if tapped:
+                    if outer is None:
+                        outer = []
+                    outer.append((ver, src, dst))
+                ver, src, dst, proto, tapped = 4, s4, d4, nproto, True
+                sport = dport = flags = 0
+            off += hlen
+            if fragw & 0x3FFF and deferred is None:  # MF set or offset > 0
+                start = (fragw & 0x1FFF) * 8
+                flen = (tlen - hlen) if tlen else end - off
+                frag = ((4, s4, d4, nproto, ident), start, start + flen, bool(fragw & 0x2000), [])
+                if start:
+                    sport = dport = -1
+                    break
+                deferred = frag[4]
+            state = _L4
+        elif state == _L4:
+            if nxt == 6:
+                if end - off < 14:
+                    reason = "truncated.tcp"
+                    if own_l4 and end - off >= 4:
+                        sport, dport = _ports(buf, off)
+                elif own_l4:
+                    sport, dport, doff, flags = _tcp(buf, off)
+                    l4s, l4e = off + (doff >> 4) * 4, end
+                break
+            if nxt == 17:
+                if end - off < 8:
+                    reason = "truncated.udp"
+                    if own_l4 and end - off >= 4:
+                        sport, dport = _ports(buf, off)
+                    break
+                p1, p2 = _ports(buf, off)
+                if own_l4:
+                    own_l4 = False
+                    sport, dport = p1, p2
+                    ulen = _u16(buf, off + 4)[0]
+                    l4s, l4e = off + 8, min(end, off + ulen) if ulen >= 8 else end
+                lo, hi = (p1, p2) if p1 <= p2 else (p2, p1)
+                tun = _UDP_TUNNELS.get(lo)
+                if tun is None and lo not in _UDP_CLAIMED:
+                    tun = _UDP_TUNNELS.get(hi)
+                if tun is None:
+                    break
+                off, state = _udp_tunnel(buf, off + 8, end, tun)
+                if state < 0:
+                    break
+            elif nxt == 4:
+                state = _IP4
+            elif nxt == 41:
+                state = _IP6
+            elif nxt == 47:
+                own_l4 = False
+                off, state, et = _gre_payload(buf, off, end)
+                if state < 0:
+                    reason = "truncated.gre" if state == -1 else None
+                    break
+            elif nxt == 51:  # AH: skip it, go on with what it protects
+                if end - off < 8:
+                    reason = "truncated.ah"
+                    break
+                nxt = buf[off]
+                if own_l4:
+                    proto = nxt
+                off += (buf[off + 1] + 2) * 4
+            else:
+                break
+        elif state == _IP6:
+            if end - off < 40:
+                reason = "truncated.ipv6"
+                break
+            vtc, plen, nh, s6, d6 = _ip6(buf, off)
+            if vtc >> 4 != 6:
+                reason = "bad_header.ipv6"
+                break
+            if plen and off + 40 + plen < end:
+                end = off + 40 + plen
+            p = off + 40
+            fr6: tuple[int, int, bool] | None = None
+            while nh in _IP6_EXT or nh == 44:
+                if end - p < 8:
+                    break
+                if nh == 44:
+                    fw, ident6 = struct.unpack_from("!HI", buf, p + 2)
+                    if fw & 0xFFF9:  # offset or M set: a real fragment
+                        fr6 = (ident6, fw & 0xFFF8, bool(fw & 1))
+                    nh, p = buf[p], p + 8
+                else:
+                    step = (buf[p + 1] + 2) * 4 if nh == 51 else (buf[p + 1] + 1) * 8
+                    nh, p = buf[p], p + step
+            if p > end or (nh in _IP6_EXT or nh == 44):
+                reason = "truncated.ipv6_ext"
+                break
+            own_l4 = deferred is None
+            nxt = nh
+            if deferred is not None:
+                deferred.append((6, s6, d6))
+            else:
+                if tapped:
+                    if outer is None:
+                        outer = []
+                    outer.append((ver, src, dst))
+                ver, src, dst, proto = 6, s6, d6, nh
+                sport = dport = flags = 0
+                # tshark never counts a header chain ending in Mobility or Shim6
+                tapped = fr6 is None and nh != 135 and nh != 140
+                if fr6 is not None:
+                    start = fr6[1]
+                    more = fr6[2]
+                    frag = ((6, s6, d6, nh, fr6[0]), start, start + end - p, more, [(6, s6, d6)])
+                    if start:
+                        sport = dport = -1
+                        break
+                    deferred = frag[4]
+            off = p
+            state = _L4
+        elif state == _MPLS:
+            while end - off >= 4 and not buf[off + 2] & 1:
+                off += 4
+            off += 4
+            if end - off < 1:
+                reason = "truncated.mpls"
+                break
+            nib = buf[off] >> 4
+            if nib == 4:
+                state = _IP4
+            elif nib == 6:
+                state = _IP6
+            elif nib == 1 and end - off >= 4:  # pseudowire associated channel header
+                ach = _u16(buf, off + 2)[0]
+                off += 4
+                state = _IP4 if ach == 0x0021 else _IP6 if ach == 0x0057 else -1
+                if state < 0:
+                    break
+            elif nib == 0:  # Ethernet pseudowire, with a control word when it fits
+                if end - off >= 18 and _u16(buf, off + 16)[0] in _PW_CW_NEXT:
+                    off += 4
+                state = _ETH
+            else:
+                reason = "non_ip.mpls"
+                break
+        elif state == _PPP:
+            off, state = _ppp(buf, off, end)
+            if state < 0:
+                reason = "non_ip.ppp"
+                break
+        else:  # _RAWIP
+            if end - off < 1:
+                reason = "truncated.ip"
+                break
+            nib = buf[off] >> 4
+            state = _IP4 if nib == 4 else _IP6 if nib == 6 else -1
+            if state < 0:
+                reason = "bad_header.ip"
+                break
+    return (ver, src, dst, proto, sport, dport, flags, vlan, ivlan, l4s, l4e,
+            tapped, outer, frag, reason)  # fmt: skip
+
+
+def _stop(ver: int, src: int | bytes, dst: int | bytes, reason: str) -> Decoded:
+    """A result for a frame whose link-layer header could not be read."""
+    return (ver, src, dst, 0, 0, 0, 0, -1, -1, 0, 0, False, None, None, reason)
+
+
+def _gre_payload(buf: Buffer, off: int, end: int) -> tuple[int, int, int]:
+    """Skip a GRE header (and an ERSPAN or PPP one); return (offset, state, ethertype).
+
+    The state is -1 if truncated and -2 if the payload is not something we follow.
+    """
+    if end - off < 4:
+        return off, -1, 0
+    fl, gproto = _gre(buf, off)
+    version = fl & 7
+    off += 4 + 4 * ((fl >> 15) + ((fl >> 13) & 1) + ((fl >> 12) & 1))
+    if version == 1:
+        off += 4 * ((fl >> 7) & 1)  # enhanced GRE (PPTP) acknowledgment number
+    if fl & 0x4000 or version > 1:  # source routing, or an unknown version
+        return off, -2, 0
+    if gproto == 0x6558:  # transparent Ethernet bridging
+        return off, _ETH, 0
+    if gproto == 0x88BE:  # ERSPAN type II has a header when the sequence bit is set
+        return off + (8 if fl & 0x1000 else 0), _ETH, 0
+    if gproto == 0x22EB:  # ERSPAN type III, with an optional platform sub-header
+        if end - off < 12:
+            return off, -1, 0
+        return off + (20 if buf[off + 11] & 1 else 12), _ETH, 0
+    if gproto == 0x880B:
+        off, state = _ppp(buf, off, end)
+        return off, (state if state >= 0 else -2), 0
+    state = _GRE_PAYLOAD.get(gproto, -2)
+    return off, state, gproto
+
+
+def _ppp(buf: Buffer, off: int, end: int) -> tuple[int, int]:
+    """Skip a PPP header (address/control optional, protocol field compressed or not)."""
+    if end - off >= 2 and buf[off] == 0xFF and buf[off + 1] == 0x03:
+        off += 2
+    if end - off < 1:
+        return off, -1
+    if buf[off] & 1:
+        pid, off = buf[off], off + 1
+    elif end - off >= 2:
+        pid, off = _u16(buf, off)[0], off + 2
+    else:
+        return off, -1
+    return off, (_IP4 if pid == 0x21 else _IP6 if pid == 0x57 else -1)
+
+
+def _udp_tunnel(buf: Buffer, off: int, end: int, kind: int) -> tuple[int, int]:
+    """Skip a UDP tunnel header at ``off``; return (offset, state), state -1 if none."""
+    n = end - off
+    if kind == _VXLAN:
+        return (off + 8, _ETH) if n >= 8 else (off, -1)
+    if kind == _GENEVE:
+        if n < 8:
+            return off, -1
+        body = off + 8 + (buf[off] & 0x3F) * 4
+        gproto = _u16(buf, off + 2)[0]
+        if gproto == 0x6558:
+            return body, _ETH
+        state = _GRE_PAYLOAD.get(gproto, -1)
+        return body, state
+    if kind == _GTPU:
+        if n < 8 or buf[off] >> 5 != 1 or not buf[off] & 0x10 or buf[off + 1] != 0xFF:
+            return off, -1
+        p = off + 8
+        if buf[off] & 7:
+            if end - p < 4:
+                return off, -1
+            nxt, p = buf[p + 3], p + 4
+            while nxt and p < end:
+                ln = buf[p] * 4
+                if not ln or p + ln > end:
+                    return off, -1
+                nxt, p = buf[p + ln - 1], p + ln
+        return p, _RAWIP
+    if kind == _TEREDO:
+        p = off
+        if n >= 4 and buf[p] == 0 and buf[p + 1] == 1:  # authentication indicator
+            p += 13 + buf[p + 2] + buf[p + 3]
+        if end - p >= 8 and buf[p] == 0 and buf[p + 1] == 0:  # origin indication
+            p += 8
+        return (p, _IP6) if end - p >= 1 and buf[p] >> 4 == 6 else (off, -1)
+    # L2TPv2 data message carrying PPP
+    if n < 6:
+        return off, -1
+    fl = _u16(buf, off)[0]
+    if fl & 0x8000 or fl & 0xF != 2:
+        return off, -1
+    p = off + 2 + (2 if fl & 0x4000 else 0) + 4 + (4 if fl & 0x0800 else 0)
+    if fl & 0x0200:
+        if end - p < 2:
+            return off, -1
+        p += 2 + _u16(buf, p)[0]
+    return _ppp(buf, p, end)

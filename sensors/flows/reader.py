@@ -1,0 +1,225 @@
+"""Reading a capture into flow and DNS events: the sensor's hot loop.
+
+Why one loop for everything: decoding is the cost, so each frame is decoded once and
+feeds the flow table, the fragment tracker, DNS and (when asked) the conversation table.
+The loop binds everything it calls to locals and handles the common case — an
+unfragmented packet — without any call beyond ``decode`` and ``FlowTable.add``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+
+from sensors.event import Event
+from sensors.flows.conversations import Conversation, ConversationTable
+from sensors.flows.decode import Buffer, decode
+from sensors.flows.dns import MalformedDNS, dns_event
+from sensors.flows.flowtable import TRANSPORTS, FlowTable, flow_event
+from sensors.flows.fragments import FragKey, FragmentTracker, Pending
+from sensors.flows.pcapfile import Capture
+
+#: How often, in capture seconds, idle flows and stale fragments are swept.
+SWEEP_INTERVAL = 1.0
+
+
+@dataclass(slots=True)
+class Counters:
+    """What one read saw; ``decode_errors`` and ``non_ip`` are keyed by reason."""
+
+    packets: int = 0
+    bytes: int = 0
+    ip_packets: int = 0
+    non_ip: Counter[str] = field(default_factory=Counter)
+    decode_errors: Counter[str] = field(default_factory=Counter)
+    fragments: int = 0
+    fragments_unmatched: int = 0
+    flows: int = 0
+    flows_evicted: int = 0
+    flows_active_timeout: int = 0
+    dns_events: int = 0
+    dns_errors: Counter[str] = field(default_factory=Counter)
+    truncated_records: int = 0
+    linktypes: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values, for a log line or JSON."""
+        return {
+            "packets": self.packets, "bytes": self.bytes, "ip_packets": self.ip_packets,
+            "non_ip": dict(self.non_ip), "decode_errors": dict(self.decode_errors),
+            "fragments": self.fragments, "fragments_unmatched": self.fragments_unmatched,
+            "flows": self.flows, "flows_evicted": self.flows_evicted,
+            "flows_active_timeout": self.flows_active_timeout,
+            "dns_events": self.dns_events, "dns_errors": dict(self.dns_errors),
+            "truncated_records": self.truncated_records, "linktypes": self.linktypes,
+        }  # fmt: skip
+
+
+def _ip(raw: int | bytes) -> str:
+    return str(IPv4Address(raw) if isinstance(raw, int) else IPv6Address(raw))
+
+
+class FlowReader:
+    """Iterate over a capture's flow events (and DNS events); then read ``counters``.
+
+    Flow events come out when a flow ends (idle or active timeout, eviction, end of
+    capture), DNS events as their packet is read, so events are not in time order.
+    ``conversations=True`` also counts the tshark-style conversation table, read with
+    :meth:`conversations` after the iteration.
+    """
+
+    def __init__(
+        self, path: str | Path, *, idle_timeout: float = 60.0, active_timeout: float = 300.0,
+        max_flows: int = 500_000, dns: bool = True, conversations: bool = False,
+        fragment_timeout: float = 60.0,
+    ) -> None:  # fmt: skip
+        self.path = Path(path)
+        self.source = str(path)
+        self.table = FlowTable(idle_timeout, active_timeout, max_flows)
+        self.fragments = FragmentTracker(timeout=fragment_timeout)
+        self.dns = dns
+        self._conv = ConversationTable() if conversations else None
+        self.counters = Counters()
+
+    def conversations(self) -> list[Conversation]:
+        """The conversation table (needs ``conversations=True``), as tshark sorts it."""
+        if self._conv is None:
+            raise RuntimeError("FlowReader(conversations=True) is needed for conversations")
+        return self._conv.conversations()
+
+    def __iter__(self) -> Iterator[Event]:
+        with Capture(self.path) as cap:
+            yield from self._run(cap)
+            c = self.counters
+            c.truncated_records = cap.truncated_records
+            c.linktypes = sorted(cap.linktypes)
+
+    def _run(self, cap: Capture) -> Iterator[Event]:
+        c = self.counters
+        buf = cap.buf
+        table = self.table
+        add = table.add
+        conv = self._conv
+        cadd = conv.add if conv is not None else None
+        frags = self.fragments
+        dns_on = self.dns
+        source = self.source
+        errors = c.decode_errors
+        events: list[Event] = []
+        next_sweep = float("-inf")
+        frame = nbytes = nip = 0
+        for ts, lt, off, caplen, wirelen in cap.records():
+            frame += 1
+            nbytes += wirelen
+            (ver, src, dst, proto, sport, dport, flags, vlan, ivlan, l4s, l4e,
+             tapped, outer, frag, reason) = decode(buf, off, off + caplen, lt)  # fmt: skip
+            if reason is not None:
+                if reason.startswith("non_ip"):
+                    c.non_ip[reason] += 1
+                else:
+                    errors[reason] += 1
+            if cadd is not None:
+                if outer:
+                    for tver, tsrc, tdst in outer:
+                        cadd(tver, tsrc, tdst, wirelen, ts)
+                if tapped:
+                    cadd(ver, src, dst, wirelen, ts)
+            if ver:
+                nip += 1
+                if frag is None:
+                    add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan, wirelen, frame)
+                    if dns_on and (sport == 53 or dport == 53) and l4e > l4s:
+                        self._dns(buf, l4s, l4e, ts, ver, src, sport, dst, dport, proto,
+                                  frame, events)  # fmt: skip
+                else:
+                    c.fragments += 1
+                    ports, released, taps = frags.add(frag, ts, wirelen, frame, sport, dport)
+                    if taps and cadd is not None:
+                        for tver, tsrc, tdst in taps:
+                            cadd(tver, tsrc, tdst, wirelen, ts)
+                    if ports is not None:
+                        sport, dport = ports
+                        for pts, plen, pframe in released:
+                            add(pts, ver, src, dst, proto, sport, dport, 0, vlan, ivlan, plen,
+                                pframe)  # fmt: skip
+                        add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan,
+                            wirelen, frame)  # fmt: skip
+            if ts >= next_sweep:
+                next_sweep = ts + SWEEP_INTERVAL
+                table.expire(ts)
+                for key, pending in frags.expire(ts):
+                    self._unmatched(key, pending)
+            if table.done:
+                for f in table.take():
+                    events.append(flow_event(f, source))
+                    c.flows += 1
+            if events:
+                yield from events
+                events.clear()
+        for key, pending in frags.drain():
+            self._unmatched(key, pending)
+        table.flush()
+        for f in table.take():
+            events.append(flow_event(f, source))
+            c.flows += 1
+        yield from events
+        c.packets = frame
+        c.bytes = nbytes
+        c.ip_packets = nip
+        c.flows_evicted = table.evicted
+        c.flows_active_timeout = table.active_expired
+
+    def _unmatched(self, key: FragKey, pending: list[Pending]) -> None:
+        """Fragments whose first fragment never came: a flow without ports."""
+        ver, src, dst, proto, _ = key
+        self.counters.fragments_unmatched += len(pending)
+        for ts, wirelen, frame in pending:
+            self.table.add(ts, ver, src, dst, proto, 0, 0, 0, -1, -1, wirelen, frame)
+
+    def _dns(
+        self, buf: Buffer, start: int, end: int, ts: float, ver: int, src: int | bytes,
+        sport: int, dst: int | bytes, dport: int, proto: int, frame: int, out: list[Event],
+    ) -> None:  # fmt: skip
+        """A DNS event for a port-53 payload, or a counted reason why not."""
+        if proto != 17 and proto != 6:
+            return
+        payload = bytes(buf[start:end])
+        if proto == 6:  # DNS over TCP: a 2-byte length, whole messages only
+            if len(payload) < 2:
+                return  # a bare ACK
+            size = int.from_bytes(payload[:2], "big")
+            if len(payload) < size + 2:
+                self.counters.dns_errors["tcp_segmented"] += 1
+                return
+            payload = payload[2 : size + 2]
+        try:
+            ev = dns_event(
+                payload, ts, _ip(src), sport, _ip(dst), dport, TRANSPORTS[proto],
+                "ipv6" if ver == 6 else "ipv4", f"{self.source}:#{frame}",
+            )  # fmt: skip
+        except MalformedDNS:
+            self.counters.dns_errors["malformed"] += 1
+            return
+        self.counters.dns_events += 1
+        out.append(ev)
+
+
+def read_flows(
+    path: str | Path,
+    *,
+    idle_timeout: float = 60.0,
+    active_timeout: float = 300.0,
+    max_flows: int = 500_000,
+    dns: bool = True,
+) -> Iterator[Event]:
+    """Flow events (``network.flow``) and DNS events (``network.dns``) of a capture file.
+
+    For the counters, iterate a :class:`FlowReader` instead and read its ``counters``.
+    """
+    yield from FlowReader(
+        path, idle_timeout=idle_timeout, active_timeout=active_timeout, max_flows=max_flows,
+        dns=dns,
+    )  # fmt: skip
