@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,7 +65,10 @@ def org_slug(organization_id: str | None) -> str:
     """The organization as it may appear inside an index name (lowercase, no separators)."""
     if not organization_id:
         return "none"
-    slug = _ORG_UNSAFE.sub("_", organization_id.lower()).strip("._")
+    # "Từ Dũ" → "tu du": accents off (đ has no decomposition), then unsafe characters.
+    ascii_ = "".join(c for c in unicodedata.normalize("NFKD", organization_id.lower())
+                     if not unicodedata.combining(c)).replace("đ", "d")
+    slug = _ORG_UNSAFE.sub("_", ascii_).strip("._")
     return slug[:100] or "none"
 
 

@@ -108,6 +108,7 @@ class AlertWriter:
         self._sleep = sleep
         self._lock = threading.RLock()
         self._down = False
+        self._down_since = 0.0
         self._next_probe = 0.0
         self._probe_delay = 0.0
         self.last_error: str | None = None
@@ -175,6 +176,7 @@ class AlertWriter:
         self._prepared = False  # a cluster that comes back may be a fresh, empty one
         if not self._down:
             self._down = True
+            self._down_since = time.monotonic()
             self.stats.outages += 1
             self._probe_delay = max(self.config.initial_backoff_seconds, 0.5)
             log.warning("Elasticsearch is unavailable (%s): alerts go to the spool %s until "
@@ -187,7 +189,8 @@ class AlertWriter:
     def _recovered(self) -> None:
         if self._down:
             self._down = False
-            log.warning("Elasticsearch answers again; draining %d spooled alert(s)",
+            log.warning("Elasticsearch answers again after %.0f s; sending the spool "
+                        "(%d alert(s) left)", time.monotonic() - self._down_since,
                         len(self.spool))
 
     # -- one bulk, with retries --------------------------------------------------------------
