@@ -58,6 +58,9 @@ _le32 = struct.Struct("<I").unpack_from
 _ip4 = struct.Struct("!BxHHHxBxxII").unpack_from  # vhl, len, id, frag, proto, src, dst
 _ip6 = struct.Struct("!B3xHBx16s16s").unpack_from  # vtc, plen, nh, src, dst
 _ports = struct.Struct("!HH").unpack_from
+_udp = struct.Struct("!HHH").unpack_from  # sport, dport, length
+_eth_ip4 = struct.Struct("!12xHBxHxxHxBxxII").unpack_from  # ethertype + IPv4 as below
+_ip4_fast = struct.Struct("!BxHxxHxBxxII").unpack_from  # vhl, len, frag, proto, src, dst
 _tcp = struct.Struct("!HH8xBB").unpack_from  # sport, dport, data offset, flags
 _gre = struct.Struct("!HH").unpack_from
 
@@ -86,6 +89,50 @@ def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
     outer IP headers (tunnels) or None, fragment details or None, and why decoding
     stopped early (``"truncated.tcp"``, ``"non_ip.0x0806"`` …) or None.
     """
+    if linktype == LT_ETHERNET and end - off >= 54:
+        # Fast path: Ethernet, at most one 802.1Q tag, unfragmented IPv4 without options
+        # or IPv6 without extension headers, TCP or non-tunnel UDP. Anything else, or
+        # anything odd about these, takes the general walk below.
+        et, vhl, tlen, fragw, proto, s4, d4 = _eth_ip4(buf, off)
+        vlan = -1
+        p = off + 14
+        if et == 0x8100:
+            vlan, et = _ports(buf, p)
+            vlan &= 0xFFF
+            p += 4
+            if et == 0x0800:
+                vhl, tlen, fragw, proto, s4, d4 = _ip4_fast(buf, p)
+        if et == 0x0800:
+            if vhl == 0x45 and not fragw & 0x3FFF and (tlen >= 20 or not tlen):
+                fend = p + tlen if tlen and p + tlen < end else end
+                p += 20
+                if proto == 6 and fend - p >= 14:
+                    sport, dport, doff, flags = _tcp(buf, p)
+                    return (4, s4, d4, 6, sport, dport, flags, vlan, -1, p + (doff >> 4) * 4,
+                            fend, True, None, None, None)  # fmt: skip
+                if proto == 17 and fend - p >= 8:
+                    sport, dport, ulen = _udp(buf, p)
+                    if sport not in _UDP_TUNNELS and dport not in _UDP_TUNNELS:
+                        if 8 <= ulen < fend - p:
+                            fend = p + ulen
+                        return (4, s4, d4, 17, sport, dport, 0, vlan, -1, p + 8, fend,
+                                True, None, None, None)  # fmt: skip
+        elif et == 0x86DD and end - p >= 48:
+            vtc, plen, nh, s6, d6 = _ip6(buf, p)
+            if vtc >> 4 == 6 and (nh == 6 or nh == 17):
+                fend = p + 40 + plen if plen and p + 40 + plen < end else end
+                p += 40
+                if nh == 6 and fend - p >= 14:
+                    sport, dport, doff, flags = _tcp(buf, p)
+                    return (6, s6, d6, 6, sport, dport, flags, vlan, -1, p + (doff >> 4) * 4,
+                            fend, True, None, None, None)  # fmt: skip
+                if nh == 17 and fend - p >= 8:
+                    sport, dport, ulen = _udp(buf, p)
+                    if sport not in _UDP_TUNNELS and dport not in _UDP_TUNNELS:
+                        if 8 <= ulen < fend - p:
+                            fend = p + ulen
+                        return (6, s6, d6, 17, sport, dport, 0, vlan, -1, p + 8, fend,
+                                True, None, None, None)  # fmt: skip
     ver = proto = nxt = sport = dport = flags = l4s = l4e = 0
     src: int | bytes = 0
     dst: int | bytes = 0

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from sensors.event import Event
 from sensors.flows.conversations import Conversation, ConversationTable
 from sensors.flows.decode import Buffer, decode
 from sensors.flows.dns import MalformedDNS, dns_event
-from sensors.flows.flowtable import TRANSPORTS, FlowTable, flow_event
+from sensors.flows.flowtable import TRANSPORTS, FlowTable, _ip, flow_event
 from sensors.flows.fragments import FragKey, FragmentTracker, Pending
 from sensors.flows.pcapfile import Capture
 
@@ -56,10 +55,6 @@ class Counters:
             "dns_events": self.dns_events, "dns_errors": dict(self.dns_errors),
             "truncated_records": self.truncated_records, "linktypes": self.linktypes,
         }  # fmt: skip
-
-
-def _ip(raw: int | bytes) -> str:
-    return str(IPv4Address(raw) if isinstance(raw, int) else IPv6Address(raw))
 
 
 class FlowReader:
@@ -102,6 +97,9 @@ class FlowReader:
         buf = cap.buf
         table = self.table
         add = table.add
+        get = table.flows.get
+        move = table.flows.move_to_end
+        active = table.active_timeout
         conv = self._conv
         cadd = conv.add if conv is not None else None
         frags = self.fragments
@@ -130,7 +128,28 @@ class FlowReader:
             if ver:
                 nip += 1
                 if frag is None:
-                    add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan, wirelen, frame)
+                    # FlowTable.add's hit path, inlined: most packets belong to a live flow.
+                    if src < dst or (src == dst and sport <= dport):  # type: ignore[operator]
+                        key = (proto, src, sport, dst, dport)
+                        low = True
+                    else:
+                        key = (proto, dst, dport, src, sport)
+                        low = False
+                    f = get(key)
+                    if f is not None and ts - f.first < active:
+                        move(key)
+                        if low is f.a_is_low:
+                            f.a_packets += 1
+                            f.a_bytes += wirelen
+                        else:
+                            f.b_packets += 1
+                            f.b_bytes += wirelen
+                        if ts > f.last:
+                            f.last = ts
+                        f.flags |= flags
+                    else:
+                        add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan, wirelen,
+                            frame)  # fmt: skip
                     if dns_on and (sport == 53 or dport == 53) and l4e > l4s:
                         self._dns(buf, l4s, l4e, ts, ver, src, sport, dst, dport, proto,
                                   frame, events)  # fmt: skip
@@ -150,8 +169,8 @@ class FlowReader:
             if ts >= next_sweep:
                 next_sweep = ts + SWEEP_INTERVAL
                 table.expire(ts)
-                for key, pending in frags.expire(ts):
-                    self._unmatched(key, pending)
+                for fkey, pending in frags.expire(ts):
+                    self._unmatched(fkey, pending)
             if table.done:
                 for f in table.take():
                     events.append(flow_event(f, source))
@@ -159,8 +178,8 @@ class FlowReader:
             if events:
                 yield from events
                 events.clear()
-        for key, pending in frags.drain():
-            self._unmatched(key, pending)
+        for fkey, pending in frags.drain():
+            self._unmatched(fkey, pending)
         table.flush()
         for f in table.take():
             events.append(flow_event(f, source))
