@@ -1,0 +1,236 @@
+"""Turning a rule match into an ``Alert`` with one sentence that explains it.
+
+A rule may carry phiwatch's extension (pySigma keeps unknown top-level keys in
+``custom_attributes``)::
+
+    phiwatch:
+      explain: "{user.id} ({user.name}) viewed {value_count} distinct patients in {duration}"
+      context: [user.name, user.roles, user.department, source.ip, host.name, organization.id]
+
+``explain`` placeholders are the numbers of the alert (``event_count``, ``value_count``,
+``value_sum``, ``threshold``, ``timespan``, ``duration``, ``window_start``, ``window_end``,
+``title``, ``group``, ``field``, ``op``), the group-by values, and any field of the last
+evidence event (else the first). A placeholder with no value renders as ``?``: a typo in a
+template must never cost an alert. ``context`` fields are copied into ``Alert.context``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rules.alert import Alert, EventRef, alert_id
+from sensors.event import Event
+
+#: One piece of evidence kept in a window: epoch, counted value, ``path:line``, event id,
+#: and the values of ``AlertSpec.keep`` (the fields the sentence and the context need).
+Entry = tuple[float, Any, str, str, tuple[Any, ...]]
+
+#: Placeholders that are the alert's own numbers rather than event fields.
+SPECIAL = frozenset(
+    {"event_count", "value_count", "value_sum", "threshold", "timespan", "duration",
+     "window_start", "window_end", "title", "group", "field", "op"}
+)
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "=", "neq": "!="}
+
+DEFAULT_EVENT = "'{title}' matched the event at {window_start}"
+DEFAULT_CORRELATION = {
+    "event_count": (
+        "{event_count} events matching '{title}' for {group} in {duration}; "
+        "threshold {op} {threshold} in {timespan}"
+    ),
+    "value_count": (
+        "{value_count} distinct {field} in {event_count} events for {group} in {duration}; "
+        "threshold {op} {threshold} in {timespan}"
+    ),
+    "value_sum": (
+        "{field} summed to {value_sum} over {event_count} events for {group} in {duration}; "
+        "threshold {op} {threshold} in {timespan}"
+    ),
+}
+
+
+class Template:
+    """A sentence with ``{name}`` placeholders, split once at load time."""
+
+    __slots__ = ("names", "parts", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = " ".join(text.split())  # YAML folded blocks leave stray newlines
+        pieces = _PLACEHOLDER.split(self.text)
+        self.parts: tuple[str, ...] = tuple(pieces)  # literal, name, literal, name, …
+        self.names: tuple[str, ...] = tuple(n.strip() for n in pieces[1::2])
+
+    def render(self, lookup: Callable[[str], Any]) -> str:
+        out: list[str] = []
+        for i, part in enumerate(self.parts):
+            if i % 2 == 0:
+                out.append(part.replace("{{", "{").replace("}}", "}"))
+            else:
+                out.append(show(lookup(part.strip())))
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSpec:
+    """What every alert of one rule shares: identity, severity, sentence, context fields."""
+
+    rule_id: str
+    title: str
+    severity: str
+    tags: tuple[str, ...]
+    template: Template | None
+    context: tuple[str, ...]
+    #: Fields kept with each piece of evidence: the template's fields, the context, org id.
+    keep: tuple[str, ...]
+
+    @classmethod
+    def build(
+        cls, rule_id: str, title: str, severity: str, tags: Sequence[str],
+        template: str | None, context: Sequence[str],
+    ) -> AlertSpec:
+        tpl = Template(template) if template else None
+        wanted = [*(tpl.names if tpl else ()), *context, "organization.id"]
+        keep = tuple(dict.fromkeys(n for n in wanted if n not in SPECIAL))
+        return cls(rule_id, title, severity, tuple(tags), tpl, tuple(context), keep)
+
+
+def show(value: Any) -> str:
+    """A value as a sentence shows it: lists joined, whole floats without ``.0``."""
+    if value is None or value == "":
+        return "?"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show(v) for v in value) or "?"
+    return str(value)
+
+
+def human_duration(seconds: float) -> str:
+    """``47 min``, ``2 h 5 min``, ``30 s``, ``3 d 4 h``."""
+    s = round(max(seconds, 0.0))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{round(s / 60)} min"
+    if s < 86400:
+        h, m = divmod(round(s / 60), 60)
+        return f"{h} h {m} min" if m else f"{h} h"
+    d, h = divmod(round(s / 3600), 24)
+    return f"{d} d {h} h" if h else f"{d} d"
+
+
+def utc(epoch: float) -> datetime:
+    """The instant of ``epoch`` as an aware UTC datetime (the same in every run)."""
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _stamp(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ref(entry: Entry) -> EventRef:
+    return EventRef(entry[2], entry[3], utc(entry[0]))
+
+
+def _context(spec: AlertSpec, value: Callable[[str], Any]) -> tuple[dict[str, Any], str | None]:
+    context = {name: v for name in spec.context if (v := value(name)) is not None}
+    org = value("organization.id")
+    return context, (str(org) if org is not None else None)
+
+
+def event_alert(spec: AlertSpec, event: Event) -> Alert:
+    """The alert of a plain detection rule: one per matching event, final at once."""
+    group = {"event.id": event.id or event.ref}
+    ts = event.timestamp
+    fields = event.fields
+    numbers: dict[str, Any] = {
+        "event_count": 1, "duration": "0 s", "window_start": _stamp(ts),
+        "window_end": _stamp(ts), "title": spec.title, "group": group["event.id"],
+    }
+
+    def lookup(name: str) -> Any:
+        return numbers[name] if name in numbers else fields.get(name)
+
+    template = spec.template or Template(DEFAULT_EVENT)
+    context, org = _context(spec, fields.get)
+    ref = EventRef(event.ref, event.id, ts)
+    return Alert(
+        id=alert_id(spec.rule_id, group, ts), rule_id=spec.rule_id, rule_title=spec.title,
+        severity=spec.severity, group=group, window_start=ts, window_end=ts, event_count=1,
+        explanation=template.render(lookup), first_event=ref, last_event=ref, sample=[ref],
+        organization_id=org, tags=list(spec.tags), context=context,
+        metrics={"event_count": 1.0}, revision=1, final=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Numbers:
+    """An episode's figures at the moment its alert is emitted."""
+
+    kind: str
+    op: str
+    threshold: float
+    timespan: float
+    field: str | None
+    event_count: int
+    value_count: int | None
+    value_sum: float | None
+
+
+def episode_alert(
+    spec: AlertSpec,
+    n: Numbers,
+    group: Mapping[str, str],
+    first: Entry,
+    last: Entry,
+    sample: Sequence[Entry],
+    *,
+    revision: int,
+    final: bool,
+) -> Alert:
+    """One version of a correlation episode's alert; the id depends on group and start."""
+    start, end = utc(first[0]), utc(last[0])
+    keep = spec.keep
+    numbers: dict[str, Any] = {
+        "event_count": n.event_count, "value_count": n.value_count, "value_sum": n.value_sum,
+        "threshold": n.threshold, "timespan": human_duration(n.timespan),
+        "duration": human_duration(last[0] - first[0]), "window_start": _stamp(start),
+        "window_end": _stamp(end), "title": spec.title, "field": n.field,
+        "op": _OPS.get(n.op, n.op),
+        "group": ", ".join(f"{k}={v}" for k, v in group.items()) or "all events",
+    }
+
+    def field(name: str) -> Any:
+        if name in keep:
+            i = keep.index(name)
+            v = last[4][i] if i < len(last[4]) else None
+            if v is None and i < len(first[4]):
+                v = first[4][i]
+            if v is not None:
+                return v
+        return group.get(name)
+
+    def lookup(name: str) -> Any:
+        return numbers[name] if name in numbers else field(name)
+
+    template = spec.template or Template(DEFAULT_CORRELATION.get(n.kind, DEFAULT_EVENT))
+    context, org = _context(spec, field)
+    metrics = {"event_count": float(n.event_count), "threshold": float(n.threshold),
+               "timespan_seconds": float(n.timespan)}
+    if n.value_count is not None:
+        metrics["value_count"] = float(n.value_count)
+    if n.value_sum is not None:
+        metrics["value_sum"] = float(n.value_sum)
+    return Alert(
+        id=alert_id(spec.rule_id, group, start), rule_id=spec.rule_id, rule_title=spec.title,
+        severity=spec.severity, group=dict(group), window_start=start, window_end=end,
+        event_count=n.event_count, explanation=template.render(lookup),
+        first_event=_ref(first), last_event=_ref(last), sample=[_ref(e) for e in sample],
+        value_count=n.value_count, organization_id=org, tags=list(spec.tags),
+        context=context, metrics=metrics, revision=revision, final=final,
+    )

@@ -1,0 +1,75 @@
+"""The compiled rules the engine runs: what the loader produces from Sigma YAML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rules.compiler import Predicate
+from rules.explain import AlertSpec
+
+CorrelationKind = Literal["event_count", "value_count", "value_sum"]
+ConditionOp = Literal["gte", "gt", "lte", "lt", "eq", "neq"]
+
+
+@dataclass(eq=False, slots=True)
+class DetectionRule:
+    """A Sigma rule with a detection, compiled to a predicate over ``Event.fields``."""
+
+    id: str
+    name: str | None
+    path: str
+    spec: AlertSpec
+    datasets: frozenset[str]
+    predicate: Predicate
+    #: Raises an alert per matching event: not referenced by a correlation, or referenced
+    #: by one that says ``generate: true``.
+    alerts: bool = True
+    #: The correlations that count this rule's matches (filled in by the loader).
+    correlations: list[CorrelationRule] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+
+@dataclass(eq=False, slots=True)
+class CorrelationRule:
+    """A Sigma correlation (``event_count``, ``value_count``, ``value_sum``) over base rules."""
+
+    id: str
+    name: str | None
+    path: str
+    spec: AlertSpec
+    kind: CorrelationKind
+    bases: tuple[DetectionRule, ...]
+    #: Output names of the group-by fields (aliases where the rule defines them).
+    group_by: tuple[str, ...]
+    #: Per base rule id: the event field behind each ``group_by`` name.
+    group_fields: dict[str, tuple[str, ...]]
+    #: Per base rule id: the field counted (``value_count``) or summed (``value_sum``).
+    value_fields: dict[str, str | None]
+    timespan: float
+    op: ConditionOp
+    threshold: float
+    #: The condition's field as written in the rule (for sentences), if any.
+    field_name: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    def holds(self, n: float) -> bool:
+        """Whether the condition holds for the window's figure ``n``."""
+        t, op = self.threshold, self.op
+        if op == "gte":
+            return n >= t
+        if op == "gt":
+            return n > t
+        if op == "lte":
+            return n <= t
+        if op == "lt":
+            return n < t
+        if op == "eq":
+            return n == t
+        return n != t
