@@ -1,0 +1,212 @@
+"""The rule engine: events in, alerts out, on event time with a bounded lateness.
+
+Each event goes only to the rules of its ``event.dataset``; each of those rules' predicates
+runs once, however many correlations count its matches. The watermark is the newest event
+time seen minus the allowed lateness: an event older than it is late (the caller
+dead-letters it, ``is_late``), and correlation episodes whose last event is more than a
+timespan behind it are closed. ``snapshot``/``restore`` carry the whole state as JSON, so a
+process killed at any point and restarted from its last snapshot, fed the events after it,
+raises the same alerts as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from rules.alert import Alert
+from rules.correlation import CorrelationState
+from rules.explain import event_alert
+from rules.loader import RuleSet
+from rules.logsource import HIS_ACCESS
+from rules.model import DetectionRule
+from sensors.event import Event
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_VERSION = 1
+#: Returned when nothing fires (most events): shared, never mutated.
+NO_ALERTS: Sequence[Alert] = ()
+_NEVER = float("-inf")
+_INF = float("inf")
+
+_Route = tuple[DetectionRule, tuple[CorrelationState, ...]]
+
+
+class Engine:
+    """Evaluates a ``RuleSet`` over a stream of events."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        lateness_seconds: float = 60.0,
+        sample_size: int = 20,
+        default_dataset: str | None = HIS_ACCESS,
+    ) -> None:
+        """``default_dataset`` is assumed for events that carry no ``event.dataset``."""
+        if lateness_seconds < 0:
+            raise ValueError("lateness_seconds must be >= 0")
+        self.ruleset = ruleset
+        self.lateness_seconds = float(lateness_seconds)
+        self.sample_size = sample_size
+        self.default_dataset = default_dataset
+        self.states: dict[str, CorrelationState] = {
+            c.id: CorrelationState(c, sample_size) for c in ruleset.correlations
+        }
+        self._multi = {s for s in self.states.values() if len(s.rule.bases) > 1}
+        routes: dict[str, list[_Route]] = {}
+        for rule in ruleset.detections:
+            states = tuple(self.states[c.id] for c in rule.correlations if c.id in self.states)
+            if not rule.alerts and not states:
+                continue  # a building block whose correlation did not load: nothing to do
+            for ds in sorted(rule.datasets):
+                routes.setdefault(ds, []).append((rule, states))
+        self._routes: dict[str | None, tuple[_Route, ...]] = {
+            ds: tuple(r) for ds, r in routes.items()
+        }
+        if default_dataset is not None and default_dataset in self._routes:
+            self._routes[None] = self._routes[default_dataset]
+        self._max_epoch = _NEVER
+        self._watermark = _NEVER
+        self._due = _INF
+        self._seq = 0
+        self._out: list[Alert] = []
+        self.events = 0
+        self.late = 0
+        self.rule_failures = 0
+        self._failed_rules: set[str] = set()
+
+    # -- the hot path ------------------------------------------------------------------
+
+    def process(self, event: Event) -> Sequence[Alert]:
+        """Evaluate ``event``; the alerts it raises (usually none)."""
+        epoch = event.epoch
+        if epoch < self._watermark:
+            self.late += 1
+            return NO_ALERTS
+        self.events += 1
+        out = self._out
+        if epoch > self._max_epoch:
+            self._max_epoch = epoch
+            wm = self._watermark = epoch - self.lateness_seconds
+            if wm > self._due:
+                self._sweep(wm, out, full=False)
+        fields = event.fields
+        routes = self._routes.get(fields.get("event.dataset"))
+        if routes:
+            self._seq += 1
+            seq = self._seq
+            multi = self._multi
+            for rule, states in routes:
+                try:
+                    if not rule.predicate(fields):
+                        continue
+                    if rule.alerts:
+                        out.append(event_alert(rule.spec, event))
+                    for st in states:
+                        if st in multi:
+                            if st.stamp == seq:
+                                continue  # matched another of its base rules already
+                            st.stamp = seq
+                        st.add(rule, event, out)
+                except Exception:  # a rule bug must cost its own alert, not the stream
+                    self._rule_failed(rule, event)
+            if self._due == _INF and self.states:
+                self._due = min(s.due() for s in self.states.values())
+        if out:
+            fired = out.copy()
+            out.clear()
+            return fired
+        return NO_ALERTS
+
+    def _rule_failed(self, rule: DetectionRule, event: Event) -> None:
+        self.rule_failures += 1
+        if rule.id not in self._failed_rules:
+            self._failed_rules.add(rule.id)
+            log.exception("rule %r failed on the event at %s", rule.title, event.ref)
+
+    def is_late(self, event: Event) -> bool:
+        """Whether ``event`` is older than the watermark (``process`` would ignore it)."""
+        return event.epoch < self._watermark
+
+    @property
+    def watermark(self) -> float:
+        """Newest event time seen (or advanced to) minus the lateness; ``-inf`` at start."""
+        return self._watermark
+
+    # -- time --------------------------------------------------------------------------
+
+    def _sweep(self, wm: float, out: list[Alert], *, full: bool) -> None:
+        for st in self.states.values():
+            st.sweep(wm, out, full=full)
+        self._due = min((s.due() for s in self.states.values()), default=_INF)
+
+    def advance(self, now_epoch: float) -> list[Alert]:
+        """Move event time on to ``now_epoch`` when the logs are quiet (live mode).
+
+        Returns the final alerts of the episodes this closes.
+        """
+        out: list[Alert] = []
+        if now_epoch > self._max_epoch:
+            self._max_epoch = now_epoch
+            self._watermark = now_epoch - self.lateness_seconds
+            self._sweep(self._watermark, out, full=False)
+        return out
+
+    def flush(self) -> list[Alert]:
+        """At the end of input: close what the watermark has passed, and emit the current
+        version of every episode still open, without closing it."""
+        out: list[Alert] = []
+        self._sweep(self._watermark, out, full=True)
+        for st in self.states.values():
+            out.extend(st.open_alerts())
+        return out
+
+    # -- state -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        """Counters for logs and the status page."""
+        states = self.states.values()
+        return {
+            "events": self.events,
+            "late": self.late,
+            "rule_failures": self.rule_failures,
+            "groups": sum(len(s.groups) for s in states),
+            "groups_evicted": sum(s.evicted for s in states),
+            "episodes_opened": sum(s.opened for s in states),
+            "episodes_closed": sum(s.closed for s in states),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-ready data (no infinities, no tuples required)."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "max_epoch": None if self._max_epoch == _NEVER else self._max_epoch,
+            "events": self.events,
+            "late": self.late,
+            "correlations": {cid: st.snapshot() for cid, st in self.states.items()},
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Continue from ``snapshot()``'s data; state of rules no longer loaded is dropped."""
+        if data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"engine snapshot version {data.get('version')!r} is not "
+                             f"{SNAPSHOT_VERSION}")
+        max_epoch = data.get("max_epoch")
+        self._max_epoch = _NEVER if max_epoch is None else float(max_epoch)
+        self._watermark = self._max_epoch - self.lateness_seconds
+        self.events = int(data.get("events", 0))
+        self.late = int(data.get("late", 0))
+        saved = data.get("correlations", {})
+        for cid, st in self.states.items():
+            if cid in saved:
+                st.restore(saved[cid])
+            else:
+                st.groups.clear()
+        dropped = sorted(set(saved) - set(self.states))
+        if dropped:
+            log.info("snapshot state of %d rule(s) no longer loaded dropped: %s",
+                     len(dropped), ", ".join(dropped))
+        self._due = min((s.due() for s in self.states.values()), default=_INF)
