@@ -1,0 +1,116 @@
+"""Truncated and garbage packets and files are counted by reason, never fatal."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+from test_decode import CASES
+
+from sensors.flows.decode import LT_ETHERNET, LT_LOOP, LT_NULL, LT_RAW, LT_SLL, LT_SLL2, decode
+from sensors.flows.pcapfile import Capture, CaptureError
+from sensors.flows.reader import FlowReader
+
+LINKTYPES = [LT_ETHERNET, LT_RAW, LT_NULL, LT_LOOP, LT_SLL, LT_SLL2, 228, 229, 147]
+JUNK = bytes(range(256)) * 4
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_prefix_decodes_without_reading_past_the_frame(name: str) -> None:
+    frame = bytes(CASES[name][0])
+    for cut in range(len(frame) + 1):
+        alone = decode(frame[:cut], 0, cut, LT_ETHERNET)
+        # In a mapped capture the next record follows: it must never be read.
+        embedded = decode(b"\x45" * 3 + frame[:cut] + JUNK, 3, 3 + cut, LT_ETHERNET)
+        assert len(alone) == 15
+        assert _plain(embedded) == _plain(alone), cut
+
+
+def _plain(d: tuple[object, ...]) -> tuple[object, ...]:
+    """A result with payload offsets made relative, so two buffers compare."""
+    return (*d[:9], *d[11:])
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=120), linktype=st.sampled_from(LINKTYPES))
+def test_garbage_never_raises(data: bytes, linktype: int) -> None:
+    result = decode(data, 0, len(data), linktype)
+    assert len(result) == 15
+    assert result[14] is None or isinstance(result[14], str)
+
+
+def test_reader_counts_truncated_frames_by_reason(pcap: Callable[..., Path]) -> None:
+    good = bytes(
+        Ether(src="00:01:02:03:04:05", dst="00:0a:0b:0c:0d:0e")
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / TCP(sport=1, dport=2)
+    )
+    frames: list[bytes | tuple[bytes, int]] = [
+        good,
+        (good[:10], len(good)),  # cut inside Ethernet
+        (good[:20], len(good)),  # cut inside IPv4
+        (good[:40], len(good)),  # cut inside TCP, after the ports: still in its flow
+        b"\xff" * 60,  # garbage ethertype
+        bytes(Ether(src="00:01:02:03:04:05", dst="ff:ff:ff:ff:ff:ff", type=0x0806))
+        + b"\0" * 28,  # ARP: not IP, not an error
+    ]
+    reader = FlowReader(pcap(frames))
+    events = list(reader)
+    c = reader.counters
+    assert c.packets == 6
+    assert c.decode_errors == {"truncated.ethernet": 1, "truncated.ipv4": 1, "truncated.tcp": 1}
+    assert c.non_ip == {"non_ip.0xffff": 1, "non_ip.0x0806": 1}
+    flows = [e for e in events if e.get("event.dataset") == "network.flow"]
+    assert [(e.get("source.port"), e.get("network.packets")) for e in flows] == [(1, 2)]
+
+
+def test_capture_cut_mid_record_ends_cleanly(tmp_path: Path, pcap: Callable[..., Path]) -> None:
+    frame = bytes(
+        Ether(src="00:01:02:03:04:05", dst="00:0a:0b:0c:0d:0e")
+        / IP()
+        / UDP(sport=5, dport=6)
+        / (b"x" * 100)
+    )
+    path = pcap([frame, frame, frame])
+    data = path.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[:-50])
+    reader = FlowReader(cut)
+    events = list(reader)
+    assert reader.counters.packets == 2
+    assert reader.counters.truncated_records == 1
+    assert events[0].get("network.packets") == 2
+
+
+def test_not_a_capture_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello, this is not a pcap")
+    with pytest.raises(CaptureError, match="not a pcap or pcapng"):
+        Capture(bad)
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    with pytest.raises(CaptureError):
+        Capture(empty)
+
+
+def test_unknown_linktype_is_counted(pcap: Callable[..., Path]) -> None:
+    reader = FlowReader(pcap([b"\0" * 40, b"\1" * 40], linktype=147))
+    assert list(reader) == []
+    assert reader.counters.decode_errors == {"unsupported.linktype147": 2}
+
+
+def test_corrupt_pcapng_block_length_stops_with_count(tmp_path: Path) -> None:
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    idb = struct.pack("<IIHHI", 1, 20, 1, 0, 0) + struct.pack("<I", 20)
+    broken = struct.pack("<II", 6, 1_000_000) + b"\0" * 40
+    path = tmp_path / "broken.pcapng"
+    path.write_bytes(shb + idb + broken)
+    reader = FlowReader(path)
+    assert list(reader) == []
+    assert reader.counters.truncated_records == 1
