@@ -1,0 +1,242 @@
+"""Patients and encounters: who is in which department when.
+
+Flows, per day: outpatient visits (weekdays, half on Saturday), emergency arrivals around
+the clock (some admitted to internal medicine), medical admissions, and births: the
+mother labours in Sản A or Sản B, moves to Hậu sản (postpartum) after delivery and goes
+home after two to five days; each newborn is registered at birth ("Con bà <mother>"),
+rooms in with the mother or, one in five, goes to Sơ sinh (neonatal). Encounters start
+``history_days`` before the period so that staff have recent patients to look back at
+and a harvester has hundreds of recent mothers to collect.
+
+Patient ids are ``BN<year><six digits>``, issued in registration order; returning
+patients carry ids from earlier years.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sensors.simulator.clock import Clock
+from sensors.simulator.departments import CLINICAL
+from sensors.simulator.names import NameGenerator
+from sensors.simulator.spec import HospitalSpec
+
+_OP_HOURS = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+_OP_WEIGHTS = (3, 10, 10, 9, 8, 6, 2, 5, 5, 4, 2)
+_ED_WEIGHTS = (2, 2, 1, 1, 1, 2, 3, 4, 5, 6, 6, 5, 4, 4, 4, 5, 5, 6, 6, 6, 5, 4, 3, 3)
+_FLAG_REASONS = ("public_figure", "staff_member", "protection_order", "confidential_adoption",
+                 "police_case")
+_FLAG_WEIGHTS = (3, 3, 2, 1, 1)
+#: Encounters the reception desk registers, and those billing settles at the end.
+_REGISTERED_AT_ARRIVAL = frozenset({"kham-benh", "cap-cuu", "san-a", "san-b", "noi"})
+_BILLED_AT_DISCHARGE = frozenset({"kham-benh", "cap-cuu", "hau-san", "so-sinh", "noi"})
+_IMAGING = ("cap-cuu", "kham-benh", "san-a", "san-b", "noi", "so-sinh")
+
+
+@dataclass(slots=True)
+class Patient:
+    id: str
+    name: str
+    female: bool
+    birth: date
+    registered: date
+    mother: str = ""
+
+
+@dataclass(slots=True)
+class Encounter:
+    patient: str
+    department: str
+    start: int
+    end: int
+
+
+class Census:
+    """Every patient and encounter, with hour-bucketed pools for the traffic model."""
+
+    def __init__(self, spec: HospitalSpec, clock: Clock, rng: random.Random,
+                 staff_women: list[str]) -> None:
+        self.spec = spec
+        self.clock = clock
+        self._rng = rng
+        self._names = NameGenerator(rng)
+        self.patients: dict[str, Patient] = {}
+        self.encounters: list[Encounter] = []
+        #: (time the mother was admitted, mother's id), for every birth
+        self.mothers: list[tuple[int, str]] = []
+        #: ids issued to new registrations, in order
+        self.new_ids: list[str] = []
+        self._next: dict[int, int] = {}
+        self._returning: list[str] = []
+        self._daily_new = max(1, int(spec.outpatients_per_day * 0.55 + spec.emergency_per_day * 0.7
+                                     + spec.births_per_day * 1.6 + spec.medical_admissions_per_day))
+        first = clock.first - timedelta(days=spec.history_days)
+        for i in range(spec.history_days + clock.days):
+            self._day(first + timedelta(days=i))
+        self.flagged = self._flag(staff_women)
+        self._index()
+
+    # -- patients ---------------------------------------------------------------------------
+
+    def _new_id(self, day: date) -> str:
+        n = self._next.get(day.year)
+        if n is None:
+            n = (day - date(day.year, 1, 1)).days * self._daily_new + 1
+        self._next[day.year] = n + 1
+        pid = f"BN{day.year}{n:06d}"
+        self.new_ids.append(pid)
+        return pid
+
+    def _register(self, day: date, female: bool, age: tuple[int, int], name: str = "",
+                  mother: str = "") -> Patient:
+        rng = self._rng
+        born = day - timedelta(days=rng.randint(age[0] * 365, age[1] * 365 + 364))
+        p = Patient(self._new_id(day), name or self._names.full_name(female), female, born, day,
+                    mother)
+        self.patients[p.id] = p
+        if not mother:
+            self._returning.append(p.id)
+        return p
+
+    def _patient(self, day: date, female: bool, age: tuple[int, int], returning: float) -> Patient:
+        """A new registration, or with probability ``returning`` someone seen before."""
+        rng = self._rng
+        if rng.random() < returning:
+            if self._returning and rng.random() < 0.5:
+                p = self.patients[rng.choice(self._returning)]
+                if p.female == female and age[0] <= (day - p.birth).days // 365 <= age[1]:
+                    return p
+            year = rng.randint(max(2012, day.year - 8), day.year - 1)
+            pid = f"BN{year}{rng.randint(1, self._daily_new * 365):06d}"
+            if pid not in self.patients:
+                born = day - timedelta(days=rng.randint(age[0] * 365, age[1] * 365 + 364))
+                reg = date(year, 1, 1) + timedelta(days=rng.randrange(365))
+                p = Patient(pid, self._names.full_name(female), female, born, reg)
+                self.patients[pid] = p
+                self._returning.append(pid)
+                return p
+        return self._register(day, female, age)
+
+    # -- flows ------------------------------------------------------------------------------
+
+    def _day(self, day: date) -> None:
+        rng, spec, clock = self._rng, self.spec, self.clock
+        weekday = day.weekday()
+        op_factor = 1.0 if weekday < 5 else 0.5 if weekday == 5 else 0.0
+        arrivals: list[tuple[int, str]] = []
+
+        def count(base: float) -> int:
+            return max(0, round(base * rng.uniform(0.88, 1.12)))
+
+        for _ in range(count(spec.outpatients_per_day * op_factor)):
+            h = rng.choices(_OP_HOURS, _OP_WEIGHTS)[0]
+            arrivals.append((clock.at(day, h * 60 + rng.random() * 60), "op"))
+        for _ in range(count(spec.emergency_per_day)):
+            h = rng.choices(range(24), _ED_WEIGHTS)[0]
+            arrivals.append((clock.at(day, h * 60 + rng.random() * 60), "ed"))
+        for _ in range(count(spec.births_per_day)):
+            arrivals.append((clock.at(day, rng.random() * 1440), "birth"))
+        for _ in range(count(spec.medical_admissions_per_day * (1.0 if weekday < 6 else 0.4))):
+            arrivals.append((clock.at(day, 480 + rng.random() * 480), "med"))
+        arrivals.sort()
+        for t, kind in arrivals:
+            if kind == "op":
+                p = self._patient(day, rng.random() < 0.75, (16, 80), 0.45)
+                self._add(p.id, "kham-benh", t, t + rng.randint(40 * 60, 240 * 60))
+            elif kind == "ed":
+                p = self._patient(day, rng.random() < 0.6, (1, 90), 0.3)
+                end = t + rng.randint(60 * 60, 360 * 60)
+                self._add(p.id, "cap-cuu", t, end)
+                if rng.random() < 0.12:
+                    self._add(p.id, "noi", end, self._discharge(end + rng.randint(2, 8) * 86400))
+            elif kind == "med":
+                p = self._patient(day, rng.random() < 0.55, (30, 90), 0.5)
+                self._add(p.id, "noi", t, self._discharge(t + rng.randint(2, 8) * 86400))
+            else:
+                self._birth(day, t)
+
+    def _birth(self, day: date, t: int) -> None:
+        rng = self._rng
+        mother = self._patient(day, True, (18, 42), 0.6)
+        delivery = t + rng.randint(4 * 3600, 30 * 3600)
+        self._add(mother.id, rng.choice(("san-a", "san-b")), t, delivery)
+        home = self._discharge(delivery + rng.randint(2, 5) * 86400)
+        self._add(mother.id, "hau-san", delivery, home)
+        self.mothers.append((t, mother.id))
+        born_on = self.clock.day_of(delivery)
+        for _ in range(2 if rng.random() < 0.015 else 1):
+            baby = self._register(born_on, rng.random() < 0.49, (0, 0),
+                                  name=f"Con bà {mother.name}", mother=mother.id)
+            baby.birth = born_on
+            if rng.random() < 0.2:
+                self._add(baby.id, "so-sinh", delivery,
+                          self._discharge(delivery + rng.randint(2, 10) * 86400))
+            else:
+                self._add(baby.id, "hau-san", delivery, home)
+
+    def _discharge(self, t: int) -> int:
+        """Wards send patients home in the morning round: 08:30–11:30 on the day of ``t``."""
+        day = self.clock.day_of(t)
+        return self.clock.at(day, 510 + self._rng.random() * 180)
+
+    def _add(self, pid: str, dept: str, start: int, end: int) -> None:
+        self.encounters.append(Encounter(pid, dept, start, max(end, start + 1800)))
+
+    def _flag(self, staff_women: list[str]) -> list[tuple[str, str]]:
+        """Patients whose records need extra care (VIPs, staff, protection orders)."""
+        rng = self._rng
+        recent = sorted({e.patient for e in self.encounters if e.end >= self.clock.t0
+                         and not self.patients[e.patient].mother})
+        n = round(len(recent) * self.spec.flagged_patient_share)
+        flagged = []
+        for pid in rng.sample(recent, min(n, len(recent))):
+            reason = rng.choices(_FLAG_REASONS, _FLAG_WEIGHTS)[0]
+            p = self.patients[pid]
+            if reason == "staff_member" and staff_women and p.female:
+                p.name = rng.choice(staff_women)
+            flagged.append((pid, reason))
+        return sorted(flagged)
+
+    # -- pools ------------------------------------------------------------------------------
+
+    def _index(self) -> None:
+        c = self.clock
+        self.active: dict[str, list[list[str]]] = {
+            d: [[] for _ in range(c.hours)] for d in CLINICAL
+        }
+        self.arrivals: list[list[str]] = [[] for _ in range(c.hours)]
+        self.discharges: list[list[str]] = [[] for _ in range(c.hours)]
+        for e in self.encounters:
+            if e.end < c.t0 or e.start >= c.end:
+                continue
+            buckets = self.active[e.department]
+            for h in range(c.hour_index(e.start), c.hour_index(e.end) + 1):
+                buckets[h].append(e.patient)
+            if e.start >= c.t0 and e.department in _REGISTERED_AT_ARRIVAL:
+                self.arrivals[c.hour_index(e.start)].append(e.patient)
+            if e.end < c.end and e.department in _BILLED_AT_DISCHARGE:
+                self.discharges[c.hour_index(e.end)].append(e.patient)
+        self._merged: dict[tuple[str, int], list[str]] = {}
+
+    def pool(self, name: str, hour: int) -> list[str]:
+        """Patients a user can be working on in ``hour``: a department's, or a merged pool."""
+        hour = min(hour, self.clock.hours - 1)  # a night shift running past the period
+        if name in self.active:
+            return self.active[name][hour]
+        if name == "arrivals":
+            return self.arrivals[hour]
+        if name == "discharges":
+            return self.discharges[hour] or self.arrivals[hour]
+        key = (name, hour)
+        merged = self._merged.get(key)
+        if merged is None:
+            depts = _IMAGING if name == "imaging" else CLINICAL
+            merged = self._merged[key] = [p for d in depts for p in self.active[d][hour]]
+        return merged
+
+    def recent_mothers(self, t: int) -> list[str]:
+        """Mothers admitted for delivery in the ``history_days`` before ``t``, newest first."""
+        since = t - self.spec.history_days * 86400
+        return [pid for start, pid in sorted(self.mothers, reverse=True) if since <= start <= t]

@@ -1,0 +1,161 @@
+"""``simulate()``: build the hospital, run every shift of the period, write everything out.
+
+Determinism: every random stream is a ``random.Random`` seeded from the seed and a label
+(the hospital, the census, the incidents, each staff member's shift on each day), never
+the global generator or the clock, so the same seed, spec and start give byte-identical
+files, and a change to one part of the model leaves the other streams alone.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from sensors.simulator.census import Census
+from sensors.simulator.clock import Clock
+from sensors.simulator.hospital import Hospital
+from sensors.simulator.incidents import Incident, Planner
+from sensors.simulator.spec import HospitalSpec
+from sensors.simulator.traffic import Row, Traffic
+from sensors.simulator.writer import LineEncoder, write_csv, write_json, write_log
+
+DEFAULT_START = date(2026, 11, 16)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What :func:`simulate` wrote, and how much."""
+
+    out_dir: Path
+    log_files: list[Path]
+    roster: Path
+    flagged_patients: Path
+    encounters: Path
+    patients_file: Path
+    workstations: Path
+    ground_truth: Path
+    events: int
+    events_per_day: dict[date, int]
+    staff: int
+    patients: int
+    incidents: list[dict[str, Any]]
+
+    @property
+    def files(self) -> list[Path]:
+        return [*self.log_files, self.roster, self.flagged_patients, self.encounters,
+                self.patients_file, self.workstations, self.ground_truth]
+
+
+def simulate(
+    spec: HospitalSpec,
+    out_dir: Path,
+    *,
+    days: int,
+    seed: int,
+    start: date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SimulationResult:
+    """Simulate ``days`` days of ``spec``'s HIS from ``start`` (default 2026-11-16) into
+    ``out_dir``; ``progress`` is called with the number of events just written."""
+    if days < 1:
+        raise ValueError(f"days must be at least 1, not {days}")
+    first = start or DEFAULT_START
+    clock = Clock(spec.timezone, first, days)
+    hospital = Hospital(spec, random.Random(f"{seed}:hospital"), first, days)
+    women = [s.full_name for s in hospital.staff if s.female and s.role != "vendor"]
+    census = Census(spec, clock, random.Random(f"{seed}:census"), women)
+    traffic = Traffic(hospital, census, clock, seed, spec.activity, spec.typo_rate)
+    planner = Planner(hospital, census, clock, traffic, random.Random(f"{seed}:incidents"))
+    incidents = planner.plan(spec.incident_rounds)
+
+    his = out_dir / "his"
+    his.mkdir(parents=True, exist_ok=True)
+    encoder = LineEncoder(spec.organization_id, clock)
+    injected = _by_day(incidents, clock)
+    logs: list[Path] = []
+    per_day: dict[date, int] = {}
+    carry: list[Row] = []
+    for day in [first - timedelta(days=1), *clock.period_days()]:
+        lo, hi = clock.midnight(day), clock.midnight(day + timedelta(days=1))
+        rows, carry = carry, []
+        for staff in hospital.staff:
+            shift = traffic.shift(staff, day)
+            windows = planner.suppress.get(staff.user_id)
+            if windows:
+                shift = [r for r in shift if not any(a <= r[0] <= b for a, b in windows)]
+            for r in shift:
+                if r[0] >= hi:
+                    carry.append(r)
+                elif r[0] >= lo:
+                    rows.append(r)
+        if day < first:
+            continue
+        rows.extend(injected.get(day, ()))
+        rows.sort(key=itemgetter(0))
+        path = his / f"access-{day.isoformat()}.log"
+        per_day[day] = write_log(path, rows, encoder, progress)
+        logs.append(path)
+
+    truth = [inc.to_json(clock) for inc in incidents]
+    result = SimulationResult(
+        out_dir=out_dir, log_files=logs,
+        roster=out_dir / "roster.csv", flagged_patients=out_dir / "flagged_patients.csv",
+        encounters=out_dir / "encounters.csv", patients_file=out_dir / "patients.csv",
+        workstations=out_dir / "workstations.csv", ground_truth=out_dir / "ground_truth.json",
+        events=sum(per_day.values()), events_per_day=per_day, staff=len(hospital.staff),
+        patients=len(census.patients), incidents=truth,
+    )
+    _write_context(result, hospital, census, clock, incidents)
+    write_json(result.ground_truth, {
+        "generator": "phiwatch hospital simulator", "organization.id": spec.organization_id,
+        "organization.name": spec.name, "timezone": spec.timezone, "seed": seed,
+        "start": first.isoformat(), "days": days, "events": result.events,
+        "incidents": truth,
+    })
+    return result
+
+
+def _by_day(incidents: list[Incident], clock: Clock) -> dict[date, list[Row]]:
+    out: dict[date, list[Row]] = {}
+    for inc in incidents:
+        for r in inc.rows:
+            if clock.start <= r[0] < clock.end:
+                out.setdefault(clock.day_of(r[0]), []).append(r)
+    return out
+
+
+def _write_context(result: SimulationResult, hospital: Hospital, census: Census, clock: Clock,
+                   incidents: list[Incident]) -> None:
+    """The files the hospital already has: roster, flagged patients, care relationships."""
+    write_csv(result.roster,
+              ("user_id", "full_name", "role", "department", "status", "end_date", "shift",
+               "vendor"),
+              ((s.user_id, s.full_name, s.role, s.department, s.status,
+                s.end_date.isoformat() if s.end_date else "", s.shift, s.vendor)
+               for s in hospital.staff))
+    write_csv(result.flagged_patients, ("patient_id", "reason"), census.flagged)
+    encounters = sorted((e for e in census.encounters if e.start < clock.end),
+                        key=lambda e: (e.start, e.patient, e.department))
+    write_csv(result.encounters, ("patient_id", "department", "start", "end"),
+              ((e.patient, e.department, clock.iso(e.start),
+                clock.iso(e.end) if e.end <= clock.end else "") for e in encounters))
+    write_csv(result.patients_file,
+              ("patient_id", "full_name", "sex", "birth_date", "registered", "mother_id"),
+              ((p.id, p.name, "F" if p.female else "M", p.birth.isoformat(),
+                p.registered.isoformat(), p.mother)
+               for p in sorted(census.patients.values(), key=lambda p: p.id)))
+    stations = [ws for dept in hospital.workstations.values() for ws in dept]
+    stations += hospital.vpn
+    seen = {ws.name for ws in stations}
+    for inc in incidents:
+        if inc.workstation.name not in seen:
+            seen.add(inc.workstation.name)
+            stations.append(inc.workstation)
+    write_csv(result.workstations, ("host_name", "ip", "department"),
+              sorted(((ws.name, ws.ip, ws.department) for ws in stations),
+                     key=lambda r: tuple(int(x) for x in r[1].split("."))))
