@@ -113,9 +113,9 @@ class _Flow:
         body = l4 + payload
         self.ipid = (self.ipid + 1) & 0xFFFF
         if self.v6:
-            ip = _IP6.pack(0x60000000, len(body), proto, 64, src, dst)  # type: ignore[arg-type]
+            ip = _IP6.pack(0x60000000, len(body), proto, 64, src, dst)
         else:
-            ip = _IP4.pack(0x45, 0, 20 + len(body), self.ipid, 0x4000, 64, proto, 0, src, dst)  # type: ignore[arg-type]
+            ip = _IP4.pack(0x45, 0, 20 + len(body), self.ipid, 0x4000, 64, proto, 0, src, dst)
         return self.link + ip + body
 
 
@@ -138,7 +138,11 @@ def _plan(rng: random.Random, flow: _Flow, start: float) -> list[tuple[float, bo
         n = rng.randrange(1, 8)
         return [pkt for i in range(n) for pkt in ((t + i, False, 0, b"p" * 56),
                                                   (t + i + rtt, True, 0, b"p" * 56))]  # fmt: skip
-    out += [(t, False, SYN, b""), (t + rtt, True, SYN | ACK, b""), (t + rtt * 1.01, False, ACK, b"")]
+    out += [
+        (t, False, SYN, b""),
+        (t + rtt, True, SYN | ACK, b""),
+        (t + rtt * 1.01, False, ACK, b""),
+    ]
     t += rtt * 1.02
     exchanges = 1 + int(rng.paretovariate(1.5)) % 6
     for _ in range(exchanges):
@@ -162,7 +166,11 @@ def _plan(rng: random.Random, flow: _Flow, start: float) -> list[tuple[float, bo
             if i & 1:
                 out.append((t + rtt / 2, not upload, ACK, b""))
         t += rtt
-    out += [(t, False, FIN | ACK, b""), (t + rtt, True, FIN | ACK, b""), (t + rtt * 1.01, False, ACK, b"")]
+    out += [
+        (t, False, FIN | ACK, b""),
+        (t + rtt, True, FIN | ACK, b""),
+        (t + rtt * 1.01, False, ACK, b""),
+    ]
     return out
 
 

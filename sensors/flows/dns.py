@@ -75,12 +75,12 @@ def parse_dns(payload: bytes) -> dict[str, Any]:
         answers = []
         resolved = []
         for rr in list(msg.an or []):
-            if not isinstance(rr, DNSRR):
-                continue  # DNSSEC and other records scapy types differently: names only
+            if not hasattr(rr, "rrname"):  # scapy left undecodable bytes
+                continue
             entry: dict[str, Any] = {
                 "name": _name(rr.rrname), "type": _type_name(rr.type), "ttl": rr.ttl,
             }  # fmt: skip
-            if rr.type in _TEXT_TYPES:
+            if isinstance(rr, DNSRR) and rr.type in _TEXT_TYPES:
                 data = rr.rdata
                 entry["data"] = _name(data) if isinstance(data, bytes | str) else str(data)
                 if rr.type in (1, 28):

@@ -123,7 +123,7 @@ class FlowTable:
         flows = self.flows
         f = flows.get(key)
         if f is not None:
-            if ts - f.first < self.active_timeout:
+            if ts - f.first < self.active_timeout and ts - f.last < self.idle_timeout:
                 flows.move_to_end(key)
                 if low is f.a_is_low:
                     f.a_packets += 1
@@ -136,8 +136,12 @@ class FlowTable:
                 f.flags |= flags
                 return f
             del flows[key]
-            f.end_reason = "active_timeout"
-            self.active_expired += 1
+            if ts - f.last >= self.idle_timeout:  # idle, and no sweep came by since
+                f.end_reason = "idle_timeout"
+                self.idle_expired += 1
+            else:
+                f.end_reason = "active_timeout"
+                self.active_expired += 1
             self.done.append(f)
         elif len(flows) >= self.max_flows:
             _, old = flows.popitem(last=False)

@@ -100,6 +100,7 @@ class FlowReader:
         get = table.flows.get
         move = table.flows.move_to_end
         active = table.active_timeout
+        idle = table.idle_timeout
         conv = self._conv
         cadd = conv.add if conv is not None else None
         frags = self.fragments
@@ -136,7 +137,7 @@ class FlowReader:
                         key = (proto, dst, dport, src, sport)
                         low = False
                     f = get(key)
-                    if f is not None and ts - f.first < active:
+                    if f is not None and ts - f.first < active and ts - f.last < idle:
                         move(key)
                         if low is f.a_is_low:
                             f.a_packets += 1

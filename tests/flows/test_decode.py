@@ -14,7 +14,7 @@ from scapy.contrib.erspan import ERSPAN_II, ERSPAN_III
 from scapy.contrib.geneve import GENEVE
 from scapy.contrib.gtp import GTP_U_Header
 from scapy.contrib.mpls import MPLS
-from scapy.layers.inet import GRE, ICMP, IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import (
     ICMPv6EchoRequest,
     IPv6,
@@ -23,7 +23,7 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
 )
-from scapy.layers.l2 import LLC, SNAP, Dot1AD, Dot1Q, Dot3, Ether
+from scapy.layers.l2 import GRE, LLC, SNAP, Dot1AD, Dot1Q, Dot3, Ether
 from scapy.layers.l2tp import L2TP
 from scapy.layers.ppp import PPP, PPPoE
 from scapy.layers.vxlan import VXLAN
@@ -191,7 +191,7 @@ def test_ipv6_fragment_is_not_counted_until_complete() -> None:
 def _fragment(packet: Packet) -> list[Packet]:
     from scapy.layers.inet import fragment
 
-    return list(fragment(packet, fragsize=1400))
+    return list(fragment(packet, fragsize=1400))  # type: ignore[no-untyped-call]
 
 
 def test_all_encapsulations_agree_with_tshark(
