@@ -19,6 +19,7 @@ always ends with the final one.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -33,12 +34,14 @@ Key = Any  # the group value itself for one group-by field, else a tuple of them
 class Episode:
     """An alert in progress: everything its versions report."""
 
-    __slots__ = ("count", "first", "last", "sample", "total", "values")
+    __slots__ = ("count", "first", "last", "last_fields", "sample", "total", "values")
 
-    def __init__(self, first: Entry, last: Entry, count: int, values: dict[Any, int] | None,
-                 total: float, sample: list[Entry]) -> None:
+    def __init__(self, first: Entry, last: Entry, last_fields: dict[str, Any], count: int,
+                 values: dict[Any, int] | None, total: float, sample: list[Entry]) -> None:
         self.first = first
         self.last = last
+        #: The last event's fields (the event's own dict: no copy on the hot path).
+        self.last_fields = last_fields
         self.count = count
         self.values = values
         self.total = total
@@ -75,6 +78,10 @@ def counted(v: Any) -> Any:
     return key_text(v)
 
 
+Adder = Callable[[Event, list[Alert]], None]
+_NO_CTX: tuple[Any, ...] = ()
+
+
 class CorrelationState:
     """The windows and episodes of one correlation rule."""
 
@@ -82,115 +89,124 @@ class CorrelationState:
         self.rule = rule
         self.sample_size = sample_size
         self.timespan = rule.timespan
-        self.keep = rule.spec.keep
         self.groups: OrderedDict[Key, Group] = OrderedDict()
         self.evicted = 0
         self.opened = 0
         self.closed = 0
-        #: Last event sequence number seen, so an event matching two base rules counts once.
-        self.stamp = -1
+        #: The event counted last, so an event matching two of its base rules counts once.
+        self.last_event: Event | None = None
 
     # -- streaming ---------------------------------------------------------------------
 
-    def add(self, base: DetectionRule, event: Event, out: list[Alert]) -> None:
-        """Count ``event`` (matched by ``base``) in its group; append any alert to ``out``."""
+    def adder(self, base: DetectionRule) -> Adder:
+        """The function counting an event matched by ``base``; it appends alerts to ``out``.
+
+        One closure per (correlation, base rule) with everything it needs in local
+        variables: this is the engine's hot path.
+        """
         rule = self.rule
-        fields = event.fields
         names = rule.group_fields[base.id]
-        if len(names) == 1:
-            v = fields.get(names[0])
-            if v is None:
-                return
-            key: Key = v if v.__class__ is str else key_text(v)
-            gvalues: tuple[str, ...] | None = None
-        else:
-            vals = [fields.get(n) for n in names]
-            if None in vals:
-                return
-            gvalues = tuple(map(key_text, vals))
-            key = gvalues
-        value: Any = None
+        single = names[0] if len(names) == 1 else None
+        value_field = rule.value_fields[base.id]
         kind = rule.kind
-        if kind != "event_count":
-            vf = rule.value_fields[base.id]
-            raw = fields.get(vf) if vf is not None else None
-            if raw is None:
-                return
-            if kind == "value_count":
-                value = counted(raw)
+        is_count, is_values = kind == "event_count", kind == "value_count"
+        keep_first = rule.spec.keep_first
+        dedupe = len(rule.bases) > 1
+        timespan = self.timespan
+        sample_size = self.sample_size
+        holds = rule.holds
+        groups = self.groups
+        get_group = groups.get
+        touch = groups.move_to_end
+        deque_ = deque
+
+        def add(event: Event, out: list[Alert]) -> None:
+            if dedupe:
+                if self.last_event is event:
+                    return
+                self.last_event = event
+            fields = event.fields
+            gvalues: tuple[str, ...] | None = None
+            if single is not None:
+                v = fields.get(single)
+                if v is None:
+                    return
+                key: Key = v if v.__class__ is str else key_text(v)
             else:
-                value = _number(raw)
+                vals = [fields.get(n) for n in names]
+                if None in vals:
+                    return
+                key = gvalues = tuple(map(key_text, vals))
+            value: Any = None
+            if not is_count:
+                raw = fields.get(value_field) if value_field is not None else None
+                if raw is None:
+                    return
+                value = counted(raw) if is_values else _number(raw)
                 if value is None:
                     return
-        epoch = event.epoch
-        entry: Entry = (epoch, value, event.ref, event.id, tuple(map(fields.get, self.keep)))
-        groups = self.groups
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = Group(gvalues if gvalues is not None else (key,))
-        else:
-            groups.move_to_end(key)
-            ep = g.episode
-            if ep is not None:
-                if epoch <= ep.last[0] + self.timespan:
-                    self._extend(g, ep, entry)
-                    return
-                out.append(self._close(g, ep))  # a gap longer than timespan: a new window
-                g = groups[key] = Group(g.values)
-        self._window(g, entry, out)
+            epoch = event.epoch
+            entry: Entry = (epoch, value, event.ref, event.id,
+                            tuple(map(fields.get, keep_first)) if keep_first else _NO_CTX)
+            g = get_group(key)
+            if g is None:
+                g = groups[key] = Group(gvalues if gvalues is not None else (key,))
+            else:
+                touch(key)
+                ep = g.episode
+                if ep is not None:
+                    if epoch <= ep.last[0] + timespan:  # joins the open episode
+                        ep.count += 1
+                        seen = ep.values
+                        if seen is not None:
+                            seen[value] = seen.get(value, 0) + 1
+                        elif not is_count:
+                            ep.total += value
+                        if epoch >= ep.last[0]:
+                            ep.last = entry
+                            ep.last_fields = fields
+                            g.last = epoch
+                        if len(ep.sample) < sample_size:
+                            ep.sample.append(entry)
+                        return
+                    out.append(self._close(g, ep))  # a gap longer than timespan: start anew
+                    g = groups[key] = Group(g.values)
+            entries = g.entries
+            if not entries or epoch >= entries[-1][0]:
+                entries.append(entry)
+            else:  # out of order (within the lateness): keep the window sorted by time
+                i = len(entries)
+                while i and entries[i - 1][0] > epoch:
+                    i -= 1
+                entries.insert(i, entry)
+            counts = g.counts
+            if is_values:
+                counts[value] = counts.get(value, 0) + 1
+            elif not is_count:
+                g.total += value
+            cutoff = entries[-1][0] - timespan
+            while entries[0][0] < cutoff:
+                old = entries.popleft()
+                if is_values:
+                    n = counts[old[1]] - 1
+                    if n:
+                        counts[old[1]] = n
+                    else:
+                        del counts[old[1]]
+                elif not is_count:
+                    g.total -= old[1]
+            g.last = entries[-1][0]
+            if not holds(len(entries) if is_count else len(counts) if is_values else g.total):
+                return
+            ep = g.episode = Episode(
+                entries[0], entries[-1], fields, len(entries),
+                counts if is_values else None, g.total, list(islice(entries, sample_size)))
+            g.entries = deque_()
+            g.counts = {}
+            self.opened += 1
+            out.append(self._alert(g, ep, final=False))
 
-    def _extend(self, g: Group, ep: Episode, entry: Entry) -> None:
-        ep.count += 1
-        if ep.values is not None:
-            ep.values[entry[1]] = ep.values.get(entry[1], 0) + 1
-        elif self.rule.kind == "value_sum":
-            ep.total += entry[1]
-        if entry[0] >= ep.last[0]:
-            ep.last = entry
-            g.last = entry[0]
-        if len(ep.sample) < self.sample_size:
-            ep.sample.append(entry)
-
-    def _window(self, g: Group, entry: Entry, out: list[Alert]) -> None:
-        entries = g.entries
-        epoch = entry[0]
-        if not entries or epoch >= entries[-1][0]:
-            entries.append(entry)
-        else:  # out of order (within the lateness): keep the window sorted by time
-            i = len(entries)
-            while i and entries[i - 1][0] > epoch:
-                i -= 1
-            entries.insert(i, entry)
-        kind = self.rule.kind
-        counts = g.counts
-        if kind == "value_count":
-            counts[entry[1]] = counts.get(entry[1], 0) + 1
-        elif kind == "value_sum":
-            g.total += entry[1]
-        cutoff = entries[-1][0] - self.timespan
-        while entries[0][0] < cutoff:
-            old = entries.popleft()
-            if kind == "value_count":
-                n = counts[old[1]] - 1
-                if n:
-                    counts[old[1]] = n
-                else:
-                    del counts[old[1]]
-            elif kind == "value_sum":
-                g.total -= old[1]
-        g.last = entries[-1][0]
-        figure = len(entries) if kind == "event_count" else (
-            len(counts) if kind == "value_count" else g.total)
-        if not entries or not self.rule.holds(figure):
-            return
-        ep = Episode(entries[0], entries[-1], len(entries),
-                     counts if kind == "value_count" else None, g.total,
-                     list(islice(entries, self.sample_size)))
-        g.episode = ep
-        g.entries = deque()
-        g.counts = {}
-        self.opened += 1
-        out.append(self._alert(g, ep, final=False))
+        return add
 
     def _close(self, g: Group, ep: Episode) -> Alert:
         self.closed += 1
@@ -205,16 +221,11 @@ class CorrelationState:
             value_sum=ep.total if rule.kind == "value_sum" else None,
         )
         group = dict(zip(rule.group_by, g.values, strict=True))
-        return episode_alert(rule.spec, numbers, group, ep.first, ep.last, ep.sample,
+        return episode_alert(rule.spec, numbers, group, ep.first, ep.last, ep.last_fields,
+                             ep.sample,
                              revision=ep.count + 1 if final else ep.count, final=final)
 
     # -- time ----------------------------------------------------------------------------
-
-    def due(self) -> float:
-        """When the oldest-touched group may expire (a sweep before then finds nothing)."""
-        for g in self.groups.values():
-            return g.last + self.timespan
-        return float("inf")
 
     def sweep(self, watermark: float, out: list[Alert], *, full: bool = False) -> None:
         """Close the episodes and drop the windows that nothing can join any more.
@@ -246,6 +257,7 @@ class CorrelationState:
 
     def snapshot(self) -> dict[str, Any]:
         groups: list[dict[str, Any]] = []
+        keep = self.rule.spec.keep
         for g in self.groups.values():
             d: dict[str, Any] = {"key": list(g.values), "last": g.last}
             ep = g.episode
@@ -255,6 +267,7 @@ class CorrelationState:
             else:
                 d["episode"] = {
                     "first": _entry_out(ep.first), "last": _entry_out(ep.last),
+                    "last_fields": {k: v for k in keep if (v := ep.last_fields.get(k)) is not None},
                     "count": ep.count, "total": ep.total,
                     "values": None if ep.values is None else [[k, n] for k, n in ep.values.items()],
                     "sample": [_entry_out(e) for e in ep.sample],
@@ -274,7 +287,8 @@ class CorrelationState:
             if "episode" in gd:
                 e = gd["episode"]
                 g.episode = Episode(
-                    _entry_in(e["first"]), _entry_in(e["last"]), e["count"],
+                    _entry_in(e["first"]), _entry_in(e["last"]), dict(e["last_fields"]),
+                    e["count"],
                     None if e["values"] is None else {k: n for k, n in e["values"]},
                     e["total"], [_entry_in(x) for x in e["sample"]],
                 )

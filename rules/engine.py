@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rules.alert import Alert
-from rules.correlation import CorrelationState
+from rules.correlation import Adder, CorrelationState
 from rules.explain import event_alert
 from rules.loader import RuleSet
 from rules.logsource import HIS_ACCESS
@@ -29,9 +29,12 @@ SNAPSHOT_VERSION = 1
 #: Returned when nothing fires (most events): shared, never mutated.
 NO_ALERTS: Sequence[Alert] = ()
 _NEVER = float("-inf")
-_INF = float("inf")
+#: How far event time moves between two sweeps for expired groups. Sweeps decide nothing
+#: about alert content (an event arriving after a gap closes the old episode itself), they
+#: only free memory and close quiet episodes; once per second of event time is plenty.
+SWEEP_SECONDS = 1.0
 
-_Route = tuple[DetectionRule, tuple[CorrelationState, ...]]
+_Route = tuple[DetectionRule, tuple[Adder, ...]]
 
 
 class Engine:
@@ -55,14 +58,14 @@ class Engine:
         self.states: dict[str, CorrelationState] = {
             c.id: CorrelationState(c, sample_size) for c in ruleset.correlations
         }
-        self._multi = {s for s in self.states.values() if len(s.rule.bases) > 1}
         routes: dict[str, list[_Route]] = {}
         for rule in ruleset.detections:
-            states = tuple(self.states[c.id] for c in rule.correlations if c.id in self.states)
-            if not rule.alerts and not states:
+            adders = tuple(self.states[c.id].adder(rule)
+                           for c in rule.correlations if c.id in self.states)
+            if not rule.alerts and not adders:
                 continue  # a building block whose correlation did not load: nothing to do
             for ds in sorted(rule.datasets):
-                routes.setdefault(ds, []).append((rule, states))
+                routes.setdefault(ds, []).append((rule, adders))
         self._routes: dict[str | None, tuple[_Route, ...]] = {
             ds: tuple(r) for ds, r in routes.items()
         }
@@ -70,8 +73,7 @@ class Engine:
             self._routes[None] = self._routes[default_dataset]
         self._max_epoch = _NEVER
         self._watermark = _NEVER
-        self._due = _INF
-        self._seq = 0
+        self._next_sweep = _NEVER
         self._out: list[Alert] = []
         self.events = 0
         self.late = 0
@@ -91,30 +93,21 @@ class Engine:
         if epoch > self._max_epoch:
             self._max_epoch = epoch
             wm = self._watermark = epoch - self.lateness_seconds
-            if wm > self._due:
+            if wm >= self._next_sweep:
                 self._sweep(wm, out, full=False)
         fields = event.fields
         routes = self._routes.get(fields.get("event.dataset"))
         if routes:
-            self._seq += 1
-            seq = self._seq
-            multi = self._multi
-            for rule, states in routes:
+            for rule, adders in routes:
                 try:
                     if not rule.predicate(fields):
                         continue
                     if rule.alerts:
                         out.append(event_alert(rule.spec, event))
-                    for st in states:
-                        if st in multi:
-                            if st.stamp == seq:
-                                continue  # matched another of its base rules already
-                            st.stamp = seq
-                        st.add(rule, event, out)
+                    for add in adders:
+                        add(event, out)
                 except Exception:  # a rule bug must cost its own alert, not the stream
                     self._rule_failed(rule, event)
-            if self._due == _INF and self.states:
-                self._due = min(s.due() for s in self.states.values())
         if out:
             fired = out.copy()
             out.clear()
@@ -141,7 +134,7 @@ class Engine:
     def _sweep(self, wm: float, out: list[Alert], *, full: bool) -> None:
         for st in self.states.values():
             st.sweep(wm, out, full=full)
-        self._due = min((s.due() for s in self.states.values()), default=_INF)
+        self._next_sweep = wm + SWEEP_SECONDS
 
     def advance(self, now_epoch: float) -> list[Alert]:
         """Move event time on to ``now_epoch`` when the logs are quiet (live mode).
@@ -209,4 +202,4 @@ class Engine:
         if dropped:
             log.info("snapshot state of %d rule(s) no longer loaded dropped: %s",
                      len(dropped), ", ".join(dropped))
-        self._due = min((s.due() for s in self.states.values()), default=_INF)
+        self._next_sweep = _NEVER

@@ -9,9 +9,14 @@ A rule may carry phiwatch's extension (pySigma keeps unknown top-level keys in
 
 ``explain`` placeholders are the numbers of the alert (``event_count``, ``value_count``,
 ``value_sum``, ``threshold``, ``timespan``, ``duration``, ``window_start``, ``window_end``,
-``title``, ``group``, ``field``, ``op``), the group-by values, and any field of the last
-evidence event (else the first). A placeholder with no value renders as ``?``: a typo in a
-template must never cost an alert. ``context`` fields are copied into ``Alert.context``.
+``title``, ``group``, ``field``, ``op``), the group-by values, any field of the last event
+(``{source.ip}`` or ``{last.source.ip}``) and any field of the first event of the episode
+(``{first.source.ip}``). A placeholder with no value renders as ``?``: a typo in a template
+must never cost an alert. ``context`` fields are copied from the last event into
+``Alert.context``.
+
+Only ``first.`` placeholders make the engine keep fields with every event in a window, so
+a rule pays that memory and time only if it asks for it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from rules.alert import Alert, EventRef, alert_id
 from sensors.event import Event
 
 #: One piece of evidence kept in a window: epoch, counted value, ``path:line``, event id,
-#: and the values of ``AlertSpec.keep`` (the fields the sentence and the context need).
+#: and the values of ``AlertSpec.keep_first`` (empty unless the sentence names ``first.*``).
 Entry = tuple[float, Any, str, str, tuple[Any, ...]]
 
 #: Placeholders that are the alert's own numbers rather than event fields.
@@ -85,8 +90,10 @@ class AlertSpec:
     tags: tuple[str, ...]
     template: Template | None
     context: tuple[str, ...]
-    #: Fields kept with each piece of evidence: the template's fields, the context, org id.
+    #: Fields of the last event an episode keeps: the template's, the context, org id.
     keep: tuple[str, ...]
+    #: Fields kept with every event in a window, for ``{first.*}`` placeholders.
+    keep_first: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -94,9 +101,12 @@ class AlertSpec:
         template: str | None, context: Sequence[str],
     ) -> AlertSpec:
         tpl = Template(template) if template else None
-        wanted = [*(tpl.names if tpl else ()), *context, "organization.id"]
-        keep = tuple(dict.fromkeys(n for n in wanted if n not in SPECIAL))
-        return cls(rule_id, title, severity, tuple(tags), tpl, tuple(context), keep)
+        names = tpl.names if tpl else ()
+        wanted = [n.removeprefix("last.") for n in names if not n.startswith("first.")]
+        keep = tuple(dict.fromkeys(
+            n for n in [*wanted, *context, "organization.id"] if n not in SPECIAL))
+        first = tuple(dict.fromkeys(n[6:] for n in names if n.startswith("first.")))
+        return cls(rule_id, title, severity, tuple(tags), tpl, tuple(context), keep, first)
 
 
 def show(value: Any) -> str:
@@ -154,7 +164,9 @@ def event_alert(spec: AlertSpec, event: Event) -> Alert:
     }
 
     def lookup(name: str) -> Any:
-        return numbers[name] if name in numbers else fields.get(name)
+        if name in numbers:
+            return numbers[name]
+        return fields.get(name.removeprefix("first.").removeprefix("last."))
 
     template = spec.template or Template(DEFAULT_EVENT)
     context, org = _context(spec, fields.get)
@@ -188,6 +200,7 @@ def episode_alert(
     group: Mapping[str, str],
     first: Entry,
     last: Entry,
+    last_fields: Mapping[str, Any],
     sample: Sequence[Entry],
     *,
     revision: int,
@@ -195,7 +208,7 @@ def episode_alert(
 ) -> Alert:
     """One version of a correlation episode's alert; the id depends on group and start."""
     start, end = utc(first[0]), utc(last[0])
-    keep = spec.keep
+    keep_first = spec.keep_first
     numbers: dict[str, Any] = {
         "event_count": n.event_count, "value_count": n.value_count, "value_sum": n.value_sum,
         "threshold": n.threshold, "timespan": human_duration(n.timespan),
@@ -206,14 +219,12 @@ def episode_alert(
     }
 
     def field(name: str) -> Any:
-        if name in keep:
-            i = keep.index(name)
-            v = last[4][i] if i < len(last[4]) else None
-            if v is None and i < len(first[4]):
-                v = first[4][i]
-            if v is not None:
-                return v
-        return group.get(name)
+        if name.startswith("first."):
+            name = name[6:]
+            i = keep_first.index(name) if name in keep_first else len(first[4])
+            return first[4][i] if i < len(first[4]) else group.get(name)
+        v = last_fields.get(name.removeprefix("last."))
+        return v if v is not None else group.get(name.removeprefix("last."))
 
     def lookup(name: str) -> Any:
         return numbers[name] if name in numbers else field(name)
