@@ -65,7 +65,7 @@ class Conversation:
         return frozenset((self.a, self.b))
 
 
-class _Tally:
+class Tally:
     """Running counts for one address pair."""
 
     __slots__ = ("a", "b", "bab", "bba", "end", "fab", "fba", "start")
@@ -80,14 +80,15 @@ class ConversationTable:
     """Accumulates taps; one entry per unordered address pair and IP version."""
 
     def __init__(self) -> None:
-        self._pairs: dict[tuple[int, int | bytes, int | bytes], _Tally] = {}
+        #: (version, low address, high address) -> counts; the reader updates it inline.
+        self.pairs: dict[tuple[int, int | bytes, int | bytes], Tally] = {}
 
     def add(self, ver: int, src: int | bytes, dst: int | bytes, wirelen: int, ts: float) -> None:
         """Count one tap of an IP header in a frame of ``wirelen`` bytes."""
         key = (ver, src, dst) if src <= dst else (ver, dst, src)  # type: ignore[operator]
-        row = self._pairs.get(key)
+        row = self.pairs.get(key)
         if row is None:
-            self._pairs[key] = _Tally(src, dst, wirelen, ts)
+            self.pairs[key] = Tally(src, dst, wirelen, ts)
             return
         if row.a == src and row.b == dst:
             row.fab += 1
@@ -111,7 +112,7 @@ class ConversationTable:
             Conversation(
                 _addr(ver, t.a), _addr(ver, t.b), t.fab, t.bab, t.fba, t.bba, t.start, t.end
             )
-            for (ver, _, _), t in self._pairs.items()
+            for (ver, _, _), t in self.pairs.items()
         ]
         out.sort(key=lambda c: -c.frames)
         return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from scapy.layers.dns import DNS, DNSQR, DNSRR, dnstypes
@@ -43,9 +44,27 @@ def _type_name(code: int) -> str:
 
 
 def parse_dns(payload: bytes) -> dict[str, Any]:
-    """ECS ``dns.*`` fields of one DNS message; raises :class:`MalformedDNS`."""
+    """ECS ``dns.*`` fields of one DNS message; raises :class:`MalformedDNS`.
+
+    scapy takes a few hundred microseconds per message, and most DNS traffic repeats
+    itself (the same names asked again and again) with only the 16-bit ID changed, so the
+    dissection is cached on the message without its ID.
+    """
     if len(payload) < 12:
         raise MalformedDNS("shorter than a DNS header")
+    cached = _parse_cached(payload[2:])
+    fields = dict(cached)
+    fields["dns.id"] = str(int.from_bytes(payload[:2], "big"))
+    for key, value in cached.items():  # events must not share mutable values
+        if isinstance(value, list):
+            fields[key] = [dict(v) if isinstance(v, dict) else v for v in value]
+    return fields
+
+
+@lru_cache(maxsize=8192)
+def _parse_cached(rest: bytes) -> dict[str, Any]:
+    """Dissect a message whose first two bytes (the ID) were cut off."""
+    payload = b"\0\0" + rest
     ident, flags, qdcount, ancount, _, _ = _HEADER.unpack_from(payload)
     try:
         msg = DNS(payload)

@@ -57,6 +57,10 @@ class Counters:
         }  # fmt: skip
 
 
+def _no_conv(ver: int, src: int | bytes, dst: int | bytes, wirelen: int, ts: float) -> None:
+    """Stands in for ConversationTable.add when conversations are not counted."""
+
+
 class FlowReader:
     """Iterate over a capture's flow events (and DNS events); then read ``counters``.
 
@@ -102,7 +106,8 @@ class FlowReader:
         active = table.active_timeout
         idle = table.idle_timeout
         conv = self._conv
-        cadd = conv.add if conv is not None else None
+        cadd = conv.add if conv is not None else _no_conv
+        pairs = conv.pairs if conv is not None else None
         frags = self.fragments
         dns_on = self.dns
         source = self.source
@@ -120,12 +125,27 @@ class FlowReader:
                     c.non_ip[reason] += 1
                 else:
                     errors[reason] += 1
-            if cadd is not None:
+            if pairs is not None:
                 if outer:
                     for tver, tsrc, tdst in outer:
                         cadd(tver, tsrc, tdst, wirelen, ts)
                 if tapped:
-                    cadd(ver, src, dst, wirelen, ts)
+                    # ConversationTable.add, inlined for the common case.
+                    pkey = (ver, src, dst) if src <= dst else (ver, dst, src)  # type: ignore[operator]
+                    row = pairs.get(pkey)
+                    if row is None:
+                        cadd(ver, src, dst, wirelen, ts)
+                    else:
+                        if row.a == src and row.b == dst:
+                            row.fab += 1
+                            row.bab += wirelen
+                        else:
+                            row.fba += 1
+                            row.bba += wirelen
+                        if ts > row.end:
+                            row.end = ts
+                        elif ts < row.start:
+                            row.start = ts
             if ver:
                 nip += 1
                 if frag is None:
@@ -157,7 +177,7 @@ class FlowReader:
                 else:
                     c.fragments += 1
                     ports, released, taps = frags.add(frag, ts, wirelen, frame, sport, dport)
-                    if taps and cadd is not None:
+                    if taps:
                         for tver, tsrc, tdst in taps:
                             cadd(tver, tsrc, tdst, wirelen, ts)
                     if ports is not None:
