@@ -1,6 +1,43 @@
 """Hospital simulator: realistic, deterministic HIS access logs with labelled leaks.
 
-(bounds documented below once measured)
+``simulate(HospitalSpec.small(), out_dir, days=1, seed=7)`` writes:
+
+- ``his/access-YYYY-MM-DD.log``: canonical HIS JSON lines (DESIGN.md, "Events"), one file
+  per local day, in time order, ``@timestamp`` with the zone's offset (``+07:00``);
+- ``roster.csv`` (``user_id, full_name, role, department, status, end_date, shift,
+  vendor``; the department is the one at the end of the period), ``flagged_patients.csv``
+  (``patient_id, reason``), ``encounters.csv`` (``patient_id, department, start, end``;
+  ``end`` empty while still admitted at the end of the period);
+- ``patients.csv`` (``patient_id, full_name, sex, birth_date, registered, mother_id``) and
+  ``workstations.csv`` (``host_name, ip, department``: the address plan in
+  :mod:`sensors.simulator.departments`, which a network simulator must reuse);
+- ``ground_truth.json``: ``{"generator", "organization.id", "organization.name",
+  "timezone", "seed", "start", "days", "events", "incidents": [...]}``; each incident has
+  ``id, kind, description, user.id, user.name, source.ip, host.name, start, end`` (ISO 8601
+  with offset; first and last event of the incident), ``patients`` (distinct patients
+  touched, or records exported), ``events`` and ``expected_rules`` (shipped Sigma rule ids).
+
+Normal-traffic bounds. Detection thresholds rest on these; they hold for every user
+outside the injected incidents, for any preset and ``activity``, and the tests check them:
+
+- distinct patients opened (view, print or export with a ``patient.id``) by one user in
+  any sliding hour: at most 76, by construction (at least 48 s between the end of one
+  patient task and the start of the next). Measured peaks: about 50–55 (laboratory
+  technicians); emergency doctors about 30; ward staff below 20.
+- views by one user in any sliding minute: at most 8 by construction (at most four views
+  a task, two tasks a minute); measured peak 4.
+- ``his.record_count`` of a normal export or print: at most 200 (billing's daily export
+  20–200, billing reports 10–150, lab worklists 10–120, ward lists 8–40, a patient's own
+  document 1); of a search: 1–50 (one page).
+- failed logins on one account in any five minutes: at most 2 (one or two typos, then
+  the successful login within 30 s; logins of one person are at least 25 minutes apart).
+- activity happens in the user's shift (``day`` 07–16, ``evening`` 14–22, ``night`` 19–07,
+  ``oncall24`` 07–07), from a quarter of an hour before its start to at most 70 minutes
+  after its end (late logout, overtime).
+
+Sizes: ``small`` (246 accounts) writes about 74,000 events for a weekday; ``large`` (1,476
+accounts) about 310,000 on weekdays and 260,000–275,000 at weekends, 300,000 a day
+averaged over a week.
 """
 
 from sensors.simulator.simulate import DEFAULT_START, SimulationResult, simulate

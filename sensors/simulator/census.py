@@ -70,6 +70,7 @@ class Census:
         self.new_ids: list[str] = []
         self._next: dict[int, int] = {}
         self._returning: list[str] = []
+        self._delivered: set[str] = set()
         self._daily_new = max(1, int(spec.outpatients_per_day * 0.55 + spec.emergency_per_day * 0.7
                                      + spec.births_per_day * 1.6 + spec.medical_admissions_per_day))
         first = clock.first - timedelta(days=spec.history_days)
@@ -160,6 +161,9 @@ class Census:
     def _birth(self, day: date, t: int) -> None:
         rng = self._rng
         mother = self._patient(day, True, (18, 42), 0.6)
+        if mother.id in self._delivered:  # nobody gives birth twice within the period
+            mother = self._register(day, True, (18, 42))
+        self._delivered.add(mother.id)
         delivery = t + rng.randint(4 * 3600, 30 * 3600)
         self._add(mother.id, rng.choice(("san-a", "san-b")), t, delivery)
         home = self._discharge(delivery + rng.randint(2, 5) * 86400)

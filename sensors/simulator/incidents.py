@@ -102,28 +102,32 @@ class Planner:
         self.rng.shuffle(found)
         return found
 
-    def _sessions(self, staff: Staff, day: date) -> list[tuple[int, int]]:
-        """(login, logout) pairs of the normal shift ``staff`` starts on ``day``."""
+    def _sessions(self, staff: Staff, day: date) -> list[tuple[int, int, Workstation]]:
+        """(login, logout, workstation) of the normal shift ``staff`` starts on ``day``."""
         rows = sorted(self.traffic.shift(staff, day), key=lambda r: r[0])
-        sessions, opened = [], None
-        for t, _, action, *_ in rows:
+        sessions: list[tuple[int, int, Workstation]] = []
+        opened = None
+        for t, _, action, _, _, _, ws in rows:
             if action == "login":
                 opened = t
             elif action == "logout" and opened is not None:
-                sessions.append((opened, t))
+                sessions.append((opened, t, ws))
                 opened = None
         return sessions
 
     def _within_session(self, day: date, roles: tuple[str, ...], depts: tuple[str, ...],
-                        length: int, lead: int) -> tuple[Staff, int] | None:
-        """Someone on a day shift and a start time so that ``length`` seconds fit inside
-        one of their sessions, ``lead`` seconds after login and ten minutes before logout."""
+                        length: int, lead: int) -> tuple[Staff, int, Workstation] | None:
+        """Someone on a day shift, a start time and their workstation, so that ``length``
+        seconds fit inside one of their sessions, ``lead`` seconds after login and ten
+        minutes before logout. Their normal work pauses meanwhile."""
         for staff in self._candidates(day, roles, depts, ("day",)):
-            fits = [(a + lead, b - 600 - length) for a, b in self._sessions(staff, day)
+            fits = [(a + lead, b - 600 - length, ws) for a, b, ws in self._sessions(staff, day)
                     if b - 600 - length > a + lead]
             if fits:
-                lo, hi = self.rng.choice(fits)
-                return staff, self.rng.randint(lo, hi)
+                lo, hi, ws = self.rng.choice(fits)
+                t = self.rng.randint(lo, hi)
+                self.suppress.setdefault(staff.user_id, []).append((t - 60, t + length + 60))
+                return staff, t, ws
         return None
 
     # -- the four kinds ---------------------------------------------------------------------
@@ -137,9 +141,8 @@ class Planner:
         picked = self._within_session(day, roles, depts, int(n * mean_gap * 1.15), 3600)
         if picked is None:
             return None
-        staff, t = picked
+        staff, t, ws = picked
         acct = staff.account_on(day)
-        ws = self.hospital.workstation_for(staff, day, rng)
         mothers = self.census.recent_mothers(t)
         victims = rng.sample(mothers[: max(n * 2, 600)], min(n, len(mothers)))
         rows: list[Row] = []
@@ -151,7 +154,8 @@ class Planner:
                 next_search += rng.randint(15, 30)
             rows.append((t, acct, "view", pid, "reception", 1, ws))
             t += 6 + int(rng.expovariate(1 / (mean_gap - 6)))
-        self.suppress.setdefault(staff.user_id, []).append((rows[0][0] - 60, rows[-1][0] + 60))
+        a, b = self.suppress[staff.user_id][-1]
+        self.suppress[staff.user_id][-1] = (a, max(b, rows[-1][0] + 60))
         minutes = (rows[-1][0] - rows[0][0]) // 60
         return Incident(
             "", "bulk_harvest",
@@ -168,9 +172,8 @@ class Planner:
             picked = self._within_session(day, ("doctor", "nurse"), MATERNITY, 120, 1800)
         if picked is None:
             return None
-        staff, t = picked
+        staff, t, ws = picked
         acct = staff.account_on(day)
-        ws = self.hospital.workstation_for(staff, day, rng)
         module = "billing" if staff.role == "billing_clerk" else "emr"
         count = rng.randint(2000, 6000)
         rows: list[Row] = [
@@ -193,7 +196,7 @@ class Planner:
         staff = rng.choice(pool)
         acct = staff.account_on(day)
         ws = self.hospital.workstation_for(staff, day, rng)
-        t = self.clock.at(day, rng.randint(60, 210))
+        t = self.clock.at(day, rng.uniform(60, 210))
         issued = [p for p in self.census.new_ids if p[2:6] == str(day.year)]
         first = issued[rng.randrange(len(issued) // 4, max(len(issued) // 4 + 1,
                                                              len(issued) // 2))]
@@ -224,7 +227,7 @@ class Planner:
         staff = victims[0]
         acct = staff.account_on(day)
         ws = vpn_endpoint(200 + round_ % 40)
-        t = self.clock.at(day, rng.randint(21 * 60, 22 * 60 + 20))
+        t = self.clock.at(day, rng.uniform(21 * 60, 22 * 60 + 20))
         tries = rng.randint(20, 40)
         span = rng.randint(120, 280)
         offsets = sorted([0, *rng.sample(range(1, span), tries - 1)])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from itertools import accumulate
 
-#: Surname → share in percent. The tail ("others") is spread over less common names.
+#: Surname → share in percent (the shares add up to 100).
 SURNAME_SHARES: dict[str, float] = {
     "Nguyễn": 38.4, "Trần": 11.2, "Lê": 9.5, "Phạm": 7.0, "Huỳnh": 3.3, "Hoàng": 1.8,
     "Phan": 4.5, "Võ": 2.7, "Vũ": 1.2, "Đặng": 2.1, "Bùi": 2.0, "Đỗ": 1.4, "Hồ": 1.3,
@@ -20,7 +20,9 @@ SURNAME_SHARES: dict[str, float] = {
     "Đoàn": 0.5, "Cao": 0.4, "Lương": 0.4, "Hà": 0.4, "Tô": 0.3, "Châu": 0.4, "Tạ": 0.3,
     "Thái": 0.3, "Lưu": 0.3, "Quách": 0.2, "Tăng": 0.2, "La": 0.2, "Phùng": 0.2,
     "Kiều": 0.1, "Triệu": 0.2, "Chung": 0.2, "Văn": 0.2, "Diệp": 0.1, "Từ": 0.1,
-    "Nghiêm": 0.1, "Khổng": 0.1,
+    "Nghiêm": 0.1, "Khổng": 0.1, "Trịnh": 0.5, "Vương": 0.4, "Lại": 0.3, "Tống": 0.3,
+    "Hứa": 0.2, "Thân": 0.2, "Mã": 0.2, "Giang": 0.2, "Mạc": 0.1, "Âu": 0.1, "Ông": 0.1,
+    "Khúc": 0.1, "Hầu": 0.1,
 }
 
 _MIDDLE_F: dict[str, float] = {

@@ -149,15 +149,15 @@ class Traffic:
                 return []
             begin = rng.randint(8 * 60 + 30, 15 * 60)
             finish = begin + rng.randint(20, 120)
-        start = self.clock.at(day, begin + rng.randint(-15, 10))
-        end = self.clock.at(day, finish + rng.randint(-5, 25))
+        start = self.clock.at(day, begin + rng.uniform(-15, 10))
+        end = self.clock.at(day, finish + rng.uniform(-5, 25))
         if rng.random() < 0.12:  # staying late to finish notes
-            end += rng.randint(10, 45) * 60
+            end += rng.randint(10 * 60, 45 * 60)
         sessions = [(start, end)]
         brk = _BREAKS.get(shift)
         if brk is not None and staff.role != "vendor" and rng.random() < brk[2]:
-            b0 = self.clock.at(day, rng.randint(brk[0], brk[1]))
-            b1 = b0 + rng.randint(25, 60) * 60
+            b0 = self.clock.at(day, rng.uniform(brk[0], brk[1]))
+            b1 = b0 + rng.randint(25 * 60, 60 * 60)
             if start + 3600 < b0 and b1 + 3600 < end:
                 sessions = [(start, b0), (b1, end)]
         ws = self.hospital.workstation_for(staff, day, rng)

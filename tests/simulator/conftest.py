@@ -1,0 +1,37 @@
+"""Simulations shared by the simulator tests (each preset run once per session)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from simkit import Line, read_all
+
+from sensors.simulator import HospitalSpec, SimulationResult, simulate
+
+
+@pytest.fixture(scope="session")
+def small(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    """The demo hospital, one weekday."""
+    return simulate(HospitalSpec.small(), tmp_path_factory.mktemp("small"), days=1, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_lines(small: SimulationResult) -> list[Line]:
+    return read_all(small.out_dir)
+
+
+@pytest.fixture(scope="session")
+def small_week(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    """The demo hospital over four days: incidents spread out, transfers, departures."""
+    return simulate(HospitalSpec.small(), tmp_path_factory.mktemp("small4"), days=4, seed=11)
+
+
+@pytest.fixture(scope="session")
+def large(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    """The benchmark hospital, one weekday."""
+    return simulate(HospitalSpec.large(), tmp_path_factory.mktemp("large"), days=1, seed=3)
