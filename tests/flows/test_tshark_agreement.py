@@ -1,4 +1,5 @@
-"""Every public capture: our conversation table equals ``tshark -q -z conv,ip`` (and ipv6).
+"""Every public capture: our conversation table equals ``tshark -q -z conv,ip`` (and ipv6),
+and our flows equal tshark's TCP and UDP conversations.
 
 Two checks per capture. ``-z conv`` itself: frames exactly, bytes exactly as tshark prints
 them (tshark rounds sizes of 10,000 bytes and more down to kB). And exact bytes, from a
@@ -7,13 +8,16 @@ Lua listener on the same ``ip``/``ipv6`` taps that feed ``-z conv``.
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flowkit import CAPTURES, PCAP_DIR, ExactTable
 
-from sensors.flows.conversations import compare, conversations, run_tshark_conv
+from sensors.flows.conversations import compare, conversations, format_bytes, run_tshark_conv
+from sensors.flows.reader import FlowReader
 
 if not CAPTURES:
     pytest.skip(f"public captures not found in {PCAP_DIR}", allow_module_level=True)
@@ -46,3 +50,44 @@ def test_conversation_bytes_exact(
             assert mine[2:] == row[2:], key
         else:
             assert mine == row, key
+
+
+_ENDPOINT_ROW = re.compile(
+    r"^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s+(\d+)\s+(\d+ \w+)\s+(\d+)\s+(\d+ \w+)\s+(\d+)\s+(\d+ \w+)"
+)
+#: Where flows and tshark's TCP/UDP conversations differ by design, and why.
+FLOW_DIVERGENCES = {
+    "edge-ipv4-fragmented.pcap": "its fragments never reassemble, so tshark sees no TCP at "
+    "all; the flow sensor counts every fragment in the flow of the first fragment",
+}
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=[p.name for p in CAPTURES])
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_flows_equal_tshark_tcp_udp_conversations(
+    capture: Path, transport: str, tshark: str
+) -> None:
+    if capture.name in FLOW_DIVERGENCES:
+        pytest.skip(FLOW_DIVERGENCES[capture.name])
+    out = subprocess.run(
+        [tshark, "-n", "-q", "-r", str(capture), "-z", f"conv,{transport}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    theirs: dict[frozenset[tuple[str, int]], tuple[int, str]] = {}
+    for line in out.splitlines():
+        m = _ENDPOINT_ROW.match(line)
+        if m:
+            key = frozenset(((m[1], int(m[2])), (m[3], int(m[4]))))
+            assert key not in theirs, "port reuse: tshark splits it by TCP stream"
+            theirs[key] = (int(m[9]), m[10])
+    ours: dict[frozenset[tuple[str, int]], tuple[int, str]] = {}
+    reader = FlowReader(capture, idle_timeout=1e9, active_timeout=1e9, dns=False)
+    for ev in reader:
+        if ev.get("network.transport") == transport:
+            key = frozenset(
+                ((ev.get("source.ip"), ev.get("source.port")),
+                 (ev.get("destination.ip"), ev.get("destination.port")))
+            )  # fmt: skip
+            assert key not in ours
+            ours[key] = (ev.get("network.packets"), format_bytes(ev.get("network.bytes")))
+    assert ours == theirs
