@@ -1,0 +1,184 @@
+"""What every record parser shares: the error type, the protocol and the finishing step.
+
+Whatever the input format, a record ends the same way (``Normalizer.event``): the three
+required fields are checked, ``@timestamp`` becomes the event's UTC time, a few fields are
+coerced to the types the rules compare (``his.record_count`` an int, ``user.roles`` a
+list), the derived fields are filled in, and the event gets its stable id. Doing this in
+one place is what makes a CSV row, a JSON line and a FHIR AuditEvent with the same content
+the same event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sensors.event import Event
+from sensors.timestamps import parse_timestamp
+
+#: Fields without which an HIS access event means nothing to the rules.
+REQUIRED_FIELDS: tuple[str, ...] = ("@timestamp", "event.action", "user.id")
+#: ``event.dataset`` when the record does not say.
+DEFAULT_DATASET = "his.access"
+
+_fromisoformat = datetime.fromisoformat
+
+
+class ParseError(Exception):
+    """A record that cannot become an event; ``reason`` is one line naming the field.
+
+    ``field`` is the ECS name of the offending field (``"user.id"``), or ``None`` when the
+    record as a whole is bad (not JSON, not UTF-8). The tailer writes both to the
+    dead-letter file.
+    """
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+class RecordParser(Protocol):
+    """Turns one complete line (without its line ending) into events.
+
+    Usually one event; a FHIR Bundle line gives several, a CSV header line none. Raises
+    ``ParseError`` for a bad record and nothing else. Stateful parsers (CSV) also have
+    ``prime(header: bytes)`` for a file resumed after its first line.
+    """
+
+    def parse(self, line: bytes, ref: str) -> list[Event]: ...
+
+
+def fingerprint(raw: bytes) -> str:
+    """The id of a record that has none of its own: same bytes, same id, on every replay."""
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def show(value: object, limit: int = 60) -> str:
+    """A value quoted for an error message, cut short so the message stays one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def type_name(value: object) -> str:
+    """The JSON name of a value's type, for messages read by people who wrote JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def coerce_count(value: Any) -> int:
+    """``his.record_count`` as a non-negative int, from an int, a whole float or digits."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    raise ParseError(
+        f"his.record_count is not a whole number >= 0: {show(value)}", "his.record_count"
+    )
+
+
+class Normalizer:
+    """The finishing step shared by the parsers, configured once per parser."""
+
+    __slots__ = ("formats", "organization_id", "zone")
+
+    def __init__(self, zone: ZoneInfo, formats: tuple[str, ...], organization_id: str | None):
+        self.zone = zone
+        self.formats = formats
+        self.organization_id = organization_id
+
+    def event(
+        self,
+        fields: dict[str, Any],
+        raw: bytes,
+        ref: str,
+        origin: Mapping[str, str] | None = None,
+    ) -> Event:
+        """Check, coerce and complete ``fields`` (changed in place) into an ``Event``.
+
+        ``raw`` is fingerprinted when there is no ``event.id``; ``origin`` maps an ECS
+        field to where it came from in the input (a CSV column, a FHIR path), for messages.
+        """
+        stamp = fields.pop("@timestamp", None)
+        when: datetime | None = None
+        if type(stamp) is str:  # the fast path of parse_timestamp, inlined (hot path)
+            try:
+                when = _fromisoformat(stamp)
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=self.zone)
+            except ValueError:
+                pass
+        if when is None:
+            if stamp is None or stamp == "":
+                raise self._missing("@timestamp", origin)
+            try:
+                when = parse_timestamp(stamp, self.zone, self.formats)
+            except ValueError:
+                raise ParseError(f"unparseable @timestamp {show(stamp)}", "@timestamp") from None
+
+        action = fields.get("event.action")
+        if type(action) is not str or not action:
+            if action is None or action == "":
+                raise self._missing("event.action", origin)
+            raise ParseError(
+                f"event.action must be a string, not {type_name(action)}", "event.action"
+            )
+        user = fields.get("user.id")
+        if type(user) is not str or not user:
+            fields["user.id"] = self._text_id("user.id", user, origin)
+        patient = fields.get("patient.id")
+        if patient is not None and type(patient) is not str:
+            fields["patient.id"] = self._text_id("patient.id", patient, origin)
+        count = fields.get("his.record_count")
+        if count is not None and type(count) is not int:
+            fields["his.record_count"] = coerce_count(count)
+        elif count is not None and count < 0:
+            coerce_count(count)
+        roles = fields.get("user.roles")
+        if type(roles) is str:
+            fields["user.roles"] = [roles]
+
+        if "event.dataset" not in fields:
+            fields["event.dataset"] = DEFAULT_DATASET
+        if "event.kind" not in fields:
+            fields["event.kind"] = "event"
+        if self.organization_id is not None and "organization.id" not in fields:
+            fields["organization.id"] = self.organization_id
+        eid = fields.get("event.id")
+        if eid is None or eid == "":
+            eid = fields["event.id"] = hashlib.blake2b(raw, digest_size=12).hexdigest()
+        elif type(eid) is not str:
+            eid = fields["event.id"] = self._text_id("event.id", eid, origin)
+        return Event(when, fields, ref, eid)
+
+    @staticmethod
+    def _missing(name: str, origin: Mapping[str, str] | None) -> ParseError:
+        where = origin.get(name) if origin else None
+        suffix = f" ({where})" if where else ""
+        return ParseError(f"missing required field {name!r}{suffix}", name)
+
+    def _text_id(self, name: str, value: Any, origin: Mapping[str, str] | None) -> str:
+        """An identifier as text: numbers are accepted (HIS ids are often numeric)."""
+        if value is None or value == "":
+            raise self._missing(name, origin)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str):  # only the empty string reaches here, handled above
+            return value
+        raise ParseError(f"{name} must be a string, not {type_name(value)}", name)

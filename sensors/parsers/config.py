@@ -1,0 +1,122 @@
+"""How to read a source's records: the ``parse:`` section of a source in the YAML config.
+
+One model per ``format``, joined into ``ParserConfig``, a union discriminated on
+``format``. Unknown keys are errors, as everywhere in the configuration. ``timezone`` and
+``organization_id`` left out (``null``) are filled from the top of the configuration by the
+pipeline, and fall back to ``Asia/Ho_Chi_Minh`` and nothing when a parser is built alone.
+
+```yaml
+parse: {format: json}                      # canonical ECS JSON lines (the default)
+
+parse:
+  format: csv
+  delimiter: ";"
+  header: true                             # first line of each file names the columns
+  columns:                                 # CSV column -> ECS field
+    NGAY: "@timestamp"                     # two columns on one field are joined by a space
+    GIO: "@timestamp"
+    MA_NV: user.id
+    THAO_TAC: event.action
+    MA_BN: patient.id
+  values:                                  # per field: code in the file -> value
+    event.action: {XEM: view, TIM: search, IN: print, XUAT: export}
+  timestamp_formats: ["%d/%m/%Y %H:%M:%S"]
+  timezone: Asia/Ho_Chi_Minh
+
+parse: {format: fhir}                      # FHIR R4 AuditEvent or Bundle, one per line
+```
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sensors.timestamps import get_zone
+
+
+class _ParserConfigBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Zone of times written without an offset; ``None``: the configuration's ``timezone``.
+    timezone: str | None = None
+    #: ``organization.id`` for records that do not carry one.
+    organization_id: str | None = None
+    #: ``strptime`` formats tried, in order, for times that are not ISO 8601 or epoch.
+    timestamp_formats: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, v: str | None) -> str | None:
+        if v is not None:
+            get_zone(v)  # ValueError with a readable message
+        return v
+
+    @field_validator("timestamp_formats")
+    @classmethod
+    def _formats_have_directives(cls, v: list[str]) -> list[str]:
+        for fmt in v:
+            if "%" not in fmt:
+                raise ValueError(f"timestamp format {fmt!r} has no % directive")
+        return v
+
+
+class JsonParserConfig(_ParserConfigBase):
+    """Canonical HIS access log: one ECS JSON object per line, nested or dotted keys."""
+
+    format: Literal["json"] = "json"
+
+
+class CsvParserConfig(_ParserConfigBase):
+    """CSV (or any delimiter) with a mapping from columns to ECS fields."""
+
+    format: Literal["csv"]
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    quotechar: Annotated[str, Field(min_length=1, max_length=1)] = '"'
+    #: Whether the first line of each file names the columns (and is not a record).
+    header: bool = True
+    #: Column names in file order when there is no header line (or to override it).
+    names: list[str] | None = None
+    #: CSV column name -> ECS field. Columns not listed are ignored.
+    columns: Annotated[dict[str, str], Field(min_length=1)]
+    #: ECS field -> {code as written in the file: value}; codes not listed are kept.
+    values: dict[str, dict[str, str]] = {}
+    #: Text encoding of the file; a UTF-8 byte-order mark is always skipped.
+    encoding: str = "utf-8"
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CsvParserConfig:
+        if not self.header and not self.names:
+            raise ValueError("with header: false, list the column names in names:")
+        if self.names is not None:
+            unknown = [c for c in self.columns if c not in self.names]
+            if unknown:
+                raise ValueError(f"columns {unknown} are not among names: {self.names}")
+        mapped = set(self.columns.values())
+        stray = [f for f in self.values if f not in mapped]
+        if stray:
+            raise ValueError(f"values: for fields {stray} that no column is mapped to")
+        return self
+
+
+class FhirParserConfig(_ParserConfigBase):
+    """HL7 FHIR R4 AuditEvent resources (or Bundles of them), one JSON resource per line."""
+
+    format: Literal["fhir"]
+
+
+ParserConfig = Annotated[
+    JsonParserConfig | CsvParserConfig | FhirParserConfig, Field(discriminator="format")
+]
