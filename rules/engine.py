@@ -47,14 +47,17 @@ class Engine:
         lateness_seconds: float = 60.0,
         sample_size: int = 20,
         default_dataset: str | None = HIS_ACCESS,
+        sweep_seconds: float = SWEEP_SECONDS,
     ) -> None:
-        """``default_dataset`` is assumed for events that carry no ``event.dataset``."""
+        """``default_dataset`` is assumed for events that carry no ``event.dataset``;
+        ``sweep_seconds`` is how much event time passes between sweeps (memory only)."""
         if lateness_seconds < 0:
             raise ValueError("lateness_seconds must be >= 0")
         self.ruleset = ruleset
         self.lateness_seconds = float(lateness_seconds)
         self.sample_size = sample_size
         self.default_dataset = default_dataset
+        self.sweep_seconds = sweep_seconds
         self.states: dict[str, CorrelationState] = {
             c.id: CorrelationState(c, sample_size) for c in ruleset.correlations
         }
@@ -134,7 +137,7 @@ class Engine:
     def _sweep(self, wm: float, out: list[Alert], *, full: bool) -> None:
         for st in self.states.values():
             st.sweep(wm, out, full=full)
-        self._next_sweep = wm + SWEEP_SECONDS
+        self._next_sweep = wm + self.sweep_seconds
 
     def advance(self, now_epoch: float) -> list[Alert]:
         """Move event time on to ``now_epoch`` when the logs are quiet (live mode).

@@ -111,7 +111,9 @@ correlation:
   condition:
     gte: 3
 phiwatch:
-  explain: "{user.id} ({user.name}) viewed {event_count} records in {duration}; threshold {threshold} per {timespan}"
+  explain: >-
+    {user.id} ({user.name}) viewed {event_count} records in {duration};
+    threshold {threshold} per {timespan}
   context: [user.name, source.ip]
 """
 
