@@ -111,6 +111,11 @@ def _parse_cached(rest: bytes) -> dict[str, Any]:
     return fields
 
 
+def clear_cache() -> None:
+    """Forget cached dissections (a benchmark starts each run cold with it)."""
+    _parse_cached.cache_clear()
+
+
 def dns_event(
     payload: bytes, ts: float, src: str, sport: int, dst: str, dport: int, transport: str,
     network_type: str, ref: str,
