@@ -21,7 +21,7 @@ from alerting.store import AlertQuery, alert_user
 from phiwatch.config import Config, SourceConfig, load_config
 from phiwatch.pipeline import replay
 from phiwatch.progress import byte_progress
-from phiwatch.render import alert_table
+from phiwatch.render import alert_blocks
 from rules.alert import Alert
 
 
@@ -85,7 +85,8 @@ def run_demo(folder: Path, *, days: int, seed: int, console: Console) -> int:
     found = store.query(AlertQuery(limit=10_000))
     store.close()
     found.sort(key=lambda a: a.window_start)
-    console.print(alert_table(found, cfg.timezone))
+    console.rule(f"Alerts (times in {cfg.timezone})")
+    console.print(alert_blocks(found, cfg.timezone))
 
     truth = orjson.loads((folder / "ground_truth.json").read_bytes())
     incidents = truth["incidents"] if isinstance(truth, dict) else truth

@@ -8,7 +8,10 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import orjson
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from rules.alert import Alert
 
@@ -44,6 +47,25 @@ def alert_table(alerts: Iterable[Alert], zone: str) -> Table:
             a.explanation,
         )
     return table
+
+
+def alert_blocks(alerts: Iterable[Alert], zone: str) -> RenderableType:
+    """Alerts as short paragraphs: a heading line, then the explanation, indented.
+
+    Reads well at any terminal width, where a table squeezes the explanation.
+    """
+    tz = ZoneInfo(zone)
+    parts: list[RenderableType] = []
+    for a in alerts:
+        start = a.window_start.astimezone(tz)
+        end = a.window_end.astimezone(tz)
+        head = Text()
+        head.append(f"{a.severity.upper():<8}", style=_STYLE.get(a.severity, ""))
+        head.append(f" {start:%Y-%m-%d %H:%M}–{end:%H:%M}  ")
+        head.append(a.rule_title, style="bold")
+        parts.append(head)
+        parts.append(Padding(Text(a.explanation), (0, 0, 1, 9)))
+    return Group(*parts)
 
 
 def write_ndjson(alerts: Iterable[Alert], stream: TextIO) -> None:

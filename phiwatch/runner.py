@@ -142,7 +142,7 @@ class Runner:
         if self._last_event_epoch is None:
             return
         idle = time.monotonic() - self._last_event_wall
-        if idle > 0:
+        if idle >= 1.0:  # only when the logs are really quiet, not between two batches
             self.processor.commit(self.engine.advance(self._last_event_epoch + idle))
 
     def save_snapshot(self) -> None:
