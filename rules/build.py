@@ -52,10 +52,14 @@ def sigma_message(error: Exception) -> str:
 
 
 def rule_id(rule: SigmaRule | SigmaCorrelationRule) -> str:
-    """A rule's stable identity: its id, else its name, else its title."""
-    if rule.id is not None:
-        return str(rule.id)
-    return rule.name or rule.title
+    """A rule's identity in alerts: its name, else its id, else its title.
+
+    The name comes first because people type it (``phiwatch alerts --rule NAME``) and read
+    it in alert lists; both name and id are unique within a rule set (the loader checks).
+    """
+    if rule.name:
+        return rule.name
+    return str(rule.id) if rule.id is not None else rule.title
 
 
 def rule_label(rule: SigmaRule | SigmaCorrelationRule) -> str | None:

@@ -10,8 +10,8 @@ from rulekit import EVENT_COUNT, T0, VALUE_COUNT, by_id, his, load, run
 from rules.alert import alert_id
 from rules.engine import Engine
 
-MANY_VIEWS = "00000000-0000-0000-0000-0000000000c1"
-MANY_PATIENTS = "00000000-0000-0000-0000-0000000000c2"
+MANY_VIEWS = "many_views"  # the rule name: alerts use it as the rule id
+MANY_PATIENTS = "many_patients"
 
 
 def test_event_count_fires_at_threshold_once(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_broken_rules_are_reported_and_the_others_load(tmp_path: Path) -> None:
         """)
     write(tmp_path, "notes.txt", "not a rule")
     ruleset = load_rules([tmp_path])
-    assert sorted(d.id[-1] for d in ruleset.detections) == ["1", "2"]
+    assert sorted(d.id[-1] for d in ruleset.detections) == ["1", "2"]  # no name: the id
     by_file = {Path(e.path).name: e for e in ruleset.errors}
     assert set(by_file) == {"bad_yaml.yml", "bad_sigma.yml", "bad_modifier.yml",
                             "unsupported.yml", "bad_condition.yml", "bad_ref.yml"}
@@ -172,7 +172,7 @@ def test_building_blocks_do_not_alert_alone_unless_generate(tmp_path: Path) -> N
 def test_rule_metadata_and_extension(tmp_path: Path) -> None:
     ruleset = load(tmp_path, EVENT_COUNT)
     (corr,) = ruleset.correlations
-    assert corr.id == "00000000-0000-0000-0000-0000000000c1"
+    assert corr.id == "many_views"  # the name first, else the id
     assert corr.spec.severity == "high"
     assert corr.spec.tags == ("attack.collection",)
     assert corr.spec.context == ("user.name", "source.ip")

@@ -169,4 +169,4 @@ def test_state_of_removed_rules_is_dropped(rules_dir: Path, tmp_path: Path) -> N
     write(tmp_path, "one.yml", EVENT_COUNT)
     smaller = Engine(load_rules([tmp_path]))
     smaller.restore(orjson.loads(orjson.dumps(engine.snapshot())))
-    assert set(smaller.snapshot()["correlations"]) == {"00000000-0000-0000-0000-0000000000c1"}
+    assert set(smaller.snapshot()["correlations"]) == {"many_views"}
