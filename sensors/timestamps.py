@@ -9,16 +9,18 @@ Every parser calls ``parse_timestamp`` once per record, so the common case (ISO 
 2. The configured ``strptime`` formats, in order (``"%d/%m/%Y %H:%M:%S"``).
 3. Numbers, or strings of digits: fourteen digits are the HL7 v2 style ``YYYYMMDDHHMMSS``;
    anything else is an epoch, its unit decided by magnitude (below 1e11 seconds, below
-   1e14 milliseconds, below 1e17 microseconds, below 1e20 nanoseconds). An epoch that
-   lands outside the years 1971–2199 is refused: one wild timestamp would drag the rule
-   engine's watermark into the future and make every later event look late.
+   1e14 milliseconds, below 1e17 microseconds, below 1e20 nanoseconds).
+
+Any time outside the years 1971–2199 is refused (``MIN_YEAR``, ``MAX_YEAR``): such a value
+is a corrupt or misread field, and one wild timestamp would drag the rule engine's
+watermark into the future and make every later event look late.
 
 A time without an offset is wall-clock time in ``default_zone`` (by default
 ``Asia/Ho_Chi_Minh``, ``DEFAULT_ZONE``). In zones with daylight saving, a wall-clock time
 that happens twice (autumn) is read with ``fold=0``, the first occurrence, and one that does
 not exist (spring gap) is read with the offset in force before the gap; both are what
 ``zoneinfo`` does for ``fold=0`` and are documented rather than guessed at. Failures raise
-``ValueError`` naming the value.
+``ValueError`` naming the value (``TimeRangeError`` for a time out of range).
 """
 
 from __future__ import annotations
@@ -32,12 +34,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 #: The zone of a time written without an offset, unless the configuration names another.
 DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 
+#: Times outside these years are refused (see the module docstring).
+MIN_YEAR, MAX_YEAR = 1971, 2199
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_MICROS = (datetime(1971, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-_MAX_MICROS = (datetime(2200, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_MIN_MICROS = (datetime(MIN_YEAR, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_MAX_MICROS = (datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
 #: (magnitude below which a number is in this unit, then µs = number * mul // div):
 #: seconds, milliseconds, microseconds, nanoseconds.
 _EPOCH_UNITS = ((1e11, 1_000_000, 1), (1e14, 1_000, 1), (1e17, 1, 1), (1e20, 1, 1_000))
+
+
+class TimeRangeError(ValueError):
+    """A readable time outside ``MIN_YEAR``..``MAX_YEAR``."""
 
 
 @lru_cache(maxsize=64)
@@ -74,15 +83,21 @@ def parse_timestamp(
             dt = datetime.fromisoformat(value)
         except ValueError:
             dt = _slow_string(value, formats)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=default_zone or _default())
-        return dt.astimezone(UTC)
+        return _utc(dt, default_zone, value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _from_epoch(value, value)
     if isinstance(value, datetime):
-        zoned = value if value.tzinfo else value.replace(tzinfo=default_zone or _default())
-        return zoned.astimezone(UTC)
+        return _utc(value, default_zone, value)
     raise ValueError(f"not a time: {_show(value)} (a {type(value).__name__})")
+
+
+def _utc(dt: datetime, default_zone: ZoneInfo | None, original: object) -> datetime:
+    """``dt`` (zoned by ``default_zone`` when naive) in UTC, if within the sane years."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=default_zone or _default())
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        raise TimeRangeError(f"time {_show(original)} is outside the years {MIN_YEAR}-{MAX_YEAR}")
+    return dt.astimezone(UTC)
 
 
 def _slow_string(value: str, formats: Sequence[str]) -> datetime:
@@ -125,7 +140,7 @@ def _from_epoch(number: float, original: object) -> datetime:
             if _MIN_MICROS <= micros < _MAX_MICROS:
                 return _EPOCH + timedelta(microseconds=micros)
             break
-    raise ValueError(
-        f"epoch time {_show(original)} is outside the years 1971-2199 "
+    raise TimeRangeError(
+        f"epoch time {_show(original)} is outside the years {MIN_YEAR}-{MAX_YEAR} "
         "(read as seconds, ms, µs or ns by its magnitude)"
     )

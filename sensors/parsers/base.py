@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sensors.event import Event
-from sensors.timestamps import parse_timestamp
+from sensors.timestamps import MAX_YEAR, MIN_YEAR, TimeRangeError, parse_timestamp
 
 #: Fields without which an HIS access event means nothing to the rules.
 REQUIRED_FIELDS: tuple[str, ...] = ("@timestamp", "event.action", "user.id")
@@ -122,6 +122,8 @@ class Normalizer:
                 when = _fromisoformat(stamp)
                 if when.tzinfo is None:
                     when = when.replace(tzinfo=self.zone)
+                if not MIN_YEAR <= when.year <= MAX_YEAR:
+                    when = None  # parse_timestamp below says why
             except ValueError:
                 pass
         if when is None:
@@ -129,6 +131,11 @@ class Normalizer:
                 raise self._missing("@timestamp", origin)
             try:
                 when = parse_timestamp(stamp, self.zone, self.formats)
+            except TimeRangeError:
+                raise ParseError(
+                    f"@timestamp {show(stamp)} is outside the years {MIN_YEAR}-{MAX_YEAR}",
+                    "@timestamp",
+                ) from None
             except ValueError:
                 raise ParseError(f"unparseable @timestamp {show(stamp)}", "@timestamp") from None
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sensors.timestamps import DEFAULT_ZONE, get_zone, parse_timestamp
+from sensors.timestamps import DEFAULT_ZONE, TimeRangeError, get_zone, parse_timestamp
 
 HCM = get_zone("Asia/Ho_Chi_Minh")
 #: 2026-11-22 08:15:02 in Hồ Chí Minh City (UTC+7).
@@ -89,13 +89,21 @@ def test_dst_gap_time_uses_the_offset_before_the_gap() -> None:
 @pytest.mark.parametrize(
     "value",
     ["31/02/2026", "", "yesterday", "2026-13-01T00:00:00", "12:00", "1e9", "--5", None, True,
-     [1795310102], {"t": 1}, float("nan"), float("inf"), 5, -1795310102, 10**25],
+     [1795310102], {"t": 1}, float("nan"), float("inf"), 5, -1795310102, 10**25,
+     "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "1970-06-01T00:00:00",
+     datetime(9999, 12, 31, 23, 59)],
 )
 def test_unparseable_values_raise_value_error_naming_them(value: object) -> None:
     with pytest.raises(ValueError) as e:
         parse_timestamp(value, HCM, ["%d/%m/%Y %H:%M:%S"])
     shown = value if isinstance(value, str) else repr(value)
     assert shown[:20] in str(e.value)
+
+
+def test_out_of_range_times_say_so() -> None:
+    for value in ("2200-01-01T00:00:00Z", 10**10 * 1000 * 1000, "1970-12-31"):
+        with pytest.raises(TimeRangeError, match="outside the years 1971-2199"):
+            parse_timestamp(value, HCM)
 
 
 def test_long_values_are_cut_short_in_the_message() -> None:
