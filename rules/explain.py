@@ -12,8 +12,8 @@ A rule may carry phiwatch's extension (pySigma keeps unknown top-level keys in
 ``title``, ``group``, ``field``, ``op``), the group-by values, any field of the last event
 (``{source.ip}`` or ``{last.source.ip}``) and any field of the first event of the episode
 (``{first.source.ip}``). A placeholder with no value renders as ``?``: a typo in a template
-must never cost an alert. ``context`` fields are copied from the last event into
-``Alert.context``.
+must never cost an alert. ``context`` fields (and always ``user.id``, ``source.ip``,
+``host.name``) are copied from the last event into ``Alert.context``.
 
 Only ``first.`` placeholders make the engine keep fields with every event in a window, so
 a rule pays that memory and time only if it asks for it.
@@ -39,6 +39,9 @@ SPECIAL = frozenset(
     {"event_count", "value_count", "value_sum", "threshold", "timespan", "duration",
      "window_start", "window_end", "title", "group", "field", "op"}
 )
+#: Copied into every alert's context when the event has them, whatever the rule's
+#: ``context`` says: who and where, so that alerts group into incidents by principal.
+BASE_CONTEXT = ("user.id", "source.ip", "host.name")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "=", "neq": "!="}
 
@@ -101,6 +104,7 @@ class AlertSpec:
         template: str | None, context: Sequence[str],
     ) -> AlertSpec:
         tpl = Template(template) if template else None
+        context = tuple(dict.fromkeys([*BASE_CONTEXT, *context]))
         names = tpl.names if tpl else ()
         wanted = [n.removeprefix("last.") for n in names if not n.startswith("first.")]
         keep = tuple(dict.fromkeys(

@@ -26,7 +26,8 @@ def test_event_count_fires_at_threshold_once(tmp_path: Path) -> None:
     assert alert.tags == ["attack.collection"]
     assert alert.explanation == (
         "nv01 (Name of nv01) viewed 3 records in 20 s; threshold 3 per 1 min")
-    assert alert.context == {"user.name": "Name of nv01", "source.ip": "10.20.3.45"}
+    assert alert.context == {"user.id": "nv01", "user.name": "Name of nv01",
+                             "source.ip": "10.20.3.45"}
     assert alert.organization_id == "tu-du"
     assert alert.metrics == {"event_count": 3.0, "threshold": 3.0, "timespan_seconds": 60.0}
     assert alert.first_event.timestamp == T0 and alert.first_event.ref.startswith("his.log:")
@@ -192,7 +193,9 @@ def test_plain_rule_alerts_per_event(tmp_path: Path) -> None:
                                 {"event.id": big.id}, big.timestamp)
     assert (alert.final, alert.revision, alert.severity) == (True, 1, "critical")
     assert alert.explanation == "nv01 exported 900 records (?)"
-    assert alert.context == {"user.name": "Name of nv01", "his.record_count": 900}
+    # who and where always, then the rule's own context fields
+    assert alert.context == {"user.id": "nv01", "source.ip": "10.20.3.45",
+                             "user.name": "Name of nv01", "his.record_count": 900}
     assert engine.process(his(1, action="export", his__record_count=10)) == ()
 
 

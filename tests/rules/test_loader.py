@@ -175,7 +175,7 @@ def test_rule_metadata_and_extension(tmp_path: Path) -> None:
     assert corr.id == "many_views"  # the name first, else the id
     assert corr.spec.severity == "high"
     assert corr.spec.tags == ("attack.collection",)
-    assert corr.spec.context == ("user.name", "source.ip")
+    assert corr.spec.context == ("user.id", "source.ip", "host.name", "user.name")
     assert corr.timespan == 60 and corr.op == "gte" and corr.threshold == 3
     (det,) = ruleset.detections
     assert det.spec.severity == "medium"  # no level: medium
