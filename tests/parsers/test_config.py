@@ -1,0 +1,85 @@
+"""The ``parse:`` section: the YAML shapes documented in sensors.parsers.config validate."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from sensors.parsers import (
+    CsvParser,
+    CsvParserConfig,
+    EcsJsonParser,
+    FhirParser,
+    FhirParserConfig,
+    JsonParserConfig,
+    ParserConfig,
+    parser_for,
+)
+from sensors.parsers import config as config_module
+
+ADAPTER: TypeAdapter[Any] = TypeAdapter(ParserConfig)
+
+
+def documented_examples() -> list[dict[str, Any]]:
+    """Each ``parse:`` block of the module docstring's YAML example."""
+    doc = config_module.__doc__ or ""
+    block = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert block is not None
+    chunks = re.split(r"\n(?=parse:)", block.group(1).strip())
+    return [yaml.safe_load(chunk)["parse"] for chunk in chunks]
+
+
+def test_the_documented_examples_validate() -> None:
+    examples = [ADAPTER.validate_python(x) for x in documented_examples()]
+    assert [type(x) for x in examples] == [JsonParserConfig, CsvParserConfig, FhirParserConfig]
+    assert [type(parser_for(x, "f")) for x in examples] == [EcsJsonParser, CsvParser, FhirParser]
+    assert examples[1].columns["GIO"] == "@timestamp"
+
+
+def test_documented_csv_example_reads_a_row() -> None:
+    csv = ADAPTER.validate_python(documented_examples()[1])
+    parser = parser_for(csv, "audit.csv")
+    parser.parse(b"NGAY;GIO;MA_NV;THAO_TAC;MA_BN", "audit.csv:1")
+    [event] = parser.parse(b"22/11/2026;08:15:02;nv01234;XEM;BN2026001234", "audit.csv:2")
+    assert event.fields["event.action"] == "view"
+    assert event.timestamp.isoformat() == "2026-11-22T01:15:02+00:00"
+
+
+def test_json_is_the_default_format() -> None:
+    assert ADAPTER.validate_python({"format": "json"}) == JsonParserConfig()
+    assert JsonParserConfig().timezone is None  # filled from the configuration by the pipeline
+
+
+@pytest.mark.parametrize(
+    ("data", "location"),
+    [
+        ({"format": "xml"}, ()),
+        ({}, ()),
+        ({"format": "json", "timezone": "Mars/Olympus"}, ("json", "timezone")),
+        ({"format": "json", "delimiter": ";"}, ("json", "delimiter")),
+        ({"format": "fhir", "columns": {}}, ("fhir", "columns")),
+        ({"format": "csv"}, ("csv", "columns")),
+    ],
+)
+def test_bad_sections_name_the_key(data: dict[str, Any], location: tuple[str, ...]) -> None:
+    with pytest.raises(ValidationError) as e:
+        ADAPTER.validate_python(data)
+    assert e.value.errors()[0]["loc"] == location
+
+
+def test_the_pipeline_can_fill_in_zone_and_organization() -> None:
+    cfg = JsonParserConfig().model_copy(update={"timezone": "UTC", "organization_id": "tu-du"})
+    [event] = parser_for(cfg, "a.log").parse(
+        b'{"@timestamp": "2026-11-22T08:15:02", "event.action": "view", "user.id": "nv1"}', "a:1"
+    )
+    assert event.timestamp.hour == 8
+    assert event.fields["organization.id"] == "tu-du"
+
+
+def test_configs_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        setattr(JsonParserConfig(), "timezone", "UTC")  # noqa: B010  (frozen model)
