@@ -22,8 +22,8 @@ outside the injected incidents, for any preset and ``activity``, and the tests c
 
 - distinct patients opened (view, print or export with a ``patient.id``) by one user in
   any sliding hour: at most 76, by construction (at least 48 s between the end of one
-  patient task and the start of the next). Measured peaks: about 50–55 (laboratory
-  technicians); emergency doctors about 30; ward staff below 20.
+  patient task and the start of the next). Measured peaks: laboratory technicians about
+  55 (small) and 46 (large); emergency doctors and nurses 20–30; ward staff below 20.
 - views by one user in any sliding minute: at most 8 by construction (at most four views
   a task, two tasks a minute); measured peak 4.
 - ``his.record_count`` of a normal export or print: at most 200 (billing's daily export
@@ -35,9 +35,10 @@ outside the injected incidents, for any preset and ``activity``, and the tests c
   ``oncall24`` 07–07), from a quarter of an hour before its start to at most 70 minutes
   after its end (late logout, overtime).
 
-Sizes: ``small`` (246 accounts) writes about 74,000 events for a weekday; ``large`` (1,476
+Sizes: ``small`` (246 accounts) writes about 73,000 events for a weekday; ``large`` (1,476
 accounts) about 310,000 on weekdays and 260,000–275,000 at weekends, 300,000 a day
-averaged over a week.
+averaged over a week. Busy normal staff: an emergency doctor's day shift has about 200
+views, a laboratory technician's about 500 views and 400 result updates.
 """
 
 from sensors.simulator.simulate import DEFAULT_START, SimulationResult, simulate

@@ -76,7 +76,7 @@ class Profile:
 _CLIN_DOC = ("emr",) * 6 + ("lab", "lab", "pacs", "pharmacy")
 _CLIN_NURSE = ("emr",) * 6 + ("lab", "pharmacy", "pharmacy")
 _PROFILES: dict[tuple[Kind, str], Profile] = {
-    (Kind.EMERGENCY, "doctor"): Profile("own", 75, (1, 2), .3, .25, .45, .08, _CLIN_DOC,
+    (Kind.EMERGENCY, "doctor"): Profile("own", 85, (1, 1), .2, .25, .45, .08, _CLIN_DOC,
                                         (VIEW_SPACING, 25)),
     (Kind.EMERGENCY, "nurse"): Profile("own", 90, (1, 2), .4, .15, .5, .05, _CLIN_NURSE,
                                        (VIEW_SPACING, 25)),
@@ -85,8 +85,8 @@ _PROFILES: dict[tuple[Kind, str], Profile] = {
     (Kind.WARD, "midwife"): Profile("own", 160, (1, 3), .55, .1, .55, .04, _CLIN_NURSE),
     (Kind.OUTPATIENT, "doctor"): Profile("own", 170, (1, 3), .3, .3, .6, .3, _CLIN_DOC),
     (Kind.OUTPATIENT, "nurse"): Profile("own", 160, (1, 2), .3, .4, .4, .2, _CLIN_NURSE),
-    (Kind.LAB, "lab_tech"): Profile("all", 50, (1, 2), .1, .1, .85, .02, ("lab",),
-                                    (VIEW_SPACING, 12)),
+    (Kind.LAB, "lab_tech"): Profile("all", 50, (1, 2), .05, .1, .85, .02, ("lab",),
+                                    (VIEW_SPACING, 8)),
     (Kind.LAB, "doctor"): Profile("all", 150, (1, 2), .1, .1, .6, .02, ("lab",)),
     (Kind.RADIOLOGY, "radiographer"): Profile("imaging", 120, (1, 2), .1, .1, .8, .02,
                                               ("pacs",)),
