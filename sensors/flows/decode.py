@@ -21,9 +21,51 @@ which IP headers tshark's ``ip``/``ipv6`` conversation taps would count for the 
 
 from __future__ import annotations
 
-import mmap
 import struct
 from typing import Final
+
+from sensors.flows.tunnels import (
+    ETH as _ETH,
+)
+from sensors.flows.tunnels import (
+    ETHERTYPE as _ET,
+)
+from sensors.flows.tunnels import (
+    IP4 as _IP4,
+)
+from sensors.flows.tunnels import (
+    IP6 as _IP6,
+)
+from sensors.flows.tunnels import (
+    L4 as _L4,
+)
+from sensors.flows.tunnels import (
+    MPLS as _MPLS,
+)
+from sensors.flows.tunnels import (
+    PPP as _PPP,
+)
+from sensors.flows.tunnels import (
+    RAWIP as _RAWIP,
+)
+from sensors.flows.tunnels import (
+    UDP_CLAIMED as _UDP_CLAIMED,
+)
+from sensors.flows.tunnels import (
+    UDP_TUNNELS as _UDP_TUNNELS,
+)
+from sensors.flows.tunnels import (
+    Buffer,
+)
+from sensors.flows.tunnels import (
+    gre_payload as _gre_payload,
+)
+from sensors.flows.tunnels import (
+    ppp as _ppp,
+)
+from sensors.flows.tunnels import (
+    udp_tunnel as _udp_tunnel,
+)
 
 # Link types (LINKTYPE_* values as stored in pcap/pcapng).
 LT_NULL: Final = 0
@@ -36,22 +78,11 @@ LT_IPV6: Final = 229
 LT_SLL2: Final = 276
 _RAW_LINKTYPES: Final = frozenset({LT_RAW, 12, 14})
 
-# Decoder states: what the bytes at ``off`` are.
-_ETH, _ET, _IP4, _IP6, _L4, _MPLS, _PPP, _RAWIP = range(8)
 
 _VLAN_TYPES: Final = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
 _PW_CW_NEXT: Final = frozenset({0x0800, 0x86DD, 0x0806, 0x8100, 0x88A8, 0x9100, 0x8847})
 _IP6_EXT: Final = frozenset({0, 43, 60, 51})  # hop-by-hop, routing, dest opts, AH
-_GRE_PAYLOAD: Final = {0x0800: _IP4, 0x86DD: _IP6, 0x8847: _MPLS, 0x8848: _MPLS}
-# UDP ports tshark decodes as tunnels, and well-known ports its lower-port-first rule
-# gives precedence to (so 53 -> 4789 is DNS, not VXLAN).
-_VXLAN, _GENEVE, _GTPU, _TEREDO, _L2TP = range(5)
-_UDP_TUNNELS: Final = {4789: _VXLAN, 6081: _GENEVE, 2152: _GTPU, 3544: _TEREDO, 1701: _L2TP}
-_UDP_CLAIMED: Final = frozenset(
-    {53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 520, 546, 547, 1812, 1813}
-)
 
-_u8 = struct.Struct("!B").unpack_from
 _u16 = struct.Struct("!H").unpack_from
 _u32 = struct.Struct("!I").unpack_from
 _le32 = struct.Struct("<I").unpack_from
@@ -64,10 +95,7 @@ _udp = struct.Struct("!HHH").unpack_from  # sport, dport, length
 _eth_ip4_l4 = struct.Struct("!12xHBxHxxHxBxxIIHHH6xBB").unpack_from
 _ip4_fast = struct.Struct("!BxHxxHxBxxII").unpack_from  # vhl, len, frag, proto, src, dst
 _tcp = struct.Struct("!HH8xBB").unpack_from  # sport, dport, data offset, flags
-_gre = struct.Struct("!HH").unpack_from
 
-#: Where frames live: a mapped capture file or bytes.
-Buffer = bytes | bytearray | memoryview | mmap.mmap
 #: (version, source, destination) of an IP header a conversation tap counts.
 Tap = tuple[int, int | bytes, int | bytes]
 #: A fragment: (key, first byte, end byte, more fragments, taps deferred to reassembly).
@@ -399,96 +427,3 @@ def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
 def _stop(ver: int, src: int | bytes, dst: int | bytes, reason: str) -> Decoded:
     """A result for a frame whose link-layer header could not be read."""
     return (ver, src, dst, 0, 0, 0, 0, -1, -1, 0, 0, False, None, None, reason)
-
-
-def _gre_payload(buf: Buffer, off: int, end: int) -> tuple[int, int, int]:
-    """Skip a GRE header (and an ERSPAN or PPP one); return (offset, state, ethertype).
-
-    The state is -1 if truncated and -2 if the payload is not something we follow.
-    """
-    if end - off < 4:
-        return off, -1, 0
-    fl, gproto = _gre(buf, off)
-    version = fl & 7
-    off += 4 + 4 * ((fl >> 15) + ((fl >> 13) & 1) + ((fl >> 12) & 1))
-    if version == 1:
-        off += 4 * ((fl >> 7) & 1)  # enhanced GRE (PPTP) acknowledgment number
-    if fl & 0x4000 or version > 1:  # source routing, or an unknown version
-        return off, -2, 0
-    if gproto == 0x6558:  # transparent Ethernet bridging
-        return off, _ETH, 0
-    if gproto == 0x88BE:  # ERSPAN type II has a header when the sequence bit is set
-        return off + (8 if fl & 0x1000 else 0), _ETH, 0
-    if gproto == 0x22EB:  # ERSPAN type III, with an optional platform sub-header
-        if end - off < 12:
-            return off, -1, 0
-        return off + (20 if buf[off + 11] & 1 else 12), _ETH, 0
-    if gproto == 0x880B:
-        off, state = _ppp(buf, off, end)
-        return off, (state if state >= 0 else -2), 0
-    state = _GRE_PAYLOAD.get(gproto, -2)
-    return off, state, gproto
-
-
-def _ppp(buf: Buffer, off: int, end: int) -> tuple[int, int]:
-    """Skip a PPP header (address/control optional, protocol field compressed or not)."""
-    if end - off >= 2 and buf[off] == 0xFF and buf[off + 1] == 0x03:
-        off += 2
-    if end - off < 1:
-        return off, -1
-    if buf[off] & 1:
-        pid, off = buf[off], off + 1
-    elif end - off >= 2:
-        pid, off = _u16(buf, off)[0], off + 2
-    else:
-        return off, -1
-    return off, (_IP4 if pid == 0x21 else _IP6 if pid == 0x57 else -1)
-
-
-def _udp_tunnel(buf: Buffer, off: int, end: int, kind: int) -> tuple[int, int]:
-    """Skip a UDP tunnel header at ``off``; return (offset, state), state -1 if none."""
-    n = end - off
-    if kind == _VXLAN:
-        return (off + 8, _ETH) if n >= 8 else (off, -1)
-    if kind == _GENEVE:
-        if n < 8:
-            return off, -1
-        body = off + 8 + (buf[off] & 0x3F) * 4
-        gproto = _u16(buf, off + 2)[0]
-        if gproto == 0x6558:
-            return body, _ETH
-        state = _GRE_PAYLOAD.get(gproto, -1)
-        return body, state
-    if kind == _GTPU:
-        if n < 8 or buf[off] >> 5 != 1 or not buf[off] & 0x10 or buf[off + 1] != 0xFF:
-            return off, -1
-        p = off + 8
-        if buf[off] & 7:
-            if end - p < 4:
-                return off, -1
-            nxt, p = buf[p + 3], p + 4
-            while nxt and p < end:
-                ln = buf[p] * 4
-                if not ln or p + ln > end:
-                    return off, -1
-                nxt, p = buf[p + ln - 1], p + ln
-        return p, _RAWIP
-    if kind == _TEREDO:
-        p = off
-        if n >= 4 and buf[p] == 0 and buf[p + 1] == 1:  # authentication indicator
-            p += 13 + buf[p + 2] + buf[p + 3]
-        if end - p >= 8 and buf[p] == 0 and buf[p + 1] == 0:  # origin indication
-            p += 8
-        return (p, _IP6) if end - p >= 1 and buf[p] >> 4 == 6 else (off, -1)
-    # L2TPv2 data message carrying PPP
-    if n < 6:
-        return off, -1
-    fl = _u16(buf, off)[0]
-    if fl & 0x8000 or fl & 0xF != 2:
-        return off, -1
-    p = off + 2 + (2 if fl & 0x4000 else 0) + 4 + (4 if fl & 0x0800 else 0)
-    if fl & 0x0200:
-        if end - p < 2:
-            return off, -1
-        p += 2 + _u16(buf, p)[0]
-    return _ppp(buf, p, end)

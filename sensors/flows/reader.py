@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sensors.event import Event
 from sensors.flows.conversations import Conversation, ConversationTable
-from sensors.flows.decode import Buffer, decode
+from sensors.flows.decode import decode
 from sensors.flows.dns import MalformedDNS, dns_event
 from sensors.flows.flowtable import TRANSPORTS, FlowTable, _ip, flow_event
 from sensors.flows.fragments import FragKey, FragmentTracker, Pending
 from sensors.flows.pcapfile import Capture
+from sensors.flows.tunnels import Buffer
 
 #: How often, in capture seconds, idle flows and stale fragments are swept.
 SWEEP_INTERVAL = 1.0
