@@ -130,7 +130,7 @@ class ElasticsearchAlertStore:
         if self.writer is not None:
             if not self.writer.down and len(self.writer.spool):
                 try:
-                    self.writer.drain()
+                    self.writer.drain(deadline=time.monotonic() + self.config.request_timeout)
                 except Exception:  # the spool keeps them for the next start
                     log.exception("final drain of the Elasticsearch spool failed")
             self.writer.spool.close()
@@ -157,6 +157,30 @@ class ElasticsearchAlertStore:
         """Make everything written so far visible to searches (tests, benchmarks)."""
         self.client.indices.refresh(index=self.config.alerts_pattern, allow_no_indices=True,
                                     ignore_unavailable=True)
+
+    def stats(self) -> dict[str, float]:
+        """Gauges and counters, flat, for a metrics endpoint or a status line."""
+        if self.writer is None:
+            return {}
+        spool = self.writer.spool.stats()
+        w = self.writer.stats
+        return {
+            "es_cluster_down": float(self.writer.down),
+            "es_spool_depth": spool.depth,
+            "es_spool_capacity": spool.capacity,
+            "es_spool_fill_ratio": spool.fill_ratio,
+            "es_spool_oldest_age_seconds": spool.oldest_age_seconds or 0.0,
+            "es_spool_refused_total": spool.refused,
+            "es_alerts_sent_total": w.sent,
+            "es_alerts_created_total": w.created,
+            "es_alerts_updated_total": w.updated,
+            "es_alerts_unchanged_total": w.unchanged,
+            "es_alerts_rejected_total": w.rejected,
+            "es_alerts_spooled_total": w.spooled,
+            "es_alerts_drained_total": w.drained,
+            "es_bulk_retries_total": w.retries,
+            "es_outages_total": w.outages,
+        }
 
     @property
     def spool_depth(self) -> int:

@@ -30,7 +30,7 @@ from typing import Any, Literal, cast
 
 import orjson
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout
+from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from alerting.elasticsearch.config import ElasticsearchConfig
@@ -138,15 +138,15 @@ class AlertWriter:
                 rejected=report.count("rejected"),
             )
 
-    def drain(self, max_batches: int | None = None) -> int:
-        """Send spooled alerts, oldest first, until empty or the cluster fails; how many."""
-        done = batches = 0
-        while max_batches is None or batches < max_batches:
+    def drain(self, deadline: float | None = None) -> int:
+        """Send spooled alerts, oldest first, until empty, the cluster fails, or
+        ``deadline`` (``time.monotonic``) passes; how many left the spool."""
+        done = 0
+        while deadline is None or time.monotonic() < deadline:
             with self._lock:
                 entries = self.spool.peek(self.config.bulk_size)
                 if not entries:
                     break
-                batches += 1
                 report = self._send([e.alert for e in entries], retries=0)
                 finished = [e for e, o in zip(entries, report.outcomes, strict=True)
                             if o != "retry"]
@@ -227,7 +227,7 @@ class AlertWriter:
             return True
         try:
             self._prepare()
-        except (TransportConnectionError, ConnectionTimeout, ApiError) as e:
+        except (TransportError, ApiError) as e:
             report.error = _describe(e)
             return False
         self._prepared = True
@@ -249,7 +249,7 @@ class AlertWriter:
                 self._sleep(self._backoff(attempt))
             try:
                 items = self._bulk([lines[i][1] for i in todo])
-            except (TransportConnectionError, ConnectionTimeout) as e:
+            except TransportError as e:  # connection, timeout, TLS, garbled reply
                 report.error = _describe(e)
                 continue
             except ApiError as e:

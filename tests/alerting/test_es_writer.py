@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from es_testkit import Seen, es_config, make_alert, recording_proxy
 
-from alerting.elasticsearch import ElasticsearchAlertStore
+from alerting.elasticsearch import ElasticsearchAlertStore, SpoolFullError
 from alerting.elasticsearch.deadletter import read_rejected
 from alerting.store import AlertQuery, WriteResult
 
@@ -144,6 +145,9 @@ def test_alerts_spool_when_retries_run_out_and_drain_when_it_is_back(
         assert store.write([make_alert(n) for n in range(4, 6)]) == WriteResult(spooled=2)
         assert len(_bulks(proxy.seen)) == sent
         assert store.spool_depth == 6
+        gauges = store.stats()
+        assert gauges["es_cluster_down"] == 1.0 and gauges["es_spool_depth"] == 6
+        assert gauges["es_outages_total"] == 1 and gauges["es_bulk_retries_total"] == 1
         down["on"] = False
         assert store.flush(timeout=10)
         assert store.count(AlertQuery()) == 6
@@ -191,3 +195,14 @@ def test_the_drainer_thread_sends_the_spool_without_being_asked(
         assert store.spool_depth == 0
         assert store.count(AlertQuery()) == 3
         store.close()
+
+
+def test_a_full_spool_refuses_what_does_not_fit(tmp_path: Path) -> None:
+    store = ElasticsearchAlertStore(
+        es_config(_dead_url(), tmp_path, max_retries=0, spool_max_alerts=3), background=False)
+    with pytest.raises(SpoolFullError) as full:
+        store.write([make_alert(n) for n in range(5)])
+    assert len(full.value.refused) == 2
+    assert store.spool_depth == 3
+    assert store.stats()["es_spool_refused_total"] == 2
+    store.close()
