@@ -5,9 +5,14 @@
 - ``his/access-YYYY-MM-DD.log``: canonical HIS JSON lines (DESIGN.md, "Events"), one file
   per local day, in time order, ``@timestamp`` with the zone's offset (``+07:00``);
 - ``roster.csv`` (``user_id, full_name, role, department, status, end_date, shift,
-  vendor``; the department is the one at the end of the period), ``flagged_patients.csv``
-  (``patient_id, reason``), ``encounters.csv`` (``patient_id, department, start, end``;
-  ``end`` empty while still admitted at the end of the period);
+  vendor``): the department is the one at the end of the period (a few staff move in its
+  middle: their earlier events carry the old one); ``status`` is ``active`` or
+  ``inactive`` (left; ``end_date`` is the last working day, before or during the period);
+  for vendor accounts ``end_date`` is the contract's end and ``vendor`` the company;
+- ``flagged_patients.csv`` (``patient_id, reason``; reasons ``public_figure``,
+  ``staff_member``, ``protection_order``, ``confidential_adoption``, ``police_case``);
+- ``encounters.csv`` (``patient_id, department, start, end``; from ``history_days`` before
+  the period; ``end`` empty while still admitted at the end of the period);
 - ``patients.csv`` (``patient_id, full_name, sex, birth_date, registered, mother_id``) and
   ``workstations.csv`` (``host_name, ip, department``: the address plan in
   :mod:`sensors.simulator.departments`, which a network simulator must reuse);

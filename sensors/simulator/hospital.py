@@ -213,9 +213,6 @@ class Hospital:
             return pool[(staff.home - 1) % len(pool)]
         return rng.choice(pool)
 
-    def by_user(self) -> dict[str, Staff]:
-        return {s.user_id: s for s in self.staff}
-
 
 def _exact_mix(mix: dict[str, float], n: int, rng: random.Random) -> list[str]:
     """``n`` labels in the proportions of ``mix`` (largest remainder), shuffled."""
