@@ -18,7 +18,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from rules.alert import SEVERITIES
-from rules.compiler import CompileError, compile_rule
+from rules.compiler import CompileError, compile_rule, requirement
 from rules.explain import AlertSpec
 from rules.logsource import datasets_for, describe
 from rules.model import ConditionOp, CorrelationKind, CorrelationRule, DetectionRule
@@ -111,15 +111,15 @@ def build_detection(rule: SigmaRule, path: str, alerts: bool) -> tuple[Detection
         )
     try:
         predicate = compile_rule(rule)
+        required = requirement(rule)
     except CompileError as e:
         raise BuildError(str(e)) from e
     except SigmaError as e:
         raise BuildError(sigma_message(e)) from e
     spec, warnings = alert_spec(rule)
-    return (
-        DetectionRule(rule_id(rule), rule.name, path, spec, datasets, predicate, alerts),
-        warnings,
-    )
+    det = DetectionRule(rule_id(rule), rule.name, path, spec, datasets, predicate, alerts,
+                        requirement=required)
+    return det, warnings
 
 
 def build_correlation(

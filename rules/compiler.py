@@ -127,6 +127,39 @@ def compile_rule(rule: SigmaRule) -> Predicate:
     return _any(nodes)[0]  # several conditions in one rule are alternatives
 
 
+#: A value a field must have for a rule to match at all: (field, lowercased values).
+Requirement = tuple[str, frozenset[str]]
+
+
+def requirement(rule: SigmaRule) -> Requirement | None:
+    """An exact-value test every match of ``rule`` must pass, if its condition has one.
+
+    ``event.action: view`` at the top of a rule (alone, or and-ed with other tests) lets
+    the engine skip the rule for every event whose action is something else without
+    calling its predicate: most HIS rules are about one or two actions.
+    """
+    conds = rule.detection.parsed_condition
+    return _requirement(conds[0].parsed) if len(conds) == 1 else None
+
+
+def _requirement(cond: object) -> Requirement | None:
+    if isinstance(cond, ConditionFieldEqualsValueExpression):
+        return (cond.field, frozenset({_literal(cond.value).lower()})) if _is_plain(
+            cond.value) else None
+    if isinstance(cond, ConditionAND):
+        found = [r for r in map(_requirement, cond.args) if r is not None]
+        return min(found, key=lambda r: len(r[1])) if found else None
+    if isinstance(cond, ConditionOR):
+        parts = [_requirement(a) for a in cond.args]
+        if not parts or any(p is None for p in parts):
+            return None
+        fields = {p[0] for p in parts if p is not None}
+        if len(fields) != 1:
+            return None
+        return fields.pop(), frozenset().union(*(p[1] for p in parts if p is not None))
+    return None
+
+
 def check_modifiers(rule: SigmaRule) -> None:
     """Refuse a rule that uses a modifier outside ``SUPPORTED_MODIFIERS``, naming it."""
     for detection in rule.detection.detections.values():

@@ -15,8 +15,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from rules import dispatch
 from rules.alert import Alert
-from rules.correlation import Adder, CorrelationState
+from rules.correlation import CorrelationState
+from rules.dispatch import Dispatch, Route
 from rules.explain import event_alert
 from rules.loader import RuleSet
 from rules.logsource import HIS_ACCESS
@@ -34,7 +36,6 @@ _NEVER = float("-inf")
 #: only free memory and close quiet episodes; once per second of event time is plenty.
 SWEEP_SECONDS = 1.0
 
-_Route = tuple[DetectionRule, tuple[Adder, ...]]
 
 
 class Engine:
@@ -61,19 +62,20 @@ class Engine:
         self.states: dict[str, CorrelationState] = {
             c.id: CorrelationState(c, sample_size) for c in ruleset.correlations
         }
-        routes: dict[str, list[_Route]] = {}
+        routes: dict[str, list[tuple[DetectionRule, Route]]] = {}
         for rule in ruleset.detections:
             adders = tuple(self.states[c.id].adder(rule)
                            for c in rule.correlations if c.id in self.states)
             if not rule.alerts and not adders:
                 continue  # a building block whose correlation did not load: nothing to do
+            route: Route = (rule.predicate, rule.spec if rule.alerts else None, adders, rule)
             for ds in sorted(rule.datasets):
-                routes.setdefault(ds, []).append((rule, adders))
-        self._routes: dict[str | None, tuple[_Route, ...]] = {
-            ds: tuple(r) for ds, r in routes.items()
+                routes.setdefault(ds, []).append((rule, route))
+        self._dispatch: dict[str | None, Dispatch] = {
+            ds: dispatch.build(r) for ds, r in routes.items()
         }
-        if default_dataset is not None and default_dataset in self._routes:
-            self._routes[None] = self._routes[default_dataset]
+        if default_dataset is not None and default_dataset in self._dispatch:
+            self._dispatch[None] = self._dispatch[default_dataset]
         self._max_epoch = _NEVER
         self._watermark = _NEVER
         self._next_sweep = _NEVER
@@ -99,14 +101,22 @@ class Engine:
             if wm >= self._next_sweep:
                 self._sweep(wm, out, full=False)
         fields = event.fields
-        routes = self._routes.get(fields.get("event.dataset"))
-        if routes:
-            for rule, adders in routes:
+        d = self._dispatch.get(fields.get("event.dataset"))
+        if d is not None:
+            if d.key is None:
+                routes = d.full
+            else:
+                v = fields.get(d.key)
+                if v.__class__ is str:
+                    routes = d.by_value.get(v.lower(), d.default)
+                else:
+                    routes = d.default if v is None else d.full
+            for predicate, spec, adders, rule in routes:
                 try:
-                    if not rule.predicate(fields):
+                    if not predicate(fields):
                         continue
-                    if rule.alerts:
-                        out.append(event_alert(rule.spec, event))
+                    if spec is not None:
+                        out.append(event_alert(spec, event))
                     for add in adders:
                         add(event, out)
                 except Exception:  # a rule bug must cost its own alert, not the stream

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rules.compiler import Predicate
+from rules.compiler import Predicate, Requirement
 from rules.explain import AlertSpec
 
 CorrelationKind = Literal["event_count", "value_count", "value_sum"]
@@ -27,6 +27,8 @@ class DetectionRule:
     alerts: bool = True
     #: The correlations that count this rule's matches (filled in by the loader).
     correlations: list[CorrelationRule] = field(default_factory=list)
+    #: An exact field value every match needs, for the engine's pre-selection.
+    requirement: Requirement | None = None
 
     @property
     def title(self) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from rulekit import matches, sigma_rule
 
-from rules.compiler import CompileError, compile_rule
+from rules.compiler import CompileError, compile_rule, requirement
 
 EV: dict[str, Any] = {
     "event.action": "View",
@@ -178,3 +178,24 @@ def test_negation_matches_missing_field() -> None:
 def test_unsupported_modifier_is_named(detection: str, modifier: str) -> None:
     with pytest.raises(CompileError, match=f"modifier '{modifier}'"):
         compile_rule(sigma_rule(detection))
+
+
+@pytest.mark.parametrize(
+    ("detection", "expected"),
+    [
+        ("sel: {event.action: View}\ncondition: sel", ("event.action", {"view"})),
+        ("sel: {event.action: [view, print], patient.id|exists: true}\ncondition: sel",
+         ("event.action", {"view", "print"})),
+        ("a: {event.action: view}\nb: {event.action: export}\ncondition: a or b",
+         ("event.action", {"view", "export"})),
+        ("a: {event.action: view}\nb: {user.id: x}\ncondition: a or b", None),
+        ("a: {event.action: view}\ncondition: not a", None),
+        ("a: {event.action|contains: view}\ncondition: a", None),
+        ("a: {event.action|cased: view}\ncondition: a", None),
+    ],
+)
+def test_requirement_is_a_necessary_exact_value(
+    detection: str, expected: tuple[str, set[str]] | None
+) -> None:
+    got = requirement(sigma_rule(detection))
+    assert (None if got is None else (got[0], set(got[1]))) == expected
