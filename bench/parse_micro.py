@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -29,6 +30,7 @@ from sensors.parsers import (
     parser_for,
 )
 
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 ACTIONS = ["view"] * 14 + ["search"] * 4 + ["print", "update", "login", "logout", "export"]
 ROLES = ["nurse", "doctor", "midwife", "pharmacist", "receptionist"]
 DEPTS = ["san-a", "san-b", "so-sinh", "kham-benh", "hiem-muon", "cap-cuu"]
@@ -43,7 +45,7 @@ def json_lines(n: int, seed: int = 7) -> list[bytes]:
         t += timedelta(milliseconds=rng.randint(1, 900))
         user = rng.randint(1, 2000)
         doc = {
-            "@timestamp": t.astimezone().isoformat(timespec="milliseconds"),
+            "@timestamp": t.astimezone(HCM).isoformat(timespec="milliseconds"),
             "event": {"action": rng.choice(ACTIONS), "outcome": "success"},
             "user": {"id": f"nv{user:05d}", "name": rng.choice(NAMES),
                      "roles": [ROLES[user % 5]], "department": DEPTS[user % 6]},

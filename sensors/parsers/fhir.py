@@ -8,47 +8,45 @@ entry, so that nothing is dropped without a dead letter. Any other ``resourceTyp
 ``ParseError``. Shapes are checked as they are read: a list where an object belongs is
 treated as absent, never as a crash.
 
-Mapping (R4, https://hl7.org/fhir/R4/auditevent.html; the agent is the one with
-``requestor: true``, else the first):
+Mapping (R4, https://hl7.org/fhir/R4/auditevent.html). "The agent" is the one with
+``requestor: true``, else the first.
 
-=================================================  ========================================
-FHIR AuditEvent                                    phiwatch / ECS field
-=================================================  ========================================
-``recorded``                                       ``@timestamp``
-``id``                                             ``event.id`` (else a fingerprint)
-``subtype`` / ``type`` / ``action`` (below)        ``event.action``
-``outcome`` 0 / 4, 8, 12                           ``event.outcome`` success / failure
-``outcomeDesc``                                    ``event.reason``
-agent ``who.identifier.value``, else the id of     ``user.id``
-``who.reference`` (``Practitioner/nv01234``)
-agent ``who.display``, else ``name``               ``user.name``
-agent ``role[].coding[].code``, else ``type``      ``user.roles``
-codes (BALP participant codes left out)
-agent ``network.address`` (else that of another   ``source.address``; ``source.ip`` if it is
-agent that is not the destination)                 an IP; ``host.name`` if type 1 (name)
-entities that are patients: ``what.reference``     ``patient.id`` (the first; identifier
-``Patient/…``, ``what.type`` Patient, ``type``     value, else the reference id) and
-Patient or ``role`` 1 (Patient)                    ``his.record_count`` (distinct patients)
-``source.observer.display``, else ``source.site``  ``observer.name``
-=================================================  ========================================
+  FHIR AuditEvent                               phiwatch / ECS field
+  --------------------------------------------  ------------------------------------------
+  recorded                                      @timestamp
+  id                                            event.id (else a fingerprint)
+  subtype, type, action (next table)            event.action
+  outcome 0 | 4, 8, 12                          event.outcome success | failure
+  outcomeDesc                                   event.reason
+  agent.who.identifier.value, else the id of    user.id
+    agent.who.reference (Practitioner/nv01234)
+  agent.who.display, else agent.name            user.name
+  agent.role[].coding[].code, else the          user.roles
+    agent.type codes (BALP participant codes
+    such as 110153 or humanuser left out)
+  agent.network.address, else that of another   source.address; and source.ip if it is an
+    agent that is not the destination (110152)    IP, else host.name (type 1 or no type)
+  entities that are patients: what.reference    patient.id (the first) and
+    Patient/..., what.type Patient, type          his.record_count (distinct patients);
+    Patient, or role 1 (object-role Patient)      id: what.identifier.value, else the
+                                                  reference id
+  source.observer.display, else source.site     observer.name
 
-``event.action``, first match wins: a ``subtype`` code, then the ``type`` code, then the
-``action`` letter.
+``event.action``: the first ``subtype`` code that is known, else the ``type`` code, else
+the ``action`` letter.
 
-==========================================================  ==============================
-code                                                        ``event.action``
-==========================================================  ==============================
-restful-interaction ``read``, ``vread``, ``history-instance``  ``view``
-``search``, ``search-type``, ``search-system``,              ``search``
-``history``, ``history-type``, ``history-system``
-``create``, ``update``, ``patch``, ``delete``                ``update``
-DICOM 110122 Login / 110123 Logout                           ``login`` / ``logout``
-DICOM 110106 Export / 110112 Query                           ``export`` / ``search``
-``print``, ``export`` (any code system)                      ``print``, ``export``
-DICOM 110114 User Authentication (type, no subtype)          ``login``
-action C / R / U / D / E                                      update / view / update /
-                                                              update / search
-==========================================================  ==============================
+  code                                                      event.action
+  --------------------------------------------------------  ------------------------
+  restful-interaction read, vread, history-instance         view
+  search, search-type, search-system, history,              search
+    history-type, history-system
+  create, update, patch, delete                             update
+  DICOM 110122 Login, 110123 Logout                         login, logout
+  DICOM 110106 Export, 110112 Query                         export, search
+  print, export (in any code system: a local HIS code)      print, export
+  type DICOM 110114 User Authentication (no subtype)        login
+  action C, R, U, D, E                                      update, view, update,
+                                                            update, search
 
 ``login`` with a failure outcome becomes ``login_failed``.
 """
@@ -234,7 +232,7 @@ def audit_fields(resource: dict[str, Any]) -> dict[str, Any]:
         try:
             fields["source.ip"] = str(ipaddress.ip_address(address))
         except ValueError:
-            if str(network.get("type")) == "1":
+            if str(network.get("type", "1")) == "1":  # a machine name
                 fields["host.name"] = address
 
     patients: list[str] = []

@@ -202,3 +202,21 @@ def test_ids_without_resource_id_are_stable_across_layouts() -> None:
     bundle = {"resourceType": "Bundle", "entry": [{"resource": doc}]}
     pretty = orjson.dumps(bundle, option=orjson.OPT_INDENT_2)
     assert parse_document(pretty, "a:1")[0].id == parse_document(orjson.dumps(bundle), "b:1")[0].id
+
+
+@pytest.mark.parametrize(
+    ("network", "expected"),
+    [
+        ({"address": "10.20.3.45", "type": "2"}, {"source.ip": "10.20.3.45"}),
+        ({"address": "fe80::1"}, {"source.ip": "fe80::1"}),
+        ({"address": "WS-SAN-A-03", "type": "1"}, {"host.name": "WS-SAN-A-03"}),
+        ({"address": "WS-SAN-A-03"}, {"host.name": "WS-SAN-A-03"}),
+        ({"address": "lan@tudu.vn", "type": "4"}, {}),
+    ],
+)
+def test_network_address(network: dict[str, str], expected: dict[str, str]) -> None:
+    agent = {"who": {"reference": "Practitioner/nv1"}, "requestor": True, "network": network}
+    fields = one(minimal(agent=[agent])).fields
+    assert fields["source.address"] == network["address"]
+    got = {k: v for k, v in fields.items() if k in ("source.ip", "host.name")}
+    assert got == expected
