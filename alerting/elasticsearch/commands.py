@@ -15,7 +15,12 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from alerting.elasticsearch.config import ElasticsearchConfig
-from alerting.elasticsearch.connection import ServerInfo, build_client, server_info
+from alerting.elasticsearch.connection import (
+    ServerInfo,
+    build_client,
+    describe_error,
+    server_info,
+)
 from alerting.elasticsearch.deadletter import count_rejected
 from alerting.elasticsearch.retention import PruneReport, prune
 from alerting.elasticsearch.spool import SpoolStats, read_stats
@@ -69,7 +74,7 @@ def setup(
         report.advice = report.server.advice(config.compat)
         report.ok = True
     except (TransportError, ApiError) as e:
-        report.error = _describe(e)
+        report.error = describe_error(e)
     finally:
         if own:
             es.close()
@@ -101,7 +106,7 @@ def check(
     try:
         _check_cluster(es, config, report)
     except (TransportError, ApiError) as e:
-        report.error = _describe(e)
+        report.error = describe_error(e)
         report.problems.append(f"cluster: {report.error}")
     finally:
         if own:
@@ -213,9 +218,4 @@ def _age(seconds: float) -> str:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
 
-
-def _describe(e: Exception) -> str:
-    if isinstance(e, ApiError):
-        return f"HTTP {e.status_code}: {e.message}"
-    return f"{type(e).__name__}: {e}"
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
 
 from alerting.elasticsearch.config import ElasticsearchConfig
 from alerting.elasticsearch.node import NODE_CLASSES
@@ -77,3 +78,23 @@ def server_info(client: Elasticsearch) -> ServerInfo:
         version=str(version.get("number", "")),
         cluster_name=str(body.get("cluster_name", "")),
     )
+
+
+def describe_error(e: Exception) -> str:
+    """One line for the operator, with the cause the transport wraps ("TLS error" alone
+    does not say that the certificate is not trusted)."""
+    if isinstance(e, ApiError):
+        return f"HTTP {e.status_code}: {e.message}"
+    text = f"{type(e).__name__}: {e}"
+    if isinstance(e, TransportError):
+        # The transport keeps the cause in __cause__ (its .errors are earlier attempts);
+        # urllib3 wraps the ssl error once more in .reason.
+        cause: BaseException | None = e.__cause__ or (e.errors[0] if e.errors else None)
+        for _ in range(5):
+            inner = getattr(cause, "reason", None) or getattr(cause, "__cause__", None)
+            if not isinstance(inner, BaseException):
+                break
+            cause = inner
+        if cause is not None and str(cause) not in text:
+            text += f" ({cause})"
+    return text

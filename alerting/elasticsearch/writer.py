@@ -34,6 +34,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from alerting.elasticsearch.config import ElasticsearchConfig
+from alerting.elasticsearch.connection import describe_error
 from alerting.elasticsearch.deadletter import RejectedAlerts, Rejection
 from alerting.elasticsearch.documents import index_for, to_document
 from alerting.elasticsearch.spool import Spool
@@ -228,7 +229,7 @@ class AlertWriter:
         try:
             self._prepare()
         except (TransportError, ApiError) as e:
-            report.error = _describe(e)
+            report.error = describe_error(e)
             return False
         self._prepared = True
         return True
@@ -250,10 +251,10 @@ class AlertWriter:
             try:
                 items = self._bulk([lines[i][1] for i in todo])
             except TransportError as e:  # connection, timeout, TLS, garbled reply
-                report.error = _describe(e)
+                report.error = describe_error(e)
                 continue
             except ApiError as e:
-                report.error = _describe(e)
+                report.error = describe_error(e)
                 if not _alerts_fault(e):
                     continue
                 if e.status_code == 413 and len(todo) > 1:  # too large: halve it
@@ -368,7 +369,3 @@ def _error_type(body: Any) -> str:
     return "unknown"
 
 
-def _describe(e: Exception) -> str:
-    if isinstance(e, ApiError):
-        return f"HTTP {e.status_code}: {e.message}"
-    return f"{type(e).__name__}: {e}"

@@ -8,6 +8,8 @@ whose items say 429), so the tests see real HTTP on both sides and no mocked cli
 from __future__ import annotations
 
 import http.client
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,8 +112,8 @@ class Proxy:
 
 
 @contextmanager
-def recording_proxy(upstream: str) -> Iterator[Proxy]:
-    """A real HTTP server on a free port that records requests and forwards them."""
+def recording_proxy(upstream: str, tls: ssl.SSLContext | None = None) -> Iterator[Proxy]:
+    """A real HTTP(S) server on a free port that records requests and forwards them."""
     target = urlsplit(upstream)
     state = Proxy(url="")
 
@@ -154,7 +156,10 @@ def recording_proxy(upstream: str) -> Iterator[Proxy]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -162,3 +167,20 @@ def recording_proxy(upstream: str) -> Iterator[Proxy]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def make_test_pki(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl CLI)."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=phiwatch test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key", "-out", "node.csr",
+        "-subj", "/CN=127.0.0.1")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    run("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "node.pem", "-days", "2", "-extfile", "ext.cnf")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "node.pem", folder / "node.key")
+    return folder / "ca.pem", context

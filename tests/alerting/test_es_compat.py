@@ -1,14 +1,19 @@
-"""The ``compat`` option: what reaches the server, seen by a real recording HTTP server."""
+"""The connection as the server sees it (a real recording HTTP server): ``compat`` media
+types, TLS with the hospital's CA, basic auth and API keys."""
 
 from __future__ import annotations
 
+import base64
+import shutil
+import ssl
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from elasticsearch import ApiError, UnsupportedProductError
-from es_testkit import Seen, es_config, make_alert, recording_proxy
+from es_testkit import Seen, es_config, make_alert, make_test_pki, recording_proxy
+from pydantic import SecretStr
 
 from alerting.elasticsearch import ElasticsearchAlertStore, build_client
 from alerting.elasticsearch.node import rewrite_media_type
@@ -92,3 +97,43 @@ def test_rewrite_keeps_other_media_types_and_parameters() -> None:
     assert rewrite_media_type("text/plain", "opensearch") == "text/plain"
     assert rewrite_media_type("application/vnd.elasticsearch+x-ndjson; compatible-with=9",
                               "opensearch") == "application/x-ndjson"
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a test CA")
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    return make_test_pki(folder)
+
+
+def test_tls_with_the_hospital_ca_and_basic_auth(
+    osmem_clone: Any, tmp_path: Path, pki: tuple[Path, ssl.SSLContext]
+) -> None:
+    ca_file, server_tls = pki
+    with recording_proxy(osmem_clone.url, tls=server_tls) as proxy:
+        config = es_config(proxy.url, tmp_path).model_copy(update={
+            "ca_file": ca_file, "username": "phiwatch", "password": SecretStr("s3cret")})
+        store = ElasticsearchAlertStore(config, background=False)
+        assert store.write([make_alert(1)]).inserted == 1
+        store.close()
+        # Without the hospital's CA the certificate is not trusted: nothing is sent, all spooled.
+        untrusted = ElasticsearchAlertStore(
+            es_config(proxy.url, tmp_path / "u", max_retries=0), background=False)
+        assert untrusted.write([make_alert(2)]).spooled == 1
+        assert untrusted.writer is not None
+        assert "certificate" in (untrusted.writer.last_error or "").lower()
+        untrusted.close()
+    expected = "Basic " + base64.b64encode(b"phiwatch:s3cret").decode()
+    assert {s.headers.get("authorization") for s in proxy.seen} == {expected}
+
+
+def test_api_key_auth(tmp_path: Path) -> None:
+    with recording_proxy("http://127.0.0.1:9") as proxy:
+        proxy.responder = _elasticsearch_like
+        config = es_config(proxy.url, tmp_path).model_copy(update={"api_key": SecretStr("a2V5")})
+        client = build_client(config)
+        client.info()
+        client.close()
+    assert proxy.seen[0].headers["authorization"] == "ApiKey a2V5"
