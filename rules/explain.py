@@ -42,7 +42,7 @@ SPECIAL = frozenset(
 #: Copied into every alert's context when the event has them, whatever the rule's
 #: ``context`` says: who and where, so that alerts group into incidents by principal.
 BASE_CONTEXT = ("user.id", "source.ip", "host.name")
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "=", "neq": "!="}
 
 DEFAULT_EVENT = "'{title}' matched the event at {window_start}"
@@ -63,24 +63,29 @@ DEFAULT_CORRELATION = {
 
 
 class Template:
-    """A sentence with ``{name}`` placeholders, split once at load time."""
+    """A sentence with ``{name}`` placeholders (``{{``/``}}`` for braces), split at load."""
 
-    __slots__ = ("names", "parts", "text")
+    __slots__ = ("names", "parts", "tail", "text")
 
     def __init__(self, text: str) -> None:
         self.text = " ".join(text.split())  # YAML folded blocks leave stray newlines
-        pieces = _PLACEHOLDER.split(self.text)
-        self.parts: tuple[str, ...] = tuple(pieces)  # literal, name, literal, name, …
-        self.names: tuple[str, ...] = tuple(n.strip() for n in pieces[1::2])
+        parts: list[tuple[str, str]] = []  # (literal before, placeholder name)
+        literal, pos = [], 0
+        for m in _PLACEHOLDER.finditer(self.text):
+            literal.append(self.text[pos : m.start()])
+            pos = m.end()
+            if m.group(1) is None:
+                literal.append(m.group(0)[0])  # an escaped brace
+            else:
+                parts.append(("".join(literal), m.group(1).strip()))
+                literal = []
+        literal.append(self.text[pos:])
+        self.parts = tuple(parts)
+        self.tail = "".join(literal)
+        self.names: tuple[str, ...] = tuple(name for _, name in parts)
 
     def render(self, lookup: Callable[[str], Any]) -> str:
-        out: list[str] = []
-        for i, part in enumerate(self.parts):
-            if i % 2 == 0:
-                out.append(part.replace("{{", "{").replace("}}", "}"))
-            else:
-                out.append(show(lookup(part.strip())))
-        return "".join(out)
+        return "".join(lit + show(lookup(name)) for lit, name in self.parts) + self.tail
 
 
 @dataclass(frozen=True, slots=True)
