@@ -3,19 +3,22 @@
 Public surface::
 
     from alerting.elasticsearch import ElasticsearchConfig, ElasticsearchAlertStore
-    from alerting.elasticsearch import setup, check, prune_indices, format_check …
+    from alerting.elasticsearch import setup, check, prune_indices, resend_rejected …
 
 Incidents (grouping, status history) are not here yet.
 """
 
 from alerting.elasticsearch.commands import (
     CheckReport,
+    ResendReport,
     SetupReport,
     check,
     format_check,
     format_prune,
+    format_resend,
     format_setup,
     prune_indices,
+    resend_rejected,
     setup,
 )
 from alerting.elasticsearch.config import Compat, ElasticsearchConfig
@@ -32,6 +35,7 @@ __all__ = [
     "ElasticsearchAlertStore",
     "ElasticsearchConfig",
     "PruneReport",
+    "ResendReport",
     "ServerInfo",
     "SetupReport",
     "SpoolFullError",
@@ -39,8 +43,10 @@ __all__ = [
     "check",
     "format_check",
     "format_prune",
+    "format_resend",
     "format_setup",
     "prune",
     "prune_indices",
+    "resend_rejected",
     "setup",
 ]

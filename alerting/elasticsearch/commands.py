@@ -1,4 +1,4 @@
-"""What ``phiwatch es setup``, ``es check`` and ``es prune`` do, and how they read.
+"""What ``phiwatch es setup``, ``check``, ``prune`` and ``resend`` do, and how they read.
 
 Each function returns a report (plain data, for tests and for JSON output) and each report
 has a formatter that phrases it for the operator, one fact a line. ``check`` never raises
@@ -7,6 +7,7 @@ for an unreachable cluster: saying so is its job.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +22,13 @@ from alerting.elasticsearch.connection import (
     describe_error,
     server_info,
 )
-from alerting.elasticsearch.deadletter import count_rejected
+from alerting.elasticsearch.deadletter import count_rejected, read_rejected
 from alerting.elasticsearch.retention import PruneReport, prune
 from alerting.elasticsearch.spool import SpoolStats, read_stats
 from alerting.elasticsearch.store import prepare_cluster
 from alerting.elasticsearch.template import ilm_policy_name, installed_hash, template_body
+from alerting.store import AlertStore, WriteResult
+from rules.alert import Alert
 
 
 @dataclass
@@ -159,6 +162,44 @@ def prune_indices(
             es.close()
 
 
+@dataclass
+class ResendReport:
+    """What ``resend_rejected`` did with the dead-letter file."""
+
+    path: Path
+    read: int = 0
+    result: WriteResult = field(default_factory=WriteResult)
+
+
+def resend_rejected(
+    config: ElasticsearchConfig, store: AlertStore, *, state_dir: Path | None = None
+) -> ResendReport:
+    """Write the refused alerts again (once their cause is fixed) through ``store``.
+
+    The file is renamed first, so alerts refused again land in a fresh file, and a crash
+    half-way leaves the renamed file to be picked up by the next run (writes are
+    idempotent, so sending some twice is harmless).
+    """
+    path = config.dead_letter_file(state_dir)
+    working = path.with_name(path.name + ".resending")
+    report = ResendReport(path=path)
+    if not working.exists():
+        if not path.exists():
+            return report
+        path.rename(working)
+    alerts = [Alert.from_dict(entry["alert"]) for entry in read_rejected(working)
+              if isinstance(entry.get("alert"), dict)]
+    report.read = len(alerts)
+    totals = WriteResult()
+    for k in range(0, len(alerts), config.bulk_size):
+        r = store.write(alerts[k : k + config.bulk_size])
+        totals = WriteResult(*(a + b for a, b in zip(dataclasses.astuple(totals),
+                                                     dataclasses.astuple(r), strict=True)))
+    report.result = totals
+    working.unlink()
+    return report
+
+
 # -- formatters ------------------------------------------------------------------------------
 
 
@@ -219,3 +260,10 @@ def _age(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+
+
+def format_resend(report: ResendReport) -> str:
+    r = report.result
+    return (f"Re-sent {report.read} refused alert(s) from {report.path}: {r.inserted} new, "
+            f"{r.updated} updated, {r.unchanged} already there, {r.spooled} spooled, "
+            f"{r.rejected} refused again")

@@ -16,7 +16,12 @@ import orjson
 import pytest
 from es_testkit import Seen, es_config, make_alert, recording_proxy
 
-from alerting.elasticsearch import ElasticsearchAlertStore, SpoolFullError
+from alerting.elasticsearch import (
+    ElasticsearchAlertStore,
+    SpoolFullError,
+    format_resend,
+    resend_rejected,
+)
 from alerting.elasticsearch.deadletter import read_rejected
 from alerting.store import AlertQuery, WriteResult
 
@@ -82,6 +87,15 @@ def test_refused_alerts_go_to_the_dead_letter_file_and_the_rest_is_written(
     assert "event.severity" in entries[0]["reason"]
     assert entries[0]["alert"] == bad.to_dict()
     assert store.count(AlertQuery()) == 4
+    # The cause is fixed (the bad index goes); the refused alert is sent again.
+    store.client.indices.delete(index="phiwatch-alerts-bv-khac-2026.11")
+    config_p = es_config(osmem_clone.url, tmp_path / "p")
+    resent = resend_rejected(config_p, store)
+    assert (resent.read, resent.result) == (1, WriteResult(inserted=1))
+    assert "1 new" in format_resend(resent)
+    assert not (tmp_path / "p" / "spool" / "rejected.ndjson").exists()
+    assert resend_rejected(config_p, store).read == 0
+    assert store.count(AlertQuery()) == 5
     store.close()
 
 
