@@ -173,7 +173,8 @@ class FlowTable:
 
     def take(self) -> list[Flow]:
         """The ended flows since the last call."""
-        done, self.done = self.done, []
+        done = self.done[:]
+        self.done.clear()  # in place: the reader holds this list
         return done
 
 

@@ -113,9 +113,9 @@ class FlowReader:
         dns_on = self.dns
         source = self.source
         errors = c.decode_errors
-        events: list[Event] = []
+        done = table.done  # ended flows; FlowTable.take() empties it in place
         next_sweep = float("-inf")
-        frame = nbytes = nip = 0
+        frame = nbytes = not_ip = 0
         for ts, lt, off, caplen, wirelen in cap.records():
             frame += 1
             nbytes += wirelen
@@ -147,8 +147,9 @@ class FlowReader:
                             row.end = ts
                         elif ts < row.start:
                             row.start = ts
-            if ver:
-                nip += 1
+            if not ver:
+                not_ip += 1
+            else:
                 if frag is None:
                     # FlowTable.add's hit path, inlined: most packets belong to a live flow.
                     if src < dst or (src == dst and sport <= dport):  # type: ignore[operator]
@@ -173,8 +174,10 @@ class FlowReader:
                         add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan, wirelen,
                             frame)  # fmt: skip
                     if dns_on and (sport == 53 or dport == 53) and l4e > l4s:
-                        self._dns(buf, l4s, l4e, ts, ver, src, sport, dst, dport, proto,
-                                  frame, events)  # fmt: skip
+                        ev = self._dns(buf, l4s, l4e, ts, ver, src, sport, dst, dport, proto,
+                                       frame)  # fmt: skip
+                        if ev is not None:
+                            yield ev
                 else:
                     c.fragments += 1
                     ports, released, taps = frags.add(frag, ts, wirelen, frame, sport, dport)
@@ -193,23 +196,19 @@ class FlowReader:
                 table.expire(ts)
                 for fkey, pending in frags.expire(ts):
                     self._unmatched(fkey, pending)
-            if table.done:
-                for f in table.take():
-                    events.append(flow_event(f, source))
+            if done:
+                for ended in table.take():
                     c.flows += 1
-            if events:
-                yield from events
-                events.clear()
+                    yield flow_event(ended, source)
         for fkey, pending in frags.drain():
             self._unmatched(fkey, pending)
         table.flush()
-        for f in table.take():
-            events.append(flow_event(f, source))
+        for ended in table.take():
             c.flows += 1
-        yield from events
+            yield flow_event(ended, source)
         c.packets = frame
         c.bytes = nbytes
-        c.ip_packets = nip
+        c.ip_packets = frame - not_ip
         c.flows_evicted = table.evicted
         c.flows_active_timeout = table.active_expired
 
@@ -222,19 +221,19 @@ class FlowReader:
 
     def _dns(
         self, buf: Buffer, start: int, end: int, ts: float, ver: int, src: int | bytes,
-        sport: int, dst: int | bytes, dport: int, proto: int, frame: int, out: list[Event],
-    ) -> None:  # fmt: skip
-        """A DNS event for a port-53 payload, or a counted reason why not."""
+        sport: int, dst: int | bytes, dport: int, proto: int, frame: int,
+    ) -> Event | None:  # fmt: skip
+        """A DNS event for a port-53 payload, or None and a counted reason why not."""
         if proto != 17 and proto != 6:
-            return
+            return None
         payload = bytes(buf[start:end])
         if proto == 6:  # DNS over TCP: a 2-byte length, whole messages only
             if len(payload) < 2:
-                return  # a bare ACK
+                return None
             size = int.from_bytes(payload[:2], "big")
             if len(payload) < size + 2:
                 self.counters.dns_errors["tcp_segmented"] += 1
-                return
+                return None
             payload = payload[2 : size + 2]
         try:
             ev = dns_event(
@@ -243,9 +242,9 @@ class FlowReader:
             )  # fmt: skip
         except MalformedDNS:
             self.counters.dns_errors["malformed"] += 1
-            return
+            return None
         self.counters.dns_events += 1
-        out.append(ev)
+        return ev
 
 
 def read_flows(
