@@ -14,15 +14,15 @@ import threading
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from alerting.sqlite_store import SQLiteAlertStore
-from alerting.store import AlertQuery
+from alerting.store import AlertQuery, AlertStore
 from phiwatch.config import Config, ConfigError, load_config
 from phiwatch.render import alert_table, write_ndjson
+from phiwatch.stores import open_store, store_exists
 
 app = typer.Typer(
     name="phiwatch",
@@ -33,11 +33,18 @@ app = typer.Typer(
         "`phiwatch replay` for history and `phiwatch run` to watch live."
     ),
     no_args_is_help=True,
+    add_completion=False,
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 rules_app = typer.Typer(help="Check and try out Sigma rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+es_app = typer.Typer(
+    help="Set up and check the Elasticsearch (or OpenSearch) alert store "
+    "(`store.elasticsearch` in the configuration).",
+    no_args_is_help=True,
+)
+app.add_typer(es_app, name="es")
 
 err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
 out = Console()
@@ -65,6 +72,15 @@ def _config(path: Path | None) -> Config:
         return load_config(path)
     except ConfigError as e:
         _fail(str(e))
+
+
+def _close(store: AlertStore) -> None:
+    """Deliver what is still queued (Elasticsearch spool), then close."""
+    flush = getattr(store, "flush", None)
+    if flush is not None and not flush():
+        err.print("[yellow]warning:[/] Elasticsearch is not reachable; alerts stay in the "
+                  "spool and are sent on the next start (`phiwatch es check` shows the depth)")
+    store.close()
 
 
 def _logging(verbose: bool) -> None:
@@ -150,11 +166,11 @@ def replay(
 
     _logging(False)
     cfg = _config(config)
-    store = SQLiteAlertStore(cfg.sqlite_path)
+    store = open_store(cfg)
     total = sum(f.stat().st_size for f in files)
     with byte_progress(total, enabled=progress, console=err) as tick:
         report = run_replay(cfg, files, store, progress=tick)
-    store.close()
+    _close(store)
     dead = ", ".join(f"{k}: {v}" for k, v in sorted(report.dead_letters.items())) or "none"
     err.print(
         f"{report.events:,} events from {report.files} file(s); "
@@ -178,7 +194,7 @@ def run(config: ConfigOption = None,
     if not cfg.sources:
         _fail(f"{config or 'defaults'}: sources: no log source configured "
               "(add a `sources:` list with the `paths` of your HIS access logs)")
-    store = SQLiteAlertStore(cfg.sqlite_path)
+    store = open_store(cfg)
     stop = threading.Event()
     runner = Runner(cfg, store, on_alert=lambda a: err.print(
         f"[bold]{a.severity}[/] {a.rule_title}: {a.explanation}", highlight=False)
@@ -191,7 +207,7 @@ def run(config: ConfigOption = None,
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     report = runner.run(stop)
-    store.close()
+    _close(store)
     err.print(f"stopped: {report.events:,} events, {report.alerts} alert(s) raised, "
               f"dead letters: {report.dead_letters or 'none'}")
 
@@ -215,7 +231,7 @@ def alerts(
     cfg = _config(config)
     if format not in ("table", "ndjson"):
         _fail(f"--format must be 'table' or 'ndjson', not {format!r}")
-    if not cfg.sqlite_path.exists():
+    if not store_exists(cfg):
         _fail(f"no alert store at {cfg.sqlite_path} yet: run `phiwatch replay` or "
               "`phiwatch run` first")
     try:
@@ -225,7 +241,7 @@ def alerts(
         )
     except ValueError as e:
         _fail(str(e))
-    store = SQLiteAlertStore(cfg.sqlite_path)
+    store = open_store(cfg, read_only=True)
     found = store.query(query)
     store.close()
     if format == "ndjson":
@@ -245,6 +261,78 @@ def rules_validate(
     errors, good = validate_directories(dirs)
     out.print(format_report(errors, good), highlight=False)
     raise typer.Exit(1 if any(e.is_error for e in errors) else 0)
+
+
+def _es_config(path: Path | None) -> tuple[Config, Any]:
+    cfg = _config(path)
+    if cfg.store.elasticsearch is None:
+        _fail(f"{path or 'defaults'}: store.elasticsearch: not configured (add `hosts:` "
+              "under `store: elasticsearch:`; see deploy/phiwatch.example.yaml)")
+    return cfg, cfg.store.elasticsearch
+
+
+@es_app.command("setup")
+def es_setup(config: ConfigOption = None) -> None:
+    """Install the alert index template and the retention policy (idempotent)."""
+    from alerting.elasticsearch.commands import format_setup, setup
+
+    _, es = _es_config(config)
+    report = setup(es)
+    out.print(format_setup(report), highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@es_app.command("check")
+def es_check(config: ConfigOption = None) -> None:
+    """Reachability, server version, template, retention, spool depth; exit 1 on a problem."""
+    from alerting.elasticsearch.commands import check, format_check
+
+    cfg, es = _es_config(config)
+    report = check(es, state_dir=cfg.state_dir)
+    out.print(format_check(report), highlight=False)
+    raise typer.Exit(0 if report.ok and report.error is None else 1)
+
+
+@es_app.command("prune")
+def es_prune(
+    config: ConfigOption = None,
+    dry_run: Annotated[bool, typer.Option(help="Only list what would be deleted.")] = False,
+) -> None:
+    """Delete whole monthly alert indices older than `retention_days` (servers without ILM)."""
+    from alerting.elasticsearch.commands import format_prune, prune_indices
+
+    _, es = _es_config(config)
+    report = prune_indices(es, dry_run=dry_run)
+    out.print(format_prune(report, es.retention_days), highlight=False)
+
+
+@app.command()
+def flows(
+    pcap: Annotated[Path, typer.Option("--pcap", help="pcap or pcapng capture file.",
+                                       exists=True, dir_okay=False)],
+    format: Annotated[str, typer.Option("--format", "-f", help="`ndjson` or `csv`.")] = "ndjson",
+    idle_timeout: Annotated[float, typer.Option(help="Seconds of silence that end a flow.")] = 60,
+    active_timeout: Annotated[float, typer.Option(
+        help="Seconds after which a long flow is reported and started afresh.")] = 300,
+) -> None:
+    """Print the bidirectional flows (and DNS queries) of a capture, as ECS events.
+
+    Bytes are counted on the wire, as `tshark -z conv,ip` counts them.
+    """
+    from sensors.flows import FlowReader, write_events
+
+    if format not in ("ndjson", "csv"):
+        _fail(f"--format must be 'ndjson' or 'csv', not {format!r}")
+    reader = FlowReader(pcap, idle_timeout=idle_timeout, active_timeout=active_timeout)
+    try:
+        n = write_events(reader, sys.stdout, format)
+    except BrokenPipeError:  # `phiwatch flows … | head` is fine
+        return
+    c = reader.counters
+    bad = sum(c.decode_errors.values())
+    err.print(f"{n:,} events ({c.flows:,} flows, {c.dns_events:,} DNS) from {c.packets:,} "
+              f"packets of {pcap}; undecodable packets: {bad:,}"
+              + (f" ({dict(c.decode_errors)})" if bad else ""))
 
 
 def main() -> None:

@@ -6,12 +6,15 @@ reported in one line that names the file, the key and what is expected.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from alerting.elasticsearch.config import ElasticsearchConfig
 from sensors.parsers import ParserConfig
 from sensors.timestamps import DEFAULT_ZONE
 
@@ -55,9 +58,10 @@ class RulesConfig(_Model):
 
 
 class StoreConfig(_Model):
-    """Where alerts are kept. Without Elasticsearch, an embedded SQLite file."""
+    """Where alerts are kept: Elasticsearch when configured, else an embedded SQLite file."""
 
     sqlite_path: Path | None = None
+    elasticsearch: ElasticsearchConfig | None = None
 
 
 class PipelineConfig(_Model):
@@ -146,6 +150,21 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> C
     return config
 
 
+def _rebase_store(store: StoreConfig, rel: Callable[[Path], Path]) -> dict[str, Any]:
+    update: dict[str, Any] = {}
+    if store.sqlite_path:
+        update["sqlite_path"] = rel(store.sqlite_path)
+    es = store.elasticsearch
+    if es is not None:
+        es_update = {
+            name: rel(value)
+            for name in ("ca_file", "spool_dir", "dead_letter_path")
+            if (value := getattr(es, name)) is not None
+        }
+        update["elasticsearch"] = es.model_copy(update=es_update)
+    return update
+
+
 def _one_line(where: str, error: ValidationError) -> str:
     first = error.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
@@ -176,10 +195,6 @@ def _rebase(config: Config, base: Path) -> Config:
             "rules": config.rules.model_copy(
                 update={"paths": [rel(p) for p in config.rules.paths]}
             ),
-            "store": config.store.model_copy(
-                update={"sqlite_path": rel(config.store.sqlite_path)}
-                if config.store.sqlite_path
-                else {}
-            ),
+            "store": config.store.model_copy(update=_rebase_store(config.store, rel)),
         }
     )

@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.table import Table
-from sensors.simulator import HospitalSpec, SimulationResult, simulate
 
 from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery, alert_user
@@ -23,6 +22,7 @@ from phiwatch.pipeline import replay
 from phiwatch.progress import byte_progress
 from phiwatch.render import alert_blocks
 from rules.alert import Alert
+from sensors.simulator import HospitalSpec, SimulationResult, simulate
 
 
 @dataclass

@@ -17,15 +17,14 @@ from fnmatch import fnmatch
 from operator import attrgetter
 from pathlib import Path
 
-from rules.engine import Engine
-from rules.loader import RuleSet, load_rules
-from sensors.parsers import ParseError, RecordParser, parser_for
-
 from alerting.store import AlertStore
 from phiwatch.config import Config, SourceConfig
 from rules.alert import Alert
+from rules.engine import Engine
+from rules.loader import RuleSet, load_rules
 from sensors.deadletter import DeadLetter
 from sensors.event import Event
+from sensors.parsers import ParseError, RecordParser, parser_for
 from sensors.tailer import Tailer
 
 log = logging.getLogger(__name__)

@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rules.loader import RuleSet, load_rules
-
 from alerting.store import AlertStore
 from phiwatch import snapshot as snapshots
 from phiwatch.config import Config
 from phiwatch.pipeline import Processor, build_engine, parser_factory
 from rules.alert import Alert
+from rules.loader import RuleSet, load_rules
 from sensors.change_notifier import ChangeNotifier
 from sensors.checkpoint import Checkpoint, FilePosition
 from sensors.deadletter import DeadLetter

@@ -34,9 +34,12 @@ class Event:
     def __init__(
         self, timestamp: datetime, fields: dict[str, Any], ref: str = "", id: str = ""
     ) -> None:
-        if timestamp.tzinfo is None:
-            raise ValueError("Event timestamps must be timezone-aware")
-        self.timestamp = timestamp.astimezone(UTC) if timestamp.utcoffset() else timestamp
+        tz = timestamp.tzinfo
+        if tz is not UTC:  # identity test first: parsers hand over UTC, the common case
+            if tz is None:
+                raise ValueError("Event timestamps must be timezone-aware")
+            timestamp = timestamp.astimezone(UTC)
+        self.timestamp = timestamp
         self.epoch = timestamp.timestamp()
         self.fields = fields
         self.ref = ref

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sensors.parsers import JsonParserConfig, parser_for
 
 from sensors.checkpoint import Checkpoint
 from sensors.deadletter import DeadLetter
 from sensors.file_source import FileSource
+from sensors.parsers import JsonParserConfig, parser_for
 
 
 def rec(n: int) -> bytes:
