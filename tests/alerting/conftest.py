@@ -11,15 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-
-def start_osmem(**kwargs: Any) -> Any:
-    """An osmem-server process, or a skip that says why there is none."""
-    osmem = pytest.importorskip("osmem_server",
-                                reason="osmem-server is not installed (pip install -e '.[dev]')")
-    try:
-        return osmem.OsmemServer.start(japanese=False, **kwargs)
-    except (osmem.OsmemError, OSError) as e:
-        pytest.skip(f"osmem-server cannot start on this machine: {e}")
+from es_testkit import start_osmem
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from alerting.elasticsearch.config import ElasticsearchConfig
 from rules.alert import Alert, EventRef, alert_id
 
@@ -72,6 +74,16 @@ def make_alert(
         revision=revision,
         final=revision > 0,
     )
+
+
+def start_osmem(**kwargs: Any) -> Any:
+    """An osmem-server process, or a skip that says why there is none."""
+    osmem = pytest.importorskip("osmem_server",
+                                reason="osmem-server is not installed (pip install -e '.[dev]')")
+    try:
+        return osmem.OsmemServer.start(japanese=False, **kwargs)
+    except (osmem.OsmemError, OSError) as e:
+        pytest.skip(f"osmem-server cannot start on this machine: {e}")
 
 
 def es_config(url: str, folder: Path, **overrides: Any) -> ElasticsearchConfig:

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from conftest import start_osmem
-from es_testkit import es_config, make_alert
+from es_testkit import es_config, make_alert, start_osmem
 
 from alerting.elasticsearch import ElasticsearchAlertStore, setup
 from alerting.elasticsearch.spool import Spool
