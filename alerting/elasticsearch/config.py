@@ -61,6 +61,14 @@ class ElasticsearchConfig(BaseModel):
     #: Alerts the cluster refused (mapping conflicts …); default ``<spool_dir>/rejected.ndjson``.
     dead_letter_path: Path | None = None
 
+    @field_validator("refresh", mode="before")
+    @classmethod
+    def _yaml_bool(cls, v: object) -> object:
+        """YAML reads ``refresh: false`` as a boolean: take it as meant."""
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return v
+
     @field_validator("hosts")
     @classmethod
     def _urls(cls, hosts: list[str]) -> list[str]:

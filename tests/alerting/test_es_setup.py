@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from es_testkit import es_config, make_alert
 from pydantic import ValidationError
 
@@ -162,6 +163,21 @@ def test_retention_rules() -> None:
 def test_config_errors_name_the_problem(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ElasticsearchConfig(**values)
+
+
+def test_config_reads_from_yaml_as_written() -> None:
+    text = """
+hosts: [https://es1.bv.local:9200, https://es2.bv.local:9200]
+ca_file: /etc/phiwatch/es-ca.pem
+api_key: "aWQ6a2V5"
+compat: es8
+refresh: false
+spool_max_alerts: 50000
+"""
+    config = ElasticsearchConfig.model_validate(yaml.safe_load(text))
+    assert config.refresh == "false" and config.compat == "es8"
+    assert ElasticsearchConfig.model_validate(
+        {"hosts": ["http://es:9200"], "refresh": True}).refresh == "true"
 
 
 def test_config_keeps_secrets_out_of_reprs() -> None:
