@@ -25,7 +25,7 @@ from typing import Any
 
 from rules.alert import Alert
 from rules.explain import Entry, Numbers, episode_alert
-from rules.model import CorrelationRule, DetectionRule
+from rules.model import CONDITION_OPS, CorrelationRule, DetectionRule
 from sensors.event import Event
 
 Key = Any  # the group value itself for one group-by field, else a tuple of them
@@ -114,7 +114,7 @@ class CorrelationState:
         dedupe = len(rule.bases) > 1
         timespan = self.timespan
         sample_size = self.sample_size
-        holds = rule.holds
+        compare, threshold = CONDITION_OPS[rule.op], rule.threshold
         groups = self.groups
         get_group = groups.get
         touch = groups.move_to_end
@@ -142,7 +142,10 @@ class CorrelationState:
                 raw = fields.get(value_field) if value_field is not None else None
                 if raw is None:
                     return
-                value = counted(raw) if is_values else _number(raw)
+                if is_values:
+                    value = raw if raw.__class__ is str else counted(raw)
+                else:
+                    value = _number(raw)
                 if value is None:
                     return
             epoch = event.epoch
@@ -196,7 +199,8 @@ class CorrelationState:
                 elif not is_count:
                     g.total -= old[1]
             g.last = entries[-1][0]
-            if not holds(len(entries) if is_count else len(counts) if is_values else g.total):
+            figure = len(entries) if is_count else len(counts) if is_values else g.total
+            if not compare(figure, threshold):
                 return
             ep = g.episode = Episode(
                 entries[0], entries[-1], fields, len(entries),

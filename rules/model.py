@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -10,6 +12,12 @@ from rules.explain import AlertSpec
 
 CorrelationKind = Literal["event_count", "value_count", "value_sum"]
 ConditionOp = Literal["gte", "gt", "lte", "lt", "eq", "neq"]
+
+#: A correlation condition as a function of (the window's figure, the threshold).
+CONDITION_OPS: dict[str, Callable[[float, float], bool]] = {
+    "gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt,
+    "eq": operator.eq, "neq": operator.ne,
+}
 
 
 @dataclass(eq=False, slots=True)
@@ -60,18 +68,3 @@ class CorrelationRule:
     @property
     def title(self) -> str:
         return self.spec.title
-
-    def holds(self, n: float) -> bool:
-        """Whether the condition holds for the window's figure ``n``."""
-        t, op = self.threshold, self.op
-        if op == "gte":
-            return n >= t
-        if op == "gt":
-            return n > t
-        if op == "lte":
-            return n <= t
-        if op == "lt":
-            return n < t
-        if op == "eq":
-            return n == t
-        return n != t

@@ -89,6 +89,9 @@ EV: dict[str, Any] = {
         # booleans
         ("sel: {flag: true}\ncondition: sel", True),
         ("sel: {flag: false}\ncondition: sel", False),
+        # neq: not equal
+        ("sel: {event.action|neq: print}\ncondition: sel", True),
+        ("sel: {event.action|neq: view}\ncondition: sel", False),
         # null and exists
         ("sel: {blank: null}\ncondition: sel", True),
         ("sel: {no.such: null}\ncondition: sel", True),
