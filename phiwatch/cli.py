@@ -206,7 +206,13 @@ def run(config: ConfigOption = None,
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    report = runner.run(stop)
+    try:
+        report = runner.run(stop)
+    except Exception as e:  # the store refused alerts (spool full, disk): resume from snapshot
+        err.print(f"[bold red]error:[/] {type(e).__name__}: {e}", highlight=False)
+        err.print("phiwatch stopped without saving its position past the failure; the next "
+                  "start re-reads from the last snapshot, so no alert is lost")
+        raise typer.Exit(1) from e
     _close(store)
     err.print(f"stopped: {report.events:,} events, {report.alerts} alert(s) raised, "
               f"dead letters: {report.dead_letters or 'none'}")
@@ -304,6 +310,18 @@ def es_prune(
     _, es = _es_config(config)
     report = prune_indices(es, dry_run=dry_run)
     out.print(format_prune(report, es.retention_days), highlight=False)
+
+
+@es_app.command("resend")
+def es_resend(config: ConfigOption = None) -> None:
+    """Send again the alerts the cluster refused (after fixing the cause, e.g. a mapping)."""
+    from alerting.elasticsearch.commands import format_resend, resend_rejected
+
+    cfg, es = _es_config(config)
+    store = open_store(cfg)
+    report = resend_rejected(es, store, state_dir=cfg.state_dir)
+    _close(store)
+    out.print(format_resend(report), highlight=False)
 
 
 @app.command()
