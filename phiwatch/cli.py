@@ -265,7 +265,7 @@ def rules_validate(
     from rules.loader import format_report, validate_directories
 
     errors, good = validate_directories(dirs)
-    out.print(format_report(errors, good), highlight=False)
+    out.print(format_report(errors, good), highlight=False, markup=False)
     raise typer.Exit(1 if any(e.is_error for e in errors) else 0)
 
 
