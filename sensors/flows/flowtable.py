@@ -77,7 +77,7 @@ class Flow:
     def __repr__(self) -> str:
         a, ap, b, bp = self.endpoints
         return (
-            f"Flow({self.key[0]} {_ip(a)}:{ap} -> {_ip(b)}:{bp} "
+            f"Flow({self.key[0]} {ip_text(a)}:{ap} -> {ip_text(b)}:{bp} "
             f"{self.a_packets}/{self.a_bytes} {self.b_packets}/{self.b_bytes})"
         )
 
@@ -178,7 +178,7 @@ class FlowTable:
         return done
 
 
-def _ip(raw: int | bytes) -> str:
+def ip_text(raw: int | bytes) -> str:
     """Text form of an address; ``inet_ntop`` is several times faster than ``ipaddress``."""
     if isinstance(raw, int):
         return inet_ntop(AF_INET, raw.to_bytes(4, "big"))
@@ -199,7 +199,7 @@ def tcp_flag_names(flags: int) -> list[str]:
 def flow_id(flow: Flow) -> str:
     """A stable id from the 5-tuple and first-seen time, so a replay yields the same ids."""
     a, ap, b, bp = flow.endpoints
-    return _flow_id(flow.key[0], _ip(a), ap, _ip(b), bp, flow.first)
+    return _flow_id(flow.key[0], ip_text(a), ap, ip_text(b), bp, flow.first)
 
 
 def _flow_id(proto: int, a: str, ap: int, b: str, bp: int, first: float) -> str:
@@ -225,7 +225,7 @@ def _iso(ts: float) -> str:
 def flow_event(flow: Flow, source: str = "") -> Event:
     """The ECS ``network.flow`` event for an ended flow; ``source`` names the capture."""
     a, ap, b, bp = flow.endpoints
-    a_ip, b_ip = _ip(a), _ip(b)
+    a_ip, b_ip = ip_text(a), ip_text(b)
     proto = flow.key[0]
     start = datetime.fromtimestamp(flow.first, UTC)
     fid = _flow_id(proto, a_ip, ap, b_ip, bp, flow.first)

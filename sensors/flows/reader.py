@@ -3,7 +3,9 @@
 Why one loop for everything: decoding is the cost, so each frame is decoded once and
 feeds the flow table, the fragment tracker, DNS and (when asked) the conversation table.
 The loop binds everything it calls to locals and handles the common case — an
-unfragmented packet — without any call beyond ``decode`` and ``FlowTable.add``.
+unfragmented packet of a live flow — with no call but ``decode`` and two C methods of
+the flow dict: the hit paths of ``FlowTable.add`` and ``ConversationTable.add`` are
+inlined here (and tested through both).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sensors.event import Event
 from sensors.flows.conversations import Conversation, ConversationTable
 from sensors.flows.decode import decode
 from sensors.flows.dns import MalformedDNS, dns_event
-from sensors.flows.flowtable import TRANSPORTS, FlowTable, _ip, flow_event
+from sensors.flows.flowtable import TRANSPORTS, FlowTable, flow_event, ip_text
 from sensors.flows.fragments import FragKey, FragmentTracker, Pending
 from sensors.flows.pcapfile import Capture
 from sensors.flows.tunnels import Buffer
@@ -28,7 +30,10 @@ SWEEP_INTERVAL = 1.0
 
 @dataclass(slots=True)
 class Counters:
-    """What one read saw; ``decode_errors`` and ``non_ip`` are keyed by reason."""
+    """What one read saw; ``decode_errors`` and ``non_ip`` are keyed by reason.
+
+    ``packets``, ``bytes`` and ``ip_packets`` are filled in when the iteration ends.
+    """
 
     packets: int = 0
     bytes: int = 0
@@ -237,7 +242,7 @@ class FlowReader:
             payload = payload[2 : size + 2]
         try:
             ev = dns_event(
-                payload, ts, _ip(src), sport, _ip(dst), dport, TRANSPORTS[proto],
+                payload, ts, ip_text(src), sport, ip_text(dst), dport, TRANSPORTS[proto],
                 "ipv6" if ver == 6 else "ipv4", f"{self.source}:#{frame}",
             )  # fmt: skip
         except MalformedDNS:
