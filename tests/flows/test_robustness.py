@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from encapsulations import CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
-from test_decode import CASES
 
 from sensors.flows.decode import LT_ETHERNET, LT_LOOP, LT_NULL, LT_RAW, LT_SLL, LT_SLL2, decode
 from sensors.flows.pcapfile import Capture, CaptureError
