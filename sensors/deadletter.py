@@ -27,7 +27,7 @@ class DeadLetter:
     """Appends unreadable records to ``path`` and counts them by reason."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = path.absolute()  # entries name side files; a relative path would dangle
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115  (kept open for appends)
         self.counts: Counter[str] = Counter()
