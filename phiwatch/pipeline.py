@@ -192,7 +192,9 @@ def replay(
     processor = Processor(engine, store, dead)
     batch: list[Event] = []
     size = config.pipeline.batch_size
-    for event in heapq.merge(*streams, key=attrgetter("epoch")):
+    # One file is already in its own order; merging costs a heap operation per event.
+    merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=attrgetter("epoch"))
+    for event in merged:
         batch.append(event)
         if len(batch) >= size:
             processor.process(batch)
