@@ -83,10 +83,17 @@ class FlowReader:
     ) -> None:  # fmt: skip
         self.path = Path(path)
         self.source = str(path)
+        self._settings = (idle_timeout, active_timeout, max_flows, fragment_timeout)
+        self.dns = dns
+        self._count_conversations = conversations
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh state, so that iterating twice reads the capture twice, not half."""
+        idle_timeout, active_timeout, max_flows, fragment_timeout = self._settings
         self.table = FlowTable(idle_timeout, active_timeout, max_flows)
         self.fragments = FragmentTracker(timeout=fragment_timeout)
-        self.dns = dns
-        self._conv = ConversationTable() if conversations else None
+        self._conv = ConversationTable() if self._count_conversations else None
         self.counters = Counters()
 
     def conversations(self) -> list[Conversation]:
@@ -96,6 +103,7 @@ class FlowReader:
         return self._conv.conversations()
 
     def __iter__(self) -> Iterator[Event]:
+        self._reset()
         with Capture(self.path) as cap:
             yield from self._run(cap)
             c = self.counters

@@ -153,3 +153,17 @@ def test_fragments_without_their_first_make_a_portless_flow(pcap: Callable[..., 
     assert "source.port" not in ev.fields or ev.get("source.port") == 0
     assert ev.get("network.packets") == 2
     assert reader.counters.fragments_unmatched == 2
+
+
+def test_reading_twice_gives_the_same_events_and_counters(pcap: Callable[..., Path]) -> None:
+    frame = bytes(eth() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=7, dport=8))
+    reader = FlowReader(pcap([frame] * 3), conversations=True)
+    first = list(reader)
+    counters = reader.counters.as_dict()
+    assert list(reader) == first
+    assert (
+        reader.counters.as_dict()
+        == counters
+        == {**counters, "packets": 3, "ip_packets": 3, "flows": 1, "bytes": 3 * len(frame)}
+    )
+    assert [c.frames for c in reader.conversations()] == [3]
