@@ -150,8 +150,9 @@ def simulate(
 
 @app.command()
 def replay(
-    files: Annotated[list[Path], typer.Argument(help="Log files to process.", exists=True,
-                                                dir_okay=False)],
+    files: Annotated[list[Path], typer.Argument(
+        help="HIS log files, and packet captures (pcap/pcapng, recognised by content).",
+        exists=True, dir_okay=False)],
     config: ConfigOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:

@@ -164,6 +164,31 @@ def file_events(
         tailer.close()
 
 
+_CAPTURE_MAGIC = (
+    b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1",
+    b"\x0a\x0d\x0d\x0a",  # pcapng section header block
+)
+
+
+def is_capture(path: Path) -> bool:
+    """Whether ``path`` is a pcap or pcapng file (by its magic number, not its name)."""
+    with open(path, "rb") as f:
+        return f.read(4) in _CAPTURE_MAGIC
+
+
+def capture_events(path: Path, progress: Callable[[int], None]) -> Iterator[Event]:
+    """Flow and DNS events of a capture, in event-time order.
+
+    The flow table emits a flow when it ends but stamps it with its start, so the events
+    are sorted before they are merged with the other files.
+    """
+    from sensors.flows import FlowReader
+
+    events = sorted(FlowReader(path), key=attrgetter("epoch"))
+    progress(path.stat().st_size)
+    yield from events
+
+
 def replay(
     config: Config,
     paths: Sequence[Path],
@@ -187,6 +212,9 @@ def replay(
     tick = progress or (lambda n: None)
     streams = []
     for p in paths:
+        if is_capture(p):
+            streams.append(capture_events(p, tick))
+            continue
         factory = parser_factory(config, source_for(config, p))
         streams.append(file_events(p, factory(str(p)), dead, tick))
     processor = Processor(engine, store, dead)
