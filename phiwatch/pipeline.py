@@ -138,8 +138,18 @@ def file_events(
     path: Path, parser: RecordParser, dead_letter: DeadLetter, progress: Callable[[int], None]
 ) -> Iterator[Event]:
     """Every event of one complete file, in file order; bad lines go to ``dead_letter``."""
-    tailer = Tailer.open(str(path), None, dead_letter, max_line_bytes=1 << 20)
     name = str(path)
+    if getattr(parser, "document", False):  # one whole document (a FHIR Bundle file)
+        data = path.read_bytes()
+        progress(len(data))
+        try:
+            yield from sorted(parser.parse_document(data, f"{name}:1"),  # type: ignore[attr-defined]
+                              key=attrgetter("epoch"))
+        except ParseError as e:
+            dead_letter.write(source=name, line=1, offset=0, reason=e.reason, field=e.field,
+                              raw=data)
+        return
+    tailer = Tailer.open(str(path), None, dead_letter, max_line_bytes=1 << 20)
     reported = 0
     try:
         while True:

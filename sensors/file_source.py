@@ -201,6 +201,9 @@ class FileSource:
         for tailer, parser in list(self._active.values()):
             if len(out) >= max_events:
                 break
+            if getattr(parser, "document", False):
+                self._parse_document(tailer, parser, out)
+                continue
             self._parse(tailer, parser, tailer.read(max_events - len(out)), out)
         now = self._clock()
         for key, (tailer, parser, since) in list(self._draining.items()):
@@ -214,6 +217,19 @@ class FileSource:
                 continue
             self._parse(tailer, parser, lines, out)
         return out
+
+    def _parse_document(self, tailer: Tailer, parser: RecordParser, out: list[Event]) -> None:
+        data = tailer.read_document(getattr(parser, "settle_seconds", 2.0))
+        if data is None:
+            return
+        try:
+            events = parser.parse_document(data, f"{tailer.path}:1")  # type: ignore[attr-defined]
+        except ParseError as e:
+            self._dead.write(source=tailer.path, line=1, offset=0, reason=e.reason,
+                             field=e.field, raw=data)
+            return
+        out.extend(sorted(events, key=lambda e: e.epoch))
+        self.lines += 1
 
     def _parse(
         self, tailer: Tailer, parser: RecordParser, lines: list[Line], out: list[Event]

@@ -12,6 +12,7 @@ dead-letter side file and reported once it ends.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -216,6 +217,24 @@ class Tailer:
             extra={"blob": str(blob), "length": length},
         )
         return chunk[nl + 1 :]
+
+    def read_document(self, settle_seconds: float) -> bytes | None:
+        """The whole file, once, when it has not changed for ``settle_seconds``.
+
+        For sources whose files are single documents written once (a FHIR Bundle export):
+        a document still being written is left until it settles; one already read is not
+        read again (the committed offset is its size).
+        """
+        st = os.fstat(self._fd)
+        if st.st_size == 0 or st.st_size <= self._pos.offset:
+            return None
+        if time.time() - st.st_mtime < settle_seconds:
+            return None
+        data = os.pread(self._fd, st.st_size, 0)
+        self._read_offset = self._pos.offset = len(data)
+        self._pos.line = 1
+        self.bytes_read += len(data)
+        return data
 
     def flush_partial(self) -> list[Line]:
         """The unterminated last line, once the file can no longer grow (rotated away)."""

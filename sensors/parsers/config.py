@@ -112,9 +112,16 @@ class CsvParserConfig(_ParserConfigBase):
 
 
 class FhirParserConfig(_ParserConfigBase):
-    """HL7 FHIR R4 AuditEvent resources (or Bundles of them), one JSON resource per line."""
+    """HL7 FHIR R4 AuditEvent resources (or Bundles of them), one JSON resource per line.
+
+    With ``document: true`` each file is instead one whole JSON document (a pretty-printed
+    Bundle, as an HIS export job drops them into a folder): it is read once, whole, when it
+    has not changed for ``settle_seconds``.
+    """
 
     format: Literal["fhir"]
+    document: bool = False
+    settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
 
 
 ParserConfig = Annotated[

@@ -258,10 +258,13 @@ def audit_fields(resource: dict[str, Any]) -> dict[str, Any]:
 class FhirParser:
     """Parses FHIR AuditEvents and Bundles of them; stateless."""
 
-    __slots__ = ("_finish",)
+    __slots__ = ("_finish", "document", "settle_seconds")
 
     def __init__(self, config: FhirParserConfig | None = None) -> None:
         config = config or FhirParserConfig(format="fhir")
+        #: Whether each file is one whole document (read by ``parse_document``), not NDJSON.
+        self.document = config.document
+        self.settle_seconds = config.settle_seconds
         self._finish = Normalizer(
             get_zone(config.timezone or DEFAULT_ZONE),
             tuple(config.timestamp_formats),
