@@ -6,30 +6,48 @@ that into a ``RuleError`` naming the file and the rule, and goes on with the oth
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from sigma.correlations import (
+    CorrelationConditionAND,
+    CorrelationConditionItem,
+    CorrelationConditionNOT,
+    CorrelationConditionOR,
     SigmaCorrelationCondition,
     SigmaCorrelationRule,
     SigmaCorrelationType,
+    SigmaExtendedCorrelationCondition,
+    SigmaRuleReference,
 )
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from rules.alert import SEVERITIES
+from rules.baseline_spec import BaselineSpec, SpecError, parse_baseline, parse_duration
 from rules.compiler import CompileError, compile_rule, requirement
 from rules.explain import AlertSpec
 from rules.logsource import datasets_for, describe
-from rules.model import ConditionOp, CorrelationKind, CorrelationRule, DetectionRule
+from rules.model import (
+    CONDITION_OPS,
+    ConditionOp,
+    CorrelationKind,
+    CorrelationRule,
+    DetectionRule,
+    Presence,
+)
 
 #: The keys phiwatch reads inside a rule's ``phiwatch:`` block.
-EXTENSION_KEYS = frozenset({"explain", "context"})
+EXTENSION_KEYS = frozenset({"explain", "context", "realert", "realert_by", "baseline"})
 
 _KINDS: dict[SigmaCorrelationType, CorrelationKind] = {
     SigmaCorrelationType.EVENT_COUNT: "event_count",
     SigmaCorrelationType.VALUE_COUNT: "value_count",
     SigmaCorrelationType.VALUE_SUM: "value_sum",
+    SigmaCorrelationType.TEMPORAL: "temporal",
+    SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered",
 }
 _OPS: dict[str, ConditionOp] = {
     "gte": "gte", "gt": "gt", "lte": "lte", "lt": "lt", "eq": "eq", "neq": "neq",
@@ -88,8 +106,47 @@ def extension(
     return template, tuple(context), warnings
 
 
+def _block(rule: SigmaRule | SigmaCorrelationRule) -> Mapping[str, Any]:
+    block = rule.custom_attributes.get("phiwatch")
+    return block if isinstance(block, Mapping) else {}
+
+
+def realert(rule: SigmaRule | SigmaCorrelationRule) -> tuple[float, tuple[str, ...]]:
+    """``phiwatch.realert`` in seconds (0 when absent) and ``realert_by`` (plain rules)."""
+    block = _block(rule)
+    try:
+        seconds = parse_duration(block.get("realert", 0), "phiwatch.realert")
+    except SpecError as e:
+        raise BuildError(str(e)) from e
+    by = block.get("realert_by", ["user.id"])
+    if isinstance(by, str):
+        by = [by]
+    if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
+        raise BuildError("'phiwatch.realert_by' must be a list of field names")
+    return seconds, tuple(by)
+
+
+def baseline(rule: SigmaRule) -> BaselineSpec | None:
+    """The parsed ``phiwatch.baseline`` block, if the rule has one."""
+    block = _block(rule).get("baseline")
+    if block is None:
+        return None
+    try:
+        return parse_baseline(block)
+    except SpecError as e:
+        raise BuildError(str(e)) from e
+
+
+def digest(rule: SigmaRule | SigmaCorrelationRule, *parts: str) -> str:
+    """A fingerprint of the rule as written (and of ``parts``: its base rules' digests)."""
+    text = orjson.dumps([rule.to_dict(), parts], option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.blake2b(text, digest_size=12).hexdigest()
+
+
 def alert_spec(rule: SigmaRule | SigmaCorrelationRule) -> tuple[AlertSpec, list[str]]:
     template, context, warnings = extension(rule)
+    if "realert" in _block(rule) and isinstance(rule, SigmaRule):
+        context = (*context, *realert(rule)[1])  # plain rules are suppressed by these fields
     severity = rule.level.name.lower() if rule.level is not None else "medium"
     if severity not in SEVERITIES:
         severity = "medium"
@@ -117,8 +174,11 @@ def build_detection(rule: SigmaRule, path: str, alerts: bool) -> tuple[Detection
     except SigmaError as e:
         raise BuildError(sigma_message(e)) from e
     spec, warnings = alert_spec(rule)
-    det = DetectionRule(rule_id(rule), rule.name, path, spec, datasets, predicate, alerts,
-                        requirement=required)
+    every, by = realert(rule)
+    base_line = baseline(rule)
+    det = DetectionRule(rule_id(rule), rule.name, path, spec, datasets, predicate,
+                        alerts and base_line is None, requirement=required, realert=every,
+                        realert_by=by, baseline=base_line, digest=digest(rule))
     return det, warnings
 
 
@@ -130,8 +190,12 @@ def build_correlation(
     if kind is None:
         raise BuildError(f"correlation type '{rule.type.name.lower()}' is not supported yet")
     cond = rule.condition
-    if not isinstance(cond, SigmaCorrelationCondition):
-        raise BuildError("extended correlation conditions are not supported")
+    if "baseline" in _block(rule):
+        raise BuildError("'phiwatch.baseline' belongs in a detection rule, not a correlation")
+    if isinstance(cond, SigmaExtendedCorrelationCondition):
+        return _temporal(rule, path, compiled, kind)
+    if not isinstance(cond, SigmaCorrelationCondition):  # pragma: no cover
+        raise BuildError("this correlation condition is not supported")
     op = _OPS.get(cond.op.name.lower())
     if op is None:  # pragma: no cover - pySigma knows no other operators
         raise BuildError(f"condition operator '{cond.op.name.lower()}' is not supported")
@@ -164,11 +228,97 @@ def build_correlation(
         value_fields[base.id] = field_of(cond.fieldref) if cond.fieldref else None
     if not bases:
         raise BuildError("the correlation references no rule")
+    presence: Presence | None = None
+    if kind == "temporal":
+        compare, threshold = CONDITION_OPS[op], float(cond.count)
+
+        def presence(seen: frozenset[int]) -> bool:
+            return compare(len(seen), threshold)
+    elif kind == "temporal_ordered" and not (op == "gte" and cond.count == len(bases)):
+        raise BuildError("temporal_ordered takes no condition but the default (all rules, "
+                         "in order); use 'temporal' to count rules")
     spec, warnings = alert_spec(rule)
     corr = CorrelationRule(
         id=rule_id(rule), name=rule.name, path=path, spec=spec, kind=kind, bases=tuple(bases),
         group_by=group_by, group_fields=group_fields, value_fields=value_fields,
         timespan=float(rule.timespan.seconds), op=op, threshold=float(cond.count),
         field_name=cond.fieldref if isinstance(cond.fieldref, str) else None,
+        presence=presence, realert=realert(rule)[0],
+        digest=digest(rule, *sorted(b.digest for b in bases)),
     )
     return corr, warnings
+
+
+def _bases(
+    rule: SigmaCorrelationRule, compiled: Mapping[int, DetectionRule]
+) -> tuple[list[DetectionRule], dict[str, int]]:
+    """The referenced detection rules, and each reference's index among them."""
+    bases: list[DetectionRule] = []
+    index: dict[str, int] = {}
+    for ref in rule.rules or []:
+        target: Any = ref.rule
+        if isinstance(target, SigmaCorrelationRule):
+            raise BuildError(f"correlation of correlation '{ref.reference}' is not supported")
+        base = compiled.get(id(target))
+        if base is None:
+            raise BuildError(
+                f"referenced rule '{ref.reference}' is not evaluated (see its own message)",
+                warning=True,
+            )
+        if base not in bases:
+            bases.append(base)
+        index[ref.reference] = bases.index(base)
+        for k in (base.id, base.name):
+            if k:
+                index.setdefault(k, bases.index(base))
+    return bases, index
+
+
+def _temporal(
+    rule: SigmaCorrelationRule, path: str, compiled: Mapping[int, DetectionRule],
+    kind: CorrelationKind,
+) -> tuple[CorrelationRule, list[str]]:
+    """A ``temporal`` rule with an extended condition (``a and not b``)."""
+    if kind != "temporal":
+        raise BuildError("an extended condition (rule names with and/or/not) needs "
+                         "correlation type 'temporal'")
+    cond = rule.condition
+    assert isinstance(cond, SigmaExtendedCorrelationCondition)
+    bases, index = _bases(rule, compiled)
+    if not bases:
+        raise BuildError("the correlation references no rule")
+    presence = _presence(cond.parsed, index)
+    aliases = {a.alias: {r.reference: f for r, f in a.mapping.items()} for a in rule.aliases}
+    group_by = tuple(rule.group_by or ())
+    refs = {i: r.reference for r in rule.rules or [] for i in [index[r.reference]]}
+    group_fields = {b.id: tuple(aliases.get(g, {}).get(refs[i], g) for g in group_by)
+                    for i, b in enumerate(bases)}
+    spec, warnings = alert_spec(rule)
+    corr = CorrelationRule(
+        id=rule_id(rule), name=rule.name, path=path, spec=spec, kind=kind, bases=tuple(bases),
+        group_by=group_by, group_fields=group_fields, value_fields=dict.fromkeys(group_fields),
+        timespan=float(rule.timespan.seconds), op="gte", threshold=float(len(bases)),
+        presence=presence, realert=realert(rule)[0],
+        digest=digest(rule, *sorted(b.digest for b in bases)),
+    )
+    return corr, warnings
+
+
+def _presence(node: CorrelationConditionItem | SigmaRuleReference,
+              index: Mapping[str, int]) -> Presence:
+    """An extended condition as a function of the set of base rules seen."""
+    if isinstance(node, SigmaRuleReference):
+        if node.reference not in index:
+            raise BuildError(f"the condition names '{node.reference}', which is not among "
+                             "the correlation's rules")
+        i = index[node.reference]
+        return lambda seen: i in seen
+    args = [_presence(a, index) for a in node.args]
+    if isinstance(node, CorrelationConditionNOT):
+        inner = args[0]
+        return lambda seen: not inner(seen)
+    if isinstance(node, CorrelationConditionAND):
+        return lambda seen: all(a(seen) for a in args)
+    if isinstance(node, CorrelationConditionOR):
+        return lambda seen: any(a(seen) for a in args)
+    raise BuildError(f"condition element {node!r} is not supported")  # pragma: no cover

@@ -266,15 +266,15 @@ class CorrelationState:
             d: dict[str, Any] = {"key": list(g.values), "last": g.last}
             ep = g.episode
             if ep is None:
-                d["entries"] = [_entry_out(e) for e in g.entries]
+                d["entries"] = [entry_out(e) for e in g.entries]
                 d["total"] = g.total
             else:
                 d["episode"] = {
-                    "first": _entry_out(ep.first), "last": _entry_out(ep.last),
+                    "first": entry_out(ep.first), "last": entry_out(ep.last),
                     "last_fields": {k: v for k in keep if (v := ep.last_fields.get(k)) is not None},
                     "count": ep.count, "total": ep.total,
                     "values": None if ep.values is None else [[k, n] for k, n in ep.values.items()],
-                    "sample": [_entry_out(e) for e in ep.sample],
+                    "sample": [entry_out(e) for e in ep.sample],
                 }
             groups.append(d)
         return {"groups": groups, "evicted": self.evicted, "opened": self.opened,
@@ -291,13 +291,13 @@ class CorrelationState:
             if "episode" in gd:
                 e = gd["episode"]
                 g.episode = Episode(
-                    _entry_in(e["first"]), _entry_in(e["last"]), dict(e["last_fields"]),
+                    entry_in(e["first"]), entry_in(e["last"]), dict(e["last_fields"]),
                     e["count"],
                     None if e["values"] is None else {k: n for k, n in e["values"]},
-                    e["total"], [_entry_in(x) for x in e["sample"]],
+                    e["total"], [entry_in(x) for x in e["sample"]],
                 )
             else:
-                g.entries = deque(_entry_in(x) for x in gd["entries"])
+                g.entries = deque(entry_in(x) for x in gd["entries"])
                 g.total = gd["total"]
                 if self.rule.kind == "value_count":
                     for x in g.entries:
@@ -305,11 +305,13 @@ class CorrelationState:
             self.groups[values[0] if single else values] = g
 
 
-def _entry_out(e: Entry) -> list[Any]:
+def entry_out(e: Entry) -> list[Any]:
+    """An entry as JSON (tuples become lists)."""
     return [e[0], e[1], e[2], e[3], list(e[4])]
 
 
-def _entry_in(x: list[Any]) -> Entry:
+def entry_in(x: list[Any]) -> Entry:
+    """``entry_out``'s list read back."""
     return (x[0], x[1], x[2], x[3], tuple(x[4]))
 
 

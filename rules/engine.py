@@ -22,7 +22,8 @@ from rules.dispatch import Dispatch, Route
 from rules.explain import event_alert
 from rules.loader import RuleSet
 from rules.logsource import HIS_ACCESS
-from rules.model import DetectionRule
+from rules.model import CorrelationRule, DetectionRule
+from rules.temporal import TemporalState
 from sensors.event import Event
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,13 @@ _NEVER = float("-inf")
 #: only free memory and close quiet episodes; once per second of event time is plenty.
 SWEEP_SECONDS = 1.0
 
+
+
+def new_state(rule: CorrelationRule, sample_size: int) -> CorrelationState | TemporalState:
+    """The streaming state of one correlation rule, by its kind."""
+    if rule.kind in ("temporal", "temporal_ordered"):
+        return TemporalState(rule, sample_size)
+    return CorrelationState(rule, sample_size)
 
 
 class Engine:
@@ -59,8 +67,8 @@ class Engine:
         self.sample_size = sample_size
         self.default_dataset = default_dataset
         self.sweep_seconds = sweep_seconds
-        self.states: dict[str, CorrelationState] = {
-            c.id: CorrelationState(c, sample_size) for c in ruleset.correlations
+        self.states: dict[str, CorrelationState | TemporalState] = {
+            c.id: new_state(c, sample_size) for c in ruleset.correlations
         }
         routes: dict[str, list[tuple[DetectionRule, Route]]] = {}
         for rule in ruleset.detections:

@@ -21,6 +21,7 @@ a rule pays that memory and time only if it asks for it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,12 @@ Entry = tuple[float, Any, str, str, tuple[Any, ...]]
 #: Placeholders that are the alert's own numbers rather than event fields.
 SPECIAL = frozenset(
     {"event_count", "value_count", "value_sum", "threshold", "timespan", "duration",
-     "window_start", "window_end", "title", "group", "field", "op"}
+     "window_start", "window_end", "title", "group", "field", "op",
+     # temporal correlations: the base rules seen
+     "rules",
+     # baselines (rules.baseline)
+     "value", "period", "own_baseline", "own_threshold", "own_method", "peer_baseline",
+     "peer_threshold", "peer_method", "peer_group", "history_days", "floor", "metric"}
 )
 #: Copied into every alert's context when the event has them, whatever the rule's
 #: ``context`` says: who and where, so that alerts group into incidents by principal.
@@ -58,6 +64,14 @@ DEFAULT_CORRELATION = {
     "value_sum": (
         "{field} summed to {value_sum} over {event_count} events for {group} in {duration}; "
         "threshold {op} {threshold} in {timespan}"
+    ),
+    "temporal": "'{title}': {rules} for {group} within {duration} ({event_count} events)",
+    "temporal_ordered": (
+        "'{title}': {rules} in that order for {group} within {duration} ({event_count} events)"
+    ),
+    "baseline": (
+        "{value} for {group} in {period}; own {history_days}-day {own_method} is "
+        "{own_baseline}; {peer_group} {peer_method} is {peer_baseline}"
     ),
 }
 
@@ -201,6 +215,8 @@ class Numbers:
     event_count: int
     value_count: int | None
     value_sum: float | None
+    #: Further placeholders (temporal rules, baselines); numbers also go into ``metrics``.
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def episode_alert(
@@ -225,6 +241,7 @@ def episode_alert(
         "window_end": _stamp(end), "title": spec.title, "field": n.field,
         "op": _OPS.get(n.op, n.op),
         "group": ", ".join(f"{k}={v}" for k, v in group.items()) or "all events",
+        **n.extra,
     }
 
     def field(name: str) -> Any:
@@ -246,6 +263,9 @@ def episode_alert(
         metrics["value_count"] = float(n.value_count)
     if n.value_sum is not None:
         metrics["value_sum"] = float(n.value_sum)
+    for k, v in n.extra.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            metrics[k] = float(v)
     return Alert(
         id=alert_id(spec.rule_id, group, start), rule_id=spec.rule_id, rule_title=spec.title,
         severity=spec.severity, group=dict(group), window_start=start, window_end=end,

@@ -7,11 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rules.baseline_spec import BaselineSpec
 from rules.compiler import Predicate, Requirement
 from rules.explain import AlertSpec
 
-CorrelationKind = Literal["event_count", "value_count", "value_sum"]
+CorrelationKind = Literal[
+    "event_count", "value_count", "value_sum", "temporal", "temporal_ordered"]
 ConditionOp = Literal["gte", "gt", "lte", "lt", "eq", "neq"]
+
+#: A temporal condition: which base rules (by index in ``bases``) have matched in the window
+#: → whether the condition holds.
+Presence = Callable[[frozenset[int]], bool]
 
 #: A correlation condition as a function of (the window's figure, the threshold).
 CONDITION_OPS: dict[str, Callable[[float, float], bool]] = {
@@ -37,6 +43,13 @@ class DetectionRule:
     correlations: list[CorrelationRule] = field(default_factory=list)
     #: An exact field value every match needs, for the engine's pre-selection.
     requirement: Requirement | None = None
+    #: ``phiwatch.realert`` in seconds (0: no suppression) and the fields naming whom.
+    realert: float = 0.0
+    realert_by: tuple[str, ...] = ("user.id",)
+    #: ``phiwatch.baseline``: the rule alerts on a user above their own and peers' history.
+    baseline: BaselineSpec | None = None
+    #: A fingerprint of the rule as written: hot reload keeps state only if it is unchanged.
+    digest: str = ""
 
     @property
     def title(self) -> str:
@@ -45,7 +58,7 @@ class DetectionRule:
 
 @dataclass(eq=False, slots=True)
 class CorrelationRule:
-    """A Sigma correlation (``event_count``, ``value_count``, ``value_sum``) over base rules."""
+    """A Sigma correlation (counting, summing or temporal) over base rules."""
 
     id: str
     name: str | None
@@ -64,6 +77,12 @@ class CorrelationRule:
     threshold: float
     #: The condition's field as written in the rule (for sentences), if any.
     field_name: str | None = None
+    #: ``temporal``/``temporal_ordered``: the condition over the base rules seen in a window.
+    presence: Presence | None = None
+    #: ``phiwatch.realert`` in seconds (0: no suppression).
+    realert: float = 0.0
+    #: A fingerprint of the rule and its base rules as written (see ``DetectionRule``).
+    digest: str = ""
 
     @property
     def title(self) -> str:

@@ -146,7 +146,7 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     assert err.rule == "Copy" and "already used" in err.message and "a.yml" in err.message
 
 
-def test_temporal_correlation_is_reported_unsupported(tmp_path: Path) -> None:
+def test_temporal_over_a_correlation_is_reported_unsupported(tmp_path: Path) -> None:
     ruleset = load(tmp_path, EVENT_COUNT + """
 ---
 title: Login then export
@@ -158,7 +158,7 @@ correlation:
 """)
     assert [c.title for c in ruleset.correlations] == ["Many views"]
     (err,) = ruleset.errors
-    assert err.rule == "Login then export" and "temporal" in err.message
+    assert err.rule == "Login then export" and "correlation of correlation" in err.message
 
 
 def test_building_blocks_do_not_alert_alone_unless_generate(tmp_path: Path) -> None:
@@ -185,10 +185,13 @@ def test_bad_extension_is_an_error_unknown_key_a_warning(tmp_path: Path) -> None
     ruleset = load(tmp_path, GOOD + "phiwatch:\n  explain: [not, a, string]\n")
     assert ruleset.detections == []
     assert "phiwatch.explain" in ruleset.errors[0].message
-    ruleset = load(tmp_path, GOOD + "phiwatch:\n  explain: hi\n  baseline: p99\n")
+    ruleset = load(tmp_path, GOOD + "phiwatch:\n  explain: hi\n  baselines: p99\n")
     assert len(ruleset.detections) == 1
     (warn,) = ruleset.errors
-    assert warn.level == "warning" and "phiwatch.baseline" in warn.message
+    assert warn.level == "warning" and "phiwatch.baselines" in warn.message
+    ruleset = load(tmp_path, GOOD + "phiwatch:\n  baseline: p99\n")
+    assert ruleset.detections == []
+    assert "'phiwatch.baseline' must be a mapping" in ruleset.errors[0].message
 
 
 def test_aliases_map_group_by_per_rule(tmp_path: Path) -> None:

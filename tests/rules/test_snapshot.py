@@ -45,6 +45,25 @@ correlation:
   condition: {field: his.record_count, gte: 100}
 phiwatch:
   explain: "{first.source.ip}: {value_sum} records by {user.id} in {duration}"
+---
+title: View then export
+name: view_then_export
+correlation:
+  type: temporal_ordered
+  rules: [view, export]
+  group-by: [user.id]
+  timespan: 1m
+phiwatch:
+  explain: "{first.source.ip}: {rules} by {user.id} in {duration}"
+---
+title: Export without a view
+name: export_no_view
+correlation:
+  type: temporal
+  rules: [view, export]
+  group-by: [user.id, source.ip]
+  timespan: 30s
+  condition: export and not view
 """
 
 Key = tuple[str, int, bool]

@@ -1,0 +1,228 @@
+"""Sigma ``temporal`` and ``temporal_ordered`` correlations, evaluated as events stream.
+
+"Failed logins, then a success on the same account within 10 minutes" is a sequence, not a
+count. Per group, the window keeps the recent matches of each base rule (the last
+``timespan`` of event time behind the group's newest event). ``temporal`` holds when the
+base rules seen in the window satisfy the condition (by default: all of them; a count
+condition counts distinct rules; an extended condition is a boolean expression over rule
+names, where ``not`` means "not seen in the window"). ``temporal_ordered`` holds when the
+window holds one match of each base rule in the order the rule lists them.
+
+Episodes work as in ``rules.correlation`` — the same ids (rule, group, oldest event of the
+window), revisions and closing — so stores, incidents and restarts treat both alike; only
+the condition differs. Which events form an episode depends only on the event order, not
+on when sweeps run.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import OrderedDict, deque
+from itertools import islice
+from typing import Any
+
+from rules.alert import Alert
+from rules.correlation import Adder, Episode, Key, entry_in, entry_out, key_text
+from rules.explain import Entry, Numbers, episode_alert
+from rules.model import CorrelationRule, DetectionRule
+from sensors.event import Event
+
+_NO_CTX: tuple[Any, ...] = ()
+
+
+class TemporalGroup:
+    """One group's recent matches per base rule (while no episode is open), or its episode."""
+
+    __slots__ = ("episode", "last", "per_base", "values")
+
+    def __init__(self, values: tuple[str, ...], n_bases: int) -> None:
+        self.values = values
+        self.per_base: list[deque[Entry]] = [deque() for _ in range(n_bases)]
+        self.last = float("-inf")
+        self.episode: Episode | None = None
+
+
+def ordered_chain(per_base: list[deque[Entry]]) -> Entry | None:
+    """The first entry of a chain with one entry per base in order (times non-decreasing),
+    or ``None``. Greedy: the earliest next step after each step is never a worse choice."""
+    t = float("-inf")
+    first: Entry | None = None
+    for entries in per_base:
+        if not entries:
+            return None
+        times = [e[0] for e in entries]
+        i = bisect_left(times, t)
+        if i == len(entries):
+            return None
+        t = entries[i][0]
+        if first is None:
+            first = entries[i]
+    return first
+
+
+class TemporalState:
+    """The windows and episodes of one ``temporal``/``temporal_ordered`` rule."""
+
+    def __init__(self, rule: CorrelationRule, sample_size: int) -> None:
+        assert rule.presence is not None or rule.kind == "temporal_ordered"
+        self.rule = rule
+        self.sample_size = sample_size
+        self.timespan = rule.timespan
+        self.groups: OrderedDict[Key, TemporalGroup] = OrderedDict()
+        self.evicted = 0
+        self.opened = 0
+        self.closed = 0
+        self.names = tuple(b.id for b in rule.bases)
+
+    def adder(self, base: DetectionRule) -> Adder:
+        """The function recording an event matched by ``base`` (see ``CorrelationState``)."""
+        rule = self.rule
+        index = self.names.index(base.id)
+        names = rule.group_fields[base.id]
+        n_bases = len(rule.bases)
+        keep_first = rule.spec.keep_first
+        timespan = self.timespan
+        sample_size = self.sample_size
+        ordered = rule.kind == "temporal_ordered"
+        presence = rule.presence
+        groups = self.groups
+
+        def add(event: Event, out: list[Alert]) -> None:
+            fields = event.fields
+            vals = [fields.get(n) for n in names]
+            if None in vals:
+                return
+            gvalues = tuple(map(key_text, vals))
+            key: Key = gvalues[0] if len(gvalues) == 1 else gvalues
+            epoch = event.epoch
+            entry: Entry = (epoch, index, event.ref, event.id,
+                            tuple(map(fields.get, keep_first)) if keep_first else _NO_CTX)
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = TemporalGroup(gvalues, n_bases)
+            else:
+                groups.move_to_end(key)
+                ep = g.episode
+                if ep is not None:
+                    if epoch <= ep.last[0] + timespan:  # joins the open episode
+                        ep.count += 1
+                        assert ep.values is not None
+                        ep.values[index] = ep.values.get(index, 0) + 1
+                        if epoch >= ep.last[0]:
+                            ep.last, ep.last_fields, g.last = entry, fields, epoch
+                        if len(ep.sample) < sample_size:
+                            ep.sample.append(entry)
+                        return
+                    out.append(self._close(g, ep))
+                    g = groups[key] = TemporalGroup(g.values, n_bases)
+            mine = g.per_base[index]
+            i = len(mine)
+            while i and mine[i - 1][0] > epoch:
+                i -= 1
+            mine.insert(i, entry)
+            newest = max(g.last, epoch)
+            g.last = newest
+            cutoff = newest - timespan
+            for dq in g.per_base:
+                while dq and dq[0][0] < cutoff:
+                    dq.popleft()
+            if ordered:
+                if ordered_chain(g.per_base) is None:
+                    return
+            else:
+                assert presence is not None
+                if not presence(frozenset(j for j, dq in enumerate(g.per_base) if dq)):
+                    return
+            window = sorted((e for dq in g.per_base for e in dq), key=lambda e: e[0])
+            counts: dict[Any, int] = {}
+            for e in window:
+                counts[e[1]] = counts.get(e[1], 0) + 1
+            last_entry = window[-1] if window[-1][0] >= epoch else entry
+            ep = g.episode = Episode(window[0], last_entry, fields, len(window), counts, 0.0,
+                                     list(islice(window, sample_size)))
+            g.per_base = [deque() for _ in range(n_bases)]
+            self.opened += 1
+            out.append(self._alert(g, ep, final=False))
+
+        return add
+
+    def _close(self, g: TemporalGroup, ep: Episode) -> Alert:
+        self.closed += 1
+        return self._alert(g, ep, final=True)
+
+    def _alert(self, g: TemporalGroup, ep: Episode, *, final: bool) -> Alert:
+        rule = self.rule
+        seen = ep.values or {}
+        matched = [self.names[i] for i in sorted(seen)]
+        numbers = Numbers(
+            kind=rule.kind, op=rule.op, threshold=rule.threshold, timespan=rule.timespan,
+            field=rule.field_name, event_count=ep.count, value_count=len(matched),
+            value_sum=None, extra={"rules": ", ".join(matched)},
+        )
+        group = dict(zip(rule.group_by, g.values, strict=True))
+        return episode_alert(rule.spec, numbers, group, ep.first, ep.last, ep.last_fields,
+                             ep.sample, revision=ep.count + 1 if final else ep.count,
+                             final=final)
+
+    # -- time ----------------------------------------------------------------------------
+
+    def sweep(self, watermark: float, out: list[Alert], *, full: bool = False) -> None:
+        """Close episodes and drop windows nothing can join any more (as in correlation)."""
+        dead: list[Key] = []
+        for key, g in self.groups.items():
+            if g.last + self.timespan < watermark:
+                dead.append(key)
+            elif not full:
+                break
+        for key in dead:
+            g = self.groups.pop(key)
+            if g.episode is not None:
+                out.append(self._close(g, g.episode))
+            else:
+                self.evicted += 1
+
+    def open_alerts(self) -> list[Alert]:
+        """The current version of every open episode, which stays open."""
+        return [self._alert(g, g.episode, final=False)
+                for g in self.groups.values() if g.episode is not None]
+
+    # -- snapshot ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        keep = self.rule.spec.keep
+        groups: list[dict[str, Any]] = []
+        for g in self.groups.values():
+            d: dict[str, Any] = {"key": list(g.values), "last": g.last}
+            ep = g.episode
+            if ep is None:
+                d["per_base"] = [[entry_out(e) for e in dq] for dq in g.per_base]
+            else:
+                d["episode"] = {
+                    "first": entry_out(ep.first), "last": entry_out(ep.last),
+                    "last_fields": {k: v for k in keep
+                                    if (v := ep.last_fields.get(k)) is not None},
+                    "count": ep.count, "values": [[k, n] for k, n in (ep.values or {}).items()],
+                    "sample": [entry_out(e) for e in ep.sample],
+                }
+            groups.append(d)
+        return {"groups": groups, "evicted": self.evicted, "opened": self.opened,
+                "closed": self.closed}
+
+    def restore(self, d: dict[str, Any]) -> None:
+        self.groups.clear()
+        self.evicted, self.opened, self.closed = d["evicted"], d["opened"], d["closed"]
+        n = len(self.rule.bases)
+        for gd in d["groups"]:
+            values = tuple(gd["key"])
+            g = TemporalGroup(values, n)
+            g.last = gd["last"]
+            if "episode" in gd:
+                e = gd["episode"]
+                g.episode = Episode(
+                    entry_in(e["first"]), entry_in(e["last"]), dict(e["last_fields"]),
+                    e["count"], {k: c for k, c in e["values"]}, 0.0,
+                    [entry_in(x) for x in e["sample"]])
+            else:
+                g.per_base = [deque(entry_in(x) for x in dq) for dq in gd["per_base"]][:n]
+                g.per_base += [deque() for _ in range(n - len(g.per_base))]
+            self.groups[values[0] if len(values) == 1 else values] = g
