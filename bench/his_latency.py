@@ -76,8 +76,9 @@ def measure_phiwatch(folder: Path, alerts: int, rate: float) -> list[float]:
         while not db_path.exists() and not done.is_set():
             time.sleep(0.01)
         db = sqlite3.connect(db_path, timeout=30)
-        while not done.is_set() or len(seen) < len(written):
-            for (doc,) in db.execute("SELECT doc FROM alerts"):
+        while not done.is_set() or not written.keys() <= seen.keys():
+            rows = db.execute("SELECT doc FROM alerts WHERE rule_id = 'phiwatch-his-bulk-export'")
+            for (doc,) in rows:
                 a = orjson.loads(doc)
                 seq = int(a["first_event"]["ref"].rsplit(":", 1)[1])
                 if seq not in seen:
@@ -107,7 +108,11 @@ def measure_phiwatch(folder: Path, alerts: int, rate: float) -> list[float]:
     t.join()
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
+    MISSING.extend(k for k in written if k not in seen)
     return [seen[k] - written[k] for k in written if k in seen]
+
+
+MISSING: list[int] = []
 
 
 def measure_tail_grep(folder: Path, alerts: int, rate: float) -> list[float]:
@@ -158,7 +163,8 @@ def main() -> int:
         ours = measure_phiwatch(Path(tmp), args.alerts, args.rate)
         peer = measure_tail_grep(Path(tmp), args.alerts, args.rate)
     if len(ours) < args.alerts:
-        print(f"phiwatch stored {len(ours)} of {args.alerts} alerts", file=sys.stderr)
+        print(f"phiwatch stored {len(ours)} of {args.alerts} alerts; missing lines "
+              f"{MISSING}", file=sys.stderr)
         return 1
     p50, p99 = statistics.median(ours), percentile(ours, 0.99)
     q50, q99 = statistics.median(peer), percentile(peer, 0.99)
