@@ -38,9 +38,11 @@ def v5(*records: Any) -> bytes:
 def v9_template(template_id: int = 256, flowset_id: int = 0) -> Any:
     types = (8, 12, 7, 11, 4, 1, 2, 6, 22, 21) if flowset_id == 0 else (8, 12, 7, 11, 4, 1, 2,
                                                                         152, 153)  # fmt: skip
-    return NetflowFlowsetV9(flowSetID=flowset_id, templates=[NetflowTemplateV9(
-        templateID=template_id, template_fields=[NetflowTemplateFieldV9(fieldType=t)
-                                                 for t in types])])  # fmt: skip
+    fields = [NetflowTemplateFieldV9(fieldType=t) for t in types]  # type: ignore[no-untyped-call]
+    return NetflowFlowsetV9(
+        flowSetID=flowset_id,
+        templates=[NetflowTemplateV9(templateID=template_id, template_fields=fields)],
+    )
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def test_v5_reply_half_is_turned_round(collector: NetflowCollector) -> None:
 
 def test_v9_templates_across_datagrams_per_exporter(collector: NetflowCollector) -> None:
     tpl = v9_template()
-    rec = GetNetflowRecordV9(tpl)(
+    rec = GetNetflowRecordV9(tpl)(  # type: ignore[no-untyped-call]
         IPV4_SRC_ADDR="10.1.1.5", IPV4_DST_ADDR="45.3.3.3", L4_SRC_PORT=50000, L4_DST_PORT=21,
         PROTOCOL=6, IN_BYTES=871, IN_PKTS=13, TCP_FLAGS=0x18, FIRST_SWITCHED=50_000,
         LAST_SWITCHED=55_000)  # fmt: skip
@@ -133,7 +135,7 @@ def test_v9_templates_across_datagrams_per_exporter(collector: NetflowCollector)
 
 def test_ipfix(collector: NetflowCollector) -> None:
     tpl = v9_template(300, flowset_id=2)
-    rec = GetNetflowRecordV9(tpl)(
+    rec = GetNetflowRecordV9(tpl)(  # type: ignore[no-untyped-call]
         IPV4_SRC_ADDR="10.1.1.5", IPV4_DST_ADDR="45.3.3.3", L4_SRC_PORT=50000, L4_DST_PORT=587,
         PROTOCOL=6, IN_BYTES=1721, IN_PKTS=13, flowStartMilliseconds=NOW * 1000 + 250,
         flowEndMilliseconds=NOW * 1000 + 1250)  # fmt: skip
