@@ -5,22 +5,32 @@
 - ``his/access-YYYY-MM-DD.log``: canonical HIS JSON lines (DESIGN.md, "Events"), one file
   per local day, in time order, ``@timestamp`` with the zone's offset (``+07:00``);
 - ``roster.csv`` (``user_id, full_name, role, department, status, end_date, shift,
-  vendor``): the department is the one at the end of the period (a few staff move in its
-  middle: their earlier events carry the old one); ``status`` is ``active`` or
+  vendor, national_id``): the department is the one at the end of the period (a few
+  staff move in its middle: their earlier events carry the old one, and the patients
+  they open follow the new department from the move); ``status`` is ``active`` or
   ``inactive`` (left; ``end_date`` is the last working day, before or during the period);
   for vendor accounts ``end_date`` is the contract's end and ``vendor`` the company;
+  ``national_id`` is the 12-digit citizen identity number (:mod:`.identity`);
 - ``flagged_patients.csv`` (``patient_id, reason``; reasons ``public_figure``,
   ``staff_member``, ``protection_order``, ``confidential_adoption``, ``police_case``);
 - ``encounters.csv`` (``patient_id, department, start, end``; from ``history_days`` before
   the period; ``end`` empty while still admitted at the end of the period);
-- ``patients.csv`` (``patient_id, full_name, sex, birth_date, registered, mother_id``) and
-  ``workstations.csv`` (``host_name, ip, department``: the address plan in
-  :mod:`sensors.simulator.departments`, which a network simulator must reuse);
+- ``patients.csv`` (``patient_id, full_name, sex, birth_date, registered, mother_id,
+  national_id``): a staff member who is also a patient has the same ``national_id`` on
+  both rows — the link for "a user opening their own record" (never the name: about 38 %
+  of Vietnamese are Nguyễn); newborns have none;
+- ``workstations.csv`` (``host_name, ip, department, building``: the address plan in
+  :mod:`sensors.simulator.departments`, which a network simulator must reuse) and
+  ``networks.csv`` (``cidr, name``: the hospital's own address ranges);
 - ``ground_truth.json``: ``{"generator", "organization.id", "organization.name",
   "timezone", "seed", "start", "days", "events", "incidents": [...]}``; each incident has
   ``id, kind, description, user.id, user.name, source.ip, host.name, start, end`` (ISO 8601
   with offset; first and last event of the incident), ``patients`` (distinct patients
-  touched, or records exported), ``events`` and ``expected_rules`` (shipped Sigma rule ids).
+  touched, or records exported), ``events``, ``counts`` (``events``, ``patients`` and
+  kind-specific numbers such as ``failed_logins``) and ``expected_rules`` (Sigma rule ids).
+  Kinds: the four of :mod:`.incidents` that fixed thresholds catch, and the eleven of
+  :mod:`.patterns` that need context, baselines or sequences. ``HospitalSpec.small()``
+  injects the four only (``phiwatch demo`` fails on a missed incident); ``large`` all.
 
 Normal-traffic bounds. Detection thresholds rest on these; they hold for every user
 outside the injected incidents, for any preset and ``activity``, and the tests check them:
@@ -36,6 +46,17 @@ outside the injected incidents, for any preset and ``activity``, and the tests c
   document 1); of a search: 1–50 (one page).
 - failed logins on one account in any five minutes: at most 2 (one or two typos, then
   the successful login within 30 s; logins of one person are at least 25 minutes apart).
+- context signals (checked outside incidents, ``tests/simulator/test_patterns.py``): no
+  event from outside ``networks.csv``; no account in two buildings within 30 minutes; no
+  vendor opens a ``reception`` (identity and contact) record; nobody opens their own
+  record; doctors, nurses and midwives open a flagged patient only while their
+  department has an encounter with them (from an hour before its start to 24 hours after
+  its end: revisits and notes) — other departments' consults never open flagged records,
+  as a break-the-glass prompt would make them; the services (laboratory, imaging,
+  pharmacy, billing, reception) open any patient, flagged or not, without an encounter;
+  non-clinical staff open at most about 15 maternity patients an hour (measured 9–13,
+  tested below 40); maternity nurses and midwives at most about 16 distinct patients an
+  hour (tested below 30);
 - activity happens in the user's shift (``day`` 07–16, ``evening`` 14–22, ``night`` 19–07,
   ``oncall24`` 07–07), from a quarter of an hour before its start to at most 70 minutes
   after its end (late logout, overtime).

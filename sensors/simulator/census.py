@@ -77,6 +77,8 @@ class Census:
         for i in range(spec.history_days + clock.days):
             self._day(first + timedelta(days=i))
         self.flagged = self._flag(staff_women)
+        #: flagged records open only to their care team and the services (break-the-glass)
+        self.flagged_ids = frozenset(pid for pid, _ in self.flagged)
         self._index()
 
     # -- patients ---------------------------------------------------------------------------

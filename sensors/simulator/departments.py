@@ -8,7 +8,11 @@ Address plan (stable: the network simulator must produce flows from the same add
 - Remote (VPN) sessions, used by the HIS vendor's support staff, are ``VPN-<nn>`` at
   ``10.250.0.<10+n>``.
 
-``workstations.csv`` in the output folder lists every address the simulation used.
+``workstations.csv`` in the output folder lists every internal address the simulation used,
+with the building it stands in (:data:`BUILDINGS`): walking between buildings takes
+several minutes, so one account active in two buildings within a minute or two is a
+shared or stolen password. ``networks.csv`` lists the hospital's own address ranges
+(:data:`NETWORKS`); anything else is outside.
 """
 
 from __future__ import annotations
@@ -67,6 +71,20 @@ CLINICAL: tuple[str, ...] = ("cap-cuu", "kham-benh", "san-a", "san-b", "hau-san"
 MATERNITY: tuple[str, ...] = ("san-a", "san-b", "hau-san", "so-sinh")
 
 MAX_WORKSTATIONS = 240
+
+#: Department → building: A (entrance: emergency, clinic, reception, cashiers), B
+#: (maternity), C (internal medicine), D (laboratory, imaging, pharmacy), E (offices).
+BUILDINGS: dict[str, str] = {
+    "cap-cuu": "A", "kham-benh": "A", "tiep-nhan": "A", "tai-chinh": "A",
+    "san-a": "B", "san-b": "B", "hau-san": "B", "so-sinh": "B", "noi": "C",
+    "xet-nghiem": "D", "chan-doan-hinh-anh": "D", "duoc": "D", "cntt": "E", "doi-tac": "E",
+    "vpn": "remote",
+}
+
+#: The hospital's own networks: (CIDR, name).
+NETWORKS: tuple[tuple[str, str], ...] = (
+    ("10.20.0.0/16", "workstations"), ("10.250.0.0/24", "vpn"),
+)
 
 
 @dataclass(frozen=True, eq=False)

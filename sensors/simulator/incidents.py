@@ -18,6 +18,7 @@ at a time when it would happen:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -32,7 +33,10 @@ BULK_LOOKUP = "phiwatch-his-bulk-patient-lookup"
 MACHINE_SPEED = "phiwatch-his-machine-speed-viewing"
 BULK_EXPORT = "phiwatch-his-bulk-export"
 FAILED_LOGINS = "phiwatch-his-failed-login-burst"
-KINDS = ("bulk_harvest", "scripted_scraper", "bulk_export", "brute_force")
+#: The kinds the shipped fixed-threshold rules catch (the demo's four).
+CLASSIC_KINDS: tuple[str, ...] = ("bulk_harvest", "scripted_scraper", "bulk_export",
+                                  "brute_force")
+KINDS = CLASSIC_KINDS
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Incident:
     patients: int
     expected_rules: list[str]
     rows: list[Row] = field(default_factory=list)
+    #: kind-specific numbers for the ground truth (failed logins, hours, seconds …)
+    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def start(self) -> int:
@@ -61,6 +67,7 @@ class Incident:
             "source.ip": self.workstation.ip, "host.name": self.workstation.name,
             "start": clock.iso(self.start), "end": clock.iso(self.end),
             "patients": self.patients, "events": len(self.rows),
+            "counts": {"events": len(self.rows), "patients": self.patients, **self.counts},
             "expected_rules": self.expected_rules,
         }
 
@@ -76,15 +83,19 @@ class Planner:
         #: user id → windows in which that user's normal traffic is replaced by the incident
         self.suppress: dict[str, list[tuple[int, int]]] = {}
 
-    def plan(self, rounds: int) -> list[Incident]:
-        total = rounds * len(KINDS)
+    def makers(self) -> dict[str, Callable[[date, int], Incident | None]]:
+        """Kind → the method that builds one incident of it on a day, in a round."""
+        return {"bulk_harvest": self._harvest, "bulk_export": self._export,
+                "scripted_scraper": self._scraper, "brute_force": self._brute_force}
+
+    def plan(self, rounds: int, kinds: tuple[str, ...] = KINDS) -> list[Incident]:
+        total = rounds * len(kinds)
         out: list[Incident] = []
+        makers = self.makers()
         for i in range(total):
-            kind = KINDS[i % len(KINDS)]
+            kind = kinds[i % len(kinds)]
             day = self.clock.first + timedelta(days=(i * self.clock.days) // max(1, total))
-            make = {"bulk_harvest": self._harvest, "bulk_export": self._export,
-                    "scripted_scraper": self._scraper, "brute_force": self._brute_force}[kind]
-            inc = make(day, i // len(KINDS))
+            inc = makers[kind](day, i // len(kinds))
             if inc is not None:
                 inc.id = f"inc-{len(out) + 1:03d}"
                 self.used.add(inc.staff.user_id)
@@ -120,7 +131,13 @@ class Planner:
         """Someone on a day shift, a start time and their workstation, so that ``length``
         seconds fit inside one of their sessions, ``lead`` seconds after login and ten
         minutes before logout. Their normal work pauses meanwhile."""
-        for staff in self._candidates(day, roles, depts, ("day",)):
+        return self._fit(self._candidates(day, roles, depts, ("day",)), day, length, lead)
+
+    def _fit(self, candidates: list[Staff], day: date, length: int,
+             lead: int) -> tuple[Staff, int, Workstation] | None:
+        """The first of ``candidates`` with a session on ``day`` that holds ``length``
+        seconds (see :meth:`_within_session`); their normal work pauses meanwhile."""
+        for staff in candidates:
             fits = [(a + lead, b - 600 - length, ws) for a, b, ws in self._sessions(staff, day)
                     if b - 600 - length > a + lead]
             if fits:

@@ -18,8 +18,11 @@ from typing import Any
 
 from sensors.simulator.census import Census
 from sensors.simulator.clock import Clock
+from sensors.simulator.departments import BUILDINGS, NETWORKS
 from sensors.simulator.hospital import Hospital
-from sensors.simulator.incidents import Incident, Planner
+from sensors.simulator.identity import Identities
+from sensors.simulator.incidents import Incident
+from sensors.simulator.patterns import ALL_KINDS, ContextPlanner
 from sensors.simulator.spec import HospitalSpec
 from sensors.simulator.traffic import Row, Traffic
 from sensors.simulator.writer import LineEncoder, write_csv, write_json, write_log
@@ -38,6 +41,7 @@ class SimulationResult:
     encounters: Path
     patients_file: Path
     workstations: Path
+    networks: Path
     ground_truth: Path
     events: int
     events_per_day: dict[date, int]
@@ -48,7 +52,7 @@ class SimulationResult:
     @property
     def files(self) -> list[Path]:
         return [*self.log_files, self.roster, self.flagged_patients, self.encounters,
-                self.patients_file, self.workstations, self.ground_truth]
+                self.patients_file, self.workstations, self.networks, self.ground_truth]
 
 
 def simulate(
@@ -70,8 +74,12 @@ def simulate(
     women = [s.full_name for s in hospital.staff if s.female and s.role != "vendor"]
     census = Census(spec, clock, random.Random(f"{seed}:census"), women)
     traffic = Traffic(hospital, census, clock, seed, spec.activity, spec.typo_rate)
-    planner = Planner(hospital, census, clock, traffic, random.Random(f"{seed}:incidents"))
-    incidents = planner.plan(spec.incident_rounds)
+    identities = Identities(hospital, census, random.Random(f"{seed}:identity"))
+    traffic.own_records = {uid: pid for pid, uid in identities.staff_patients.items()}
+    planner = ContextPlanner(hospital, census, clock, traffic,
+                             random.Random(f"{seed}:incidents"))
+    planner.identities = identities
+    incidents = planner.plan(spec.incident_rounds, spec.incident_kinds or ALL_KINDS)
 
     his = out_dir / "his"
     his.mkdir(parents=True, exist_ok=True)
@@ -106,11 +114,12 @@ def simulate(
         out_dir=out_dir, log_files=logs,
         roster=out_dir / "roster.csv", flagged_patients=out_dir / "flagged_patients.csv",
         encounters=out_dir / "encounters.csv", patients_file=out_dir / "patients.csv",
-        workstations=out_dir / "workstations.csv", ground_truth=out_dir / "ground_truth.json",
+        workstations=out_dir / "workstations.csv", networks=out_dir / "networks.csv",
+        ground_truth=out_dir / "ground_truth.json",
         events=sum(per_day.values()), events_per_day=per_day, staff=len(hospital.staff),
         patients=len(census.patients), incidents=truth,
     )
-    _write_context(result, hospital, census, clock, incidents)
+    _write_context(result, hospital, census, clock, incidents, identities)
     write_json(result.ground_truth, {
         "generator": "phiwatch hospital simulator", "organization.id": spec.organization_id,
         "organization.name": spec.name, "timezone": spec.timezone, "seed": seed,
@@ -130,13 +139,16 @@ def _by_day(incidents: list[Incident], clock: Clock) -> dict[date, list[Row]]:
 
 
 def _write_context(result: SimulationResult, hospital: Hospital, census: Census, clock: Clock,
-                   incidents: list[Incident]) -> None:
-    """The files the hospital already has: roster, flagged patients, care relationships."""
+                   incidents: list[Incident], ids: Identities) -> None:
+    """The files the hospital already has: roster, flagged patients, care relationships,
+    the patient list, workstations and networks. ``national_id`` (last column of the
+    roster and of the patient list) links a staff member to their own patient record."""
     write_csv(result.roster,
               ("user_id", "full_name", "role", "department", "status", "end_date", "shift",
-               "vendor"),
+               "vendor", "national_id"),
               ((s.user_id, s.full_name, s.role, s.department, s.status,
-                s.end_date.isoformat() if s.end_date else "", s.shift, s.vendor)
+                s.end_date.isoformat() if s.end_date else "", s.shift, s.vendor,
+                ids.staff[s.user_id])
                for s in hospital.staff))
     write_csv(result.flagged_patients, ("patient_id", "reason"), census.flagged)
     encounters = sorted((e for e in census.encounters if e.start < clock.end),
@@ -145,17 +157,20 @@ def _write_context(result: SimulationResult, hospital: Hospital, census: Census,
               ((e.patient, e.department, clock.iso(e.start),
                 clock.iso(e.end) if e.end <= clock.end else "") for e in encounters))
     write_csv(result.patients_file,
-              ("patient_id", "full_name", "sex", "birth_date", "registered", "mother_id"),
+              ("patient_id", "full_name", "sex", "birth_date", "registered", "mother_id",
+               "national_id"),
               ((p.id, p.name, "F" if p.female else "M", p.birth.isoformat(),
-                p.registered.isoformat(), p.mother)
+                p.registered.isoformat(), p.mother, ids.patients.get(p.id, ""))
                for p in sorted(census.patients.values(), key=lambda p: p.id)))
     stations = [ws for dept in hospital.workstations.values() for ws in dept]
     stations += hospital.vpn
     seen = {ws.name for ws in stations}
     for inc in incidents:
-        if inc.workstation.name not in seen:
+        if inc.workstation.name not in seen and inc.workstation.department in BUILDINGS:
             seen.add(inc.workstation.name)
             stations.append(inc.workstation)
-    write_csv(result.workstations, ("host_name", "ip", "department"),
-              sorted(((ws.name, ws.ip, ws.department) for ws in stations),
+    write_csv(result.workstations, ("host_name", "ip", "department", "building"),
+              sorted(((ws.name, ws.ip, ws.department, BUILDINGS[ws.department])
+                      for ws in stations),
                      key=lambda r: tuple(int(x) for x in r[1].split("."))))
+    write_csv(result.networks, ("cidr", "name"), NETWORKS)

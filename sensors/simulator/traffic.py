@@ -3,7 +3,9 @@
 A shift is one or two sessions (a meal break may log the user out): a login (sometimes
 after one or two mistyped passwords), a sequence of *tasks*, a logout. A task is about
 one patient — mostly one of the user's own department's current patients, sometimes one
-they just had open (a revisit), rarely one elsewhere (a consult) — and is an optional
+they just had open (a revisit), rarely one elsewhere (a consult; never a flagged
+patient's, whose record asks for a reason first — only the care team and the services,
+laboratory, imaging, pharmacy, billing and reception, open those) — and is an optional
 search, one to four views, perhaps an update and a print, seconds apart. Between the end
 of one task and the start of the next there are at least ``MIN_GAP`` seconds; the mean
 gap follows the role's busy hours. That floor is what keeps the documented normal-traffic
@@ -132,6 +134,8 @@ class Traffic:
         self.seed = seed
         self.activity = activity
         self.typo_rate = typo_rate
+        #: user id → their own patient record (staff who are patients); never opened at work
+        self.own_records: dict[str, str] = {}
 
     def shift(self, staff: Staff, day: date) -> list[Row]:
         """Every event of the shift ``staff`` starts on ``day`` (empty when off duty)."""
@@ -177,6 +181,8 @@ class Traffic:
         main = prof.modules[0]
         t = self.login(acct, ws, start, main, rng, out)
         census, t0 = self.census, self.clock.t0
+        flagged = census.flagged_ids
+        own_record = self.own_records.get(acct.user_id)
         offset = self.clock.offset(self.clock.day_of(start))
         activity = self.activity
         recent: list[str] = []
@@ -204,14 +210,22 @@ class Traffic:
             if recent and rand() < revisit:
                 pid = recent[int(rand() * len(recent))]
             else:
-                pool = census.pool("all" if rand() < 0.03 else pool_name, hour)
+                consult = rand() < 0.03
+                pool = census.pool("all" if consult else pool_name, hour)
                 if not pool:
                     emit((t, acct, "search", None, main, 0, ws))
                     continue
                 pid = pool[int(rand() * len(pool))]
+                if consult and pid in flagged:  # break-the-glass: a consult goes elsewhere
+                    own = census.pool(pool_name, hour)
+                    if not own:
+                        continue
+                    pid = own[int(rand() * len(own))]
                 recent.append(pid)
                 if len(recent) > 8:
                     del recent[0]
+            if pid == own_record:  # opening one's own record is what the rule looks for
+                continue
             if rand() < p_search:
                 emit((t, acct, "search", None, main, search_size(rng), ws))
                 t += lo + int(rand() * span)
@@ -232,8 +246,9 @@ class Traffic:
         is opened to reproduce a reported problem."""
         if rng.random() < prof.support_view:
             pool = self.census.pool("all", hour)
-            if pool:
-                out.append((t, acct, "view", rng.choice(pool), "emr", 1, ws))
+            if pool and (pid := rng.choice(pool)) not in self.census.flagged_ids \
+                    and pid != self.own_records.get(acct.user_id):
+                out.append((t, acct, "view", pid, "emr", 1, ws))
                 return t + rng.randint(20, 120)
         action = "search" if rng.random() < prof.search else "update"
         out.append((t, acct, action, None, prof.modules[0], 0, ws))

@@ -35,3 +35,15 @@ def small_week(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
 def large(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
     """The benchmark hospital, one weekday."""
     return simulate(HospitalSpec.large(), tmp_path_factory.mktemp("large"), days=1, seed=3)
+
+
+@pytest.fixture(scope="session")
+def small_all(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    """The demo hospital over two days with every incident kind, the context ones too."""
+    spec = HospitalSpec.small().model_copy(update={"incident_kinds": None})
+    return simulate(spec, tmp_path_factory.mktemp("small-all"), days=2, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_all_lines(small_all: SimulationResult) -> list[Line]:
+    return read_all(small_all.out_dir)

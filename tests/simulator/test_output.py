@@ -103,7 +103,7 @@ def test_workstation_addresses_follow_the_documented_plan(small: SimulationResul
 def test_roster_matches_the_log(small: SimulationResult, small_lines: list[Line]) -> None:
     roster = read_csv(small.roster)
     assert list(roster[0]) == ["user_id", "full_name", "role", "department", "status",
-                               "end_date", "shift", "vendor"]
+                               "end_date", "shift", "vendor", "national_id"]
     assert len(roster) == small.staff == HospitalSpec.small().staff_count
     by_id = {r["user_id"]: r for r in roster}
     assert {r["role"] for r in roster} == {
