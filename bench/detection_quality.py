@@ -44,10 +44,12 @@ from rules.alert import Alert  # noqa: E402
 from rules.loader import load_rules  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "phiwatch-bench-cache"
-#: The context files the simulator writes, by the name a ``context:`` section may use.
+#: The context files the simulator writes, by their key in a ``context:`` section
+#: (``sensors.context.config.ContextConfig``); ``networks.csv`` becomes
+#: ``internal_networks``. ``patients.csv`` (``national_id``) and ``workstations.csv``
+#: (``building``) have no key there yet: the own-record and workstation-hop rules need them.
 CONTEXT_FILES = {"roster": "roster.csv", "flagged_patients": "flagged_patients.csv",
-                 "encounters": "encounters.csv", "patients": "patients.csv",
-                 "workstations": "workstations.csv", "networks": "networks.csv"}
+                 "encounters": "encounters.csv"}
 
 
 def simulator_digest() -> str:
@@ -88,7 +90,14 @@ def configure(folder: Path, state: Path) -> tuple[Config, list[str]]:
         notes.append("the configuration has no `context:` section yet: events are not "
                      "enriched with roster, flagged patients, encounters or networks")
         return cfg, notes
-    wanted = {k: str(folder / v) for k, v in CONTEXT_FILES.items()}
+    wanted: dict[str, Any] = {k: str(folder / v) for k, v in CONTEXT_FILES.items()}
+    networks = (folder / "networks.csv").read_text(encoding="utf-8").splitlines()[1:]
+    wanted["internal_networks"] = [line.split(",")[0] for line in networks if line]
+    # The simulator's staff log out up to 70 minutes after their shift ends (overtime,
+    # late notes; its documented bound): a smaller margin turns overtime into alerts.
+    wanted["shift_tolerance_minutes"] = 90
+    notes.append("patients.csv (national_id) and workstations.csv (building) are not "
+                 "configurable context yet")
     try:
         data = cfg.model_dump()
         data["context"] = wanted
