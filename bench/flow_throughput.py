@@ -16,6 +16,11 @@ and wall time is shown beside it. Target: phiwatch at least 2x tshark.
 
     .venv/bin/python bench/flow_throughput.py [--packets 1000000] [--pcap FILE]
         [--repeat 2] [--readers] [--profile]
+
+``--live`` measures live capture instead: a separate process sends UDP datagrams over the
+loopback interface at rising paced rates, ``LiveCapture`` reads them with a BPF filter,
+and each step prints the rate sent, the rate captured and the datagrams lost (not seen,
+or dropped by the kernel because the reader fell behind). Needs the right to capture.
 """
 
 from __future__ import annotations
@@ -254,6 +259,62 @@ def time_readers(path: Path) -> None:
           f"scapy RawPcapReader {m / theirs:,.0f} frames/s ({theirs / ours:.1f}x)")  # fmt: skip
 
 
+#: The traffic generator of ``--live``: paced bursts of UDP datagrams over 100 ports.
+_LIVE_SENDER = """
+import socket, sys, time
+port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+payload, sent, start, burst = b"x" * 64, 0, time.perf_counter(), 64
+while (now := time.perf_counter()) - start < seconds:
+    if rate and sent > (now - start) * rate:
+        time.sleep(0.0005)
+        continue
+    for i in range(burst):
+        s.sendto(payload, ("127.0.0.1", port + (sent + i) % 100))
+    sent += burst
+print(sent, time.perf_counter() - start)
+"""
+
+
+def live_loopback(rates: list[float], seconds: float = 3.0) -> int:
+    """Packets/s captured on lo at each paced rate (0: as fast as the sender goes)."""
+    import threading
+
+    from sensors.flows.live import LiveCapture, loopback_available
+
+    reason = loopback_available("lo")
+    if reason:
+        print(reason)
+        return 1
+    base = 47000
+    print(f"{'sent/s':>10} {'captured/s':>11} {'lost':>8} {'kernel drops':>13}")
+    for rate in rates:
+        stop = threading.Event()
+        cap = LiveCapture("lo", f"udp and dst portrange {base}-{base + 99}")
+        flows: list[object] = []
+
+        def read(c: LiveCapture = cap, flag: threading.Event = stop,
+                 out: list[object] = flows) -> None:  # fmt: skip
+            out.extend(c.events(flag, poll=0.05))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        time.sleep(0.3)
+        out = subprocess.run(
+            [sys.executable, "-c", _LIVE_SENDER, str(base), str(rate), str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        sent, took = int(out.split()[0]), float(out.split()[1])
+        time.sleep(0.5)
+        stop.set()
+        reader.join()
+        got = cap.counters.packets
+        print(f"{sent / took:10,.0f} {got / took:11,.0f} {sent - got:8,} {cap.kernel_drops:13,}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--packets", type=int, default=1_000_000)
@@ -261,7 +322,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=2, help="runs of each; the best CPU counts")
     ap.add_argument("--readers", action="store_true", help="also time pcap readers alone")
     ap.add_argument("--profile", action="store_true", help="profile phiwatch with pyinstrument")
+    ap.add_argument("--live", action="store_true", help="measure live capture on lo instead")
     args = ap.parse_args()
+    if args.live:
+        return live_loopback([20_000, 50_000, 100_000, 150_000, 0])
     path = args.pcap
     if path is None:
         path = cache_dir() / f"mixed-{args.packets}-v{GENERATOR_VERSION}.pcap"

@@ -5,16 +5,20 @@ microseconds each, which a busy SPAN port cannot afford. Here scapy only opens t
 ``PF_PACKET`` listen socket (``conf.L2listen``) and attaches the BPF filter in the kernel;
 each frame's bytes go to the same ``struct`` decoder and :class:`FlowTable` as a capture
 file's, and DNS to the same dissector. Times are the kernel's receive stamps, so idle and
-active timeouts behave as in a replay. ``counters.kernel_drops`` reads the socket's
+active timeouts behave as in a replay (where the kernel gives no stamp, the time the
+batch was read). ``counters.kernel_drops`` reads the socket's
 ``PACKET_STATISTICS``: frames the kernel dropped because this loop fell behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import select
+import socket
 import struct
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from threading import Event as StopFlag
 from typing import Any
 
@@ -31,6 +35,15 @@ _LINKTYPE_FALLBACK = 1  # Ethernet
 #: On loopback every packet is seen twice, leaving and arriving: the leaving copy is skipped.
 _OUTGOING = 4  # PACKET_OUTGOING
 _ARPHRD_LOOPBACK = 772
+_PACKET_IGNORE_OUTGOING = 23
+
+
+def _is_loopback(iface: str) -> bool:
+    """Whether ``iface`` is a loopback device (its ARP hardware type, from sysfs)."""
+    try:
+        return int(Path(f"/sys/class/net/{iface}/type").read_text()) == _ARPHRD_LOOPBACK
+    except (OSError, ValueError):
+        return iface == "lo"
 
 
 class LiveCapture:
@@ -58,6 +71,14 @@ class LiveCapture:
         self.counters = Counters()
         self.kernel_drops = 0
         self._sock: Any = conf.L2listen(iface=iface, filter=bpf_filter)
+        ins = self._sock.ins
+        ins.setblocking(False)  # drained until empty, then select() waits
+        ins.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)  # room for bursts
+        if _is_loopback(iface):
+            # The kernel then keeps loopback's second (leaving) copy to itself; before
+            # Linux 4.20 the option is refused and the loop skips the copies instead.
+            with contextlib.suppress(OSError):
+                ins.setsockopt(_SOL_PACKET, _PACKET_IGNORE_OUTGOING, 1)
         numbers: dict[Any, int] = conf.l2types.layer2num
         self.linktype = int(numbers.get(getattr(self._sock, "LL", None), _LINKTYPE_FALLBACK))
 
@@ -93,17 +114,17 @@ class LiveCapture:
             ready, _, _ = select.select([fd], [], [], poll)
             now = time.time()
             if ready:
-                for _ in range(1024):  # drain what is queued, then look at stop again
+                recv = sock._recv_raw
+                ins = sock.ins
+                for _ in range(4096):  # drain what is queued, then look at stop again
                     try:
                         # scapy's own receive step: it puts back the VLAN tags the
                         # kernel moved into ancillary data, as a SPAN port sent them.
-                        data, sa_ll, ts = sock._recv_raw(sock.ins, 65535)
+                        data, sa_ll, ts = recv(ins, 65535)
                     except BlockingIOError:
                         break
                     if data and not (sa_ll[2] == _OUTGOING and sa_ll[3] == _ARPHRD_LOOPBACK):
-                        yield from self._packet(data, float(ts or time.time()))
-                    if not select.select([fd], [], [], 0)[0]:
-                        break
+                        yield from self._packet(data, float(ts or now))
             if now >= next_sweep:
                 next_sweep = now + SWEEP_INTERVAL
                 self.table.expire(now)
