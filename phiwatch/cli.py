@@ -21,7 +21,7 @@ from rich.console import Console
 
 from alerting.store import AlertQuery, AlertStore
 from phiwatch.config import Config, ConfigError, load_config
-from phiwatch.render import alert_table, write_ndjson
+from phiwatch.render import alert_blocks, alert_table, write_ndjson
 from phiwatch.stores import open_store, store_exists
 
 app = typer.Typer(
@@ -222,7 +222,10 @@ def run(config: ConfigOption = None,
 @app.command()
 def alerts(
     config: ConfigOption = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="`table` or `ndjson`.")] = "table",
+    format: Annotated[str, typer.Option(
+        "--format", "-f",
+        help="`text` (one paragraph per alert), `table` (for wide terminals) or `ndjson`.",
+    )] = "text",
     rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
     user: Annotated[str | None, typer.Option(help="Only alerts about this user id.")] = None,
     severity: Annotated[str | None, typer.Option(
@@ -236,8 +239,8 @@ def alerts(
     from phiwatch.render import aware
 
     cfg = _config(config)
-    if format not in ("table", "ndjson"):
-        _fail(f"--format must be 'table' or 'ndjson', not {format!r}")
+    if format not in ("text", "table", "ndjson"):
+        _fail(f"--format must be 'text', 'table' or 'ndjson', not {format!r}")
     if not store_exists(cfg):
         _fail(f"no alert store at {cfg.sqlite_path} yet: run `phiwatch replay` or "
               "`phiwatch run` first")
@@ -253,8 +256,12 @@ def alerts(
     store.close()
     if format == "ndjson":
         write_ndjson(found, sys.stdout)
-    else:
+    elif format == "table":
         out.print(alert_table(found, cfg.timezone))
+    else:
+        out.print(alert_blocks(found, cfg.timezone))
+    if format != "ndjson" and len(found) == limit:
+        err.print(f"(first {limit} shown; use --limit or narrow the filters for more)")
 
 
 @rules_app.command("validate")

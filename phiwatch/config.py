@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerting.elasticsearch.config import ElasticsearchConfig
+from sensors.flows.network_model import NetworkConfig
 from sensors.parsers import ParserConfig
 from sensors.timestamps import DEFAULT_ZONE
 
@@ -83,6 +84,7 @@ class Config(_Model):
     rules: RulesConfig = RulesConfig()
     store: StoreConfig = StoreConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    network: NetworkConfig = NetworkConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -186,17 +186,23 @@ def is_capture(path: Path) -> bool:
         return f.read(4) in _CAPTURE_MAGIC
 
 
-def capture_events(path: Path, progress: Callable[[int], None]) -> Iterator[Event]:
-    """Flow and DNS events of a capture, in event-time order.
+def capture_events(
+    path: Path, progress: Callable[[int], None], config: Config
+) -> Iterator[Event]:
+    """Flow and DNS events of a capture, in event-time order, tagged by the network model.
 
     The flow table emits a flow when it ends but stamps it with its start, so the events
-    are sorted before they are merged with the other files.
+    are sorted before they are tagged (DNS answers before the flows that use their names)
+    and merged with the other files.
     """
-    from sensors.flows import FlowReader
+    from sensors.flows import FlowReader, NetworkTagger
 
+    tag = NetworkTagger(config.network).tag
     events = sorted(FlowReader(path), key=attrgetter("epoch"))
     progress(path.stat().st_size)
-    yield from events
+    for event in events:
+        tag(event)
+        yield event
 
 
 def replay(
@@ -223,7 +229,7 @@ def replay(
     streams = []
     for p in paths:
         if is_capture(p):
-            streams.append(capture_events(p, tick))
+            streams.append(capture_events(p, tick, config))
             continue
         factory = parser_factory(config, source_for(config, p))
         streams.append(file_events(p, factory(str(p)), dead, tick))
