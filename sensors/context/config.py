@@ -1,0 +1,94 @@
+"""``ContextConfig``: the ``context:`` section of the main configuration file.
+
+Shape (every key optional)::
+
+    context:
+      roster: /etc/phiwatch/roster.csv            # staff roster
+      flagged_patients: /etc/phiwatch/flagged_patients.csv
+      encounters: /var/lib/his/encounters.csv     # care relationships
+      internal_networks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]
+      maternity_departments: [san-a, san-b, hau-san, so-sinh]
+      shift_tolerance_minutes: 30
+      shifts: {hanh-chinh: "07:00-16:30"}         # extra or redefined shift names
+      timezone: null                              # null: the main configuration's
+      poll_interval_seconds: 0.5                  # re-check files without notifications
+
+A file left out adds no fields to events (rather than, say, answering "no care
+relationship" for every access), so rules that depend on it stay silent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sensors.context.networks import RFC1918, parse_network
+from sensors.context.shifts import ShiftBook
+
+#: The simulator's maternity departments (``sensors.simulator.departments.MATERNITY``):
+#: obstetrics A and B, postpartum, neonatal.
+DEFAULT_MATERNITY: tuple[str, ...] = ("san-a", "san-b", "hau-san", "so-sinh")
+
+
+class ContextConfig(BaseModel):
+    """Where the context files are and how events are read against them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    roster: Path | None = None
+    flagged_patients: Path | None = None
+    encounters: Path | None = None
+    internal_networks: list[str] = list(RFC1918)
+    maternity_departments: list[str] = list(DEFAULT_MATERNITY)
+    shift_tolerance_minutes: Annotated[int, Field(ge=0, le=720)] = 30
+    shifts: dict[str, str] = {}
+    timezone: str | None = None
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
+
+    @field_validator("internal_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        return [str(parse_network(n)) for n in v]
+
+    @field_validator("maternity_departments")
+    @classmethod
+    def _departments(cls, v: list[str]) -> list[str]:
+        return [d.strip().lower() for d in v if d.strip()]
+
+    @field_validator("shifts")
+    @classmethod
+    def _shifts(cls, v: dict[str, str]) -> dict[str, str]:
+        ShiftBook(v)  # raises ValueError naming the bad window
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as "
+                                 "'Asia/Ho_Chi_Minh')") from None
+        return v
+
+    def rebased(self, base: Path) -> ContextConfig:
+        """This configuration with relative file paths taken relative to ``base`` (the
+        folder of the configuration file)."""
+        update = {
+            name: base / value
+            for name in ("roster", "flagged_patients", "encounters")
+            if (value := getattr(self, name)) is not None and not value.is_absolute()
+        }
+        return self.model_copy(update=update)
+
+    def files(self) -> dict[str, Path]:
+        """The configured files by kind (``roster``, ``flagged_patients``, ``encounters``)."""
+        return {
+            name: value
+            for name in ("roster", "flagged_patients", "encounters")
+            if (value := getattr(self, name)) is not None
+        }
