@@ -54,9 +54,9 @@ outside the injected incidents, for any preset and ``activity``, and the tests c
   its end: revisits and notes) — other departments' consults never open flagged records,
   as a break-the-glass prompt would make them; the services (laboratory, imaging,
   pharmacy, billing, reception) open any patient, flagged or not, without an encounter;
-  non-clinical staff open at most about 15 maternity patients an hour (measured 9–13,
-  tested below 40); maternity nurses and midwives at most about 16 distinct patients an
-  hour (tested below 30);
+  non-clinical staff open at most about 15 maternity patients an hour (measured 9–13
+  over a week of ``large``, tested below 40); maternity nurses and midwives at most
+  about 21 distinct patients an hour (tested below 30);
 - activity happens in the user's shift (``day`` 07–16, ``evening`` 14–22, ``night`` 19–07,
   ``oncall24`` 07–07), from a quarter of an hour before its start to at most 70 minutes
   after its end (late logout, overtime).

@@ -3,13 +3,14 @@
 Each round places one of every kind, like the classic four of :mod:`incidents`; none
 crosses a fixed threshold of the shipped packs, so each needs its own rule:
 
-- ``slow_harvest``: a maternity-ward nurse or midwife spends a whole day shift (6–7.5 h)
+- ``slow_harvest``: on the period's last day (the harvester has a normal history before
+  it), a maternity-ward nurse or midwife spends a whole day shift (6–7.5 h)
   opening recent mothers' contact details at 40–70 distinct patients an hour — under the
-  120-an-hour bulk threshold, several times their own and their peers' peak (below 20).
+  120-an-hour bulk threshold, several times their own and their peers' peak (about 20 at most).
 - ``maternity_bulk_nonclinical``: a billing clerk opens 70–100 maternity patients'
-  registration records in 70–90 minutes (normal billing touches postpartum patients only
-  at discharge, at most about 20 an hour).
-- ``off_shift_access``: a day-shift maternity nurse or midwife logs in at 22:00–23:30 from
+  registration records in 60–75 minutes (normal billing touches postpartum patients only
+  at discharge: measured at most 13 an hour).
+- ``off_shift_access``: a day-shift maternity nurse or midwife logs in at 22:00–23:00 from
   their ward and opens a dozen patients; nobody on a day shift works after 17:10.
 - ``flagged_patient_no_care``: a ward nurse or doctor opens a flagged patient (VIP,
   staff member, protection order …) their department never had an encounter with.
@@ -112,7 +113,10 @@ class ContextPlanner(Planner):
     # -- kinds ------------------------------------------------------------------------------
 
     def _slow_harvest(self, day: date, round_: int) -> Incident | None:
+        """On the last day of the period, so that the harvester has a history of normal
+        days for a baseline to compare with."""
         rng = self.rng
+        day = self.clock.period_days()[-1]
         for staff in self._candidates(day, _WARD_CARE, MATERNITY, ("day",)):
             sessions = self._sessions(staff, day)
             if not sessions:
@@ -156,7 +160,7 @@ class ContextPlanner(Planner):
     def _maternity_nonclinical(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
         n = rng.randint(70, 100)
-        minutes = rng.randint(70, 90)
+        minutes = rng.randint(60, 75)
         picked = self._within_session(day, ("billing_clerk",), ("tai-chinh",), minutes * 60,
                                       1800)
         if picked is None:

@@ -104,7 +104,7 @@ def _check(inc: dict[str, Any], lines: list[Line], ctx: Context) -> None:
         assert all(ctx.maternity(p) for p in distinct)
     elif kind == "maternity_bulk_nonclinical":
         assert who["role"] in NON_CLINICAL and 70 <= len(distinct) == inc["patients"]
-        assert all(ctx.maternity(p) for p in distinct) and hourly >= 60
+        assert all(ctx.maternity(p) for p in distinct) and hourly >= 50
     elif kind == "off_shift_access":
         assert who["shift"] == "day" and (hour >= 21 or hour < 5) and distinct
     elif kind == "flagged_patient_no_care":
