@@ -195,3 +195,23 @@ def test_config_model(tmp_path: Path) -> None:
         ContextConfig.model_validate({"timezone": "Asia/Saigonn"})
     with pytest.raises(ValidationError, match="unknown shift"):
         ContextConfig.model_validate({"shifts": {"x": "morning"}})
+
+
+def test_context_reports_bad_rows_in_status_and_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from sensors.context import Context
+
+    path = tmp_path / "roster.csv"
+    path.write_text(HEADER + "nv1,A,nurse,noi,active,,day,\nnv2,B,nurse,noi,active,,dy,\n",
+                    encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="sensors.context")
+    ctx = Context(ContextConfig(roster=path))
+    ctx.load_all()
+    st = ctx.status["roster"]
+    assert (st.rows, st.used, st.bad_rows) == (2, 1, 1)
+    assert st.problems[0].startswith(f"{path}:3: column 7 'shift'")
+    assert f"{path}:3: column 7 'shift'" in caplog.text
+    assert ctx.counters()["context_roster_bad_rows"] == 1
