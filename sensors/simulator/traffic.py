@@ -9,7 +9,9 @@ laboratory, imaging, pharmacy, billing and reception, open those) — and is an 
 search, one to four views, perhaps an update and a print, seconds apart. Between the end
 of one task and the start of the next there are at least ``MIN_GAP`` seconds; the mean
 gap follows the role's busy hours. That floor is what keeps the documented normal-traffic
-bounds true by construction, whatever ``activity`` is set to.
+bounds true by construction, whatever ``activity`` is set to. The logout follows the last
+task or the session's end, whichever is later — never the next, overshot, draw (a quiet
+evening hour's gap is long), so nobody logs out hours after their shift.
 """
 
 from __future__ import annotations
@@ -193,7 +195,9 @@ class Traffic:
         lo, span = prof.pace[0], prof.pace[1] - prof.pace[0] + 1
         v_lo, v_span = prof.views[0], prof.views[1] - prof.views[0] + 1
         modules, n_modules = prof.modules, len(prof.modules)
+        last = t  # end of the last task: the logout follows it, not the overshot draw
         while True:
+            last = t
             intensity = curve[((t + offset) // 3600) % 24] * activity
             if intensity <= 0:
                 t = (t // 3600 + 1) * 3600
@@ -238,7 +242,7 @@ class Traffic:
             if rand() < p_print:
                 emit((t, acct, "print", pid, main, 1, ws))
                 t += lo + int(rand() * span)
-        emit((max(t, end), acct, "logout", None, main, 0, ws))
+        emit((max(last, end), acct, "logout", None, main, 0, ws))
 
     def _admin_task(self, acct: Account, ws: Workstation, t: int, hour: int, prof: Profile,
                     rng: random.Random, out: list[Row]) -> int:

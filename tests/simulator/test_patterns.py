@@ -30,6 +30,9 @@ from sensors.simulator.spec import INCIDENT_KINDS
 
 MATERNITY = ("san-a", "san-b", "hau-san", "so-sinh")
 NON_CLINICAL = ("billing_clerk", "receptionist", "it_admin", "vendor")
+#: Shift → (start, end) in minutes after the local midnight it starts on (``oncall24``:
+#: always on duty).
+SHIFTS = {"day": (420, 960), "evening": (840, 1320), "night": (1140, 1860)}
 #: Rule ids per kind, as the ground truth must name them.
 EXPECTED = {
     "slow_harvest": "phiwatch-his-slow-harvest",
@@ -198,8 +201,13 @@ def _quiet(out: Path, lines: list[Line]) -> dict[str, int]:
         hosts = [(x.t, ctx.stations[x.host]["building"]) for x in mine]
         for (t0, b0), (t1, b1) in pairwise(hosts):
             assert b0 == b1 or t1 - t0 > 1800, user  # no building hop within half an hour
+        window = SHIFTS.get(who["shift"])
         for x in mine:
             assert ctx.internal(x.ip), x
+            if window is not None:  # from 15 min before the shift to 70 min after it
+                local = datetime.fromisoformat(x.stamp)
+                m = local.hour * 60 + local.minute
+                assert any(window[0] - 16 <= v <= window[1] + 71 for v in (m, m + 1440)), x
             if who["vendor"]:
                 assert x.module != "reception", x
             if x.patient:
