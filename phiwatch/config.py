@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerting.elasticsearch.config import ElasticsearchConfig
+from sensors.context import ContextConfig
 from sensors.flows.network_model import NetworkConfig
 from sensors.parsers import ParserConfig
 from sensors.timestamps import DEFAULT_ZONE
@@ -85,6 +86,7 @@ class Config(_Model):
     store: StoreConfig = StoreConfig()
     pipeline: PipelineConfig = PipelineConfig()
     network: NetworkConfig = NetworkConfig()
+    context: ContextConfig = ContextConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -198,5 +200,6 @@ def _rebase(config: Config, base: Path) -> Config:
                 update={"paths": [rel(p) for p in config.rules.paths]}
             ),
             "store": config.store.model_copy(update=_rebase_store(config.store, rel)),
+            "context": config.context.rebased(base),
         }
     )

@@ -22,12 +22,29 @@ from phiwatch.config import Config, SourceConfig
 from rules.alert import Alert
 from rules.engine import Engine
 from rules.loader import RuleSet, load_rules
+from sensors.context import Context, Enricher
 from sensors.deadletter import DeadLetter
 from sensors.event import Event
 from sensors.parsers import ParseError, RecordParser, parser_for
 from sensors.tailer import Tailer
 
 log = logging.getLogger(__name__)
+
+
+def load_context(config: Config) -> Context | None:
+    """The hospital's context files, loaded; ``None`` when none is configured."""
+    if not config.context.files():
+        return None
+    ctx_config = config.context
+    if "internal_networks" not in ctx_config.model_fields_set:
+        # One list of the hospital's networks: `network.internal` unless set here too.
+        ctx_config = ctx_config.model_copy(update={"internal_networks": config.network.internal})
+    context = Context(ctx_config, config.timezone)
+    context.load_all()
+    for kind, status in context.status.items():
+        if status.last_error:
+            log.warning("context file %s not loaded: %s", kind, status.last_error)
+    return context
 
 
 def build_engine(config: Config, ruleset: RuleSet | None = None) -> Engine:
@@ -61,13 +78,16 @@ class Processor:
     store: AlertStore
     dead_letter: DeadLetter
     on_alert: Callable[[Alert], None] | None = None
+    #: Adds what the hospital's context files know (roster, encounters …) before the rules.
+    enrich: Callable[[Event], None] | None = None
     counters: Counter[str] = field(default_factory=Counter)
 
     def process(self, events: Iterable[Event]) -> list[Alert]:
-        """Run ``events`` through the engine and commit the alerts they raise."""
+        """Enrich ``events``, run them through the engine, commit the alerts they raise."""
         engine = self.engine
         process = engine.process
         is_late = engine.is_late
+        enrich = self.enrich
         raised: list[Alert] = []
         n = late = 0
         for event in events:
@@ -76,6 +96,8 @@ class Processor:
                 late += 1
                 self._dead_late(event)
                 continue
+            if enrich is not None:
+                enrich(event)
             fired = process(event)
             if fired:
                 raised.extend(fired)
@@ -233,7 +255,9 @@ def replay(
             continue
         factory = parser_factory(config, source_for(config, p))
         streams.append(file_events(p, factory(str(p)), dead, tick))
-    processor = Processor(engine, store, dead)
+    context = load_context(config)
+    processor = Processor(engine, store, dead,
+                          enrich=Enricher(context).enrich if context is not None else None)
     batch: list[Event] = []
     size = config.pipeline.batch_size
     # One file is already in its own order; merging costs a heap operation per event.

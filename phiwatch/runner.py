@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from alerting.store import AlertStore
 from phiwatch import snapshot as snapshots
 from phiwatch.config import Config
-from phiwatch.pipeline import Processor, build_engine, parser_factory
+from phiwatch.pipeline import Processor, build_engine, load_context, parser_factory
 from rules.alert import Alert
 from rules.loader import RuleSet, load_rules
 from sensors.change_notifier import ChangeNotifier
 from sensors.checkpoint import Checkpoint, FilePosition
+from sensors.context import ContextWatcher, Enricher
 from sensors.deadletter import DeadLetter
 from sensors.file_source import FileSource
 
@@ -55,7 +56,12 @@ class Runner:
         self.engine = build_engine(config, self.ruleset)
         config.dead_letter_dir.mkdir(parents=True, exist_ok=True)
         self.dead_letter = DeadLetter(config.dead_letter_dir / "run.ndjson")
-        self.processor = Processor(self.engine, store, self.dead_letter, on_alert=on_alert)
+        self.context = load_context(config)
+        self.context_watcher = ContextWatcher(self.context) if self.context is not None else None
+        self.processor = Processor(
+            self.engine, store, self.dead_letter, on_alert=on_alert,
+            enrich=Enricher(self.context).enrich if self.context is not None else None,
+        )
         self.snapshots_taken = 0
         previous = snapshots.load(config.snapshot_path)
         by_source: dict[str, list[FilePosition]] = {}
@@ -92,6 +98,8 @@ class Runner:
         """Tail until ``stop`` is set; then flush, snapshot and return."""
         cfg = self.config.pipeline
         self.notifier.start()
+        if self.context_watcher is not None:
+            self.context_watcher.start()  # a broken edit keeps the last good version
         self._scan()
         last_scan = last_snapshot = time.monotonic()
         try:
@@ -113,6 +121,8 @@ class Runner:
             self.save_snapshot()
         finally:
             self.notifier.stop()
+            if self.context_watcher is not None:
+                self.context_watcher.stop()
             for source in self.sources.values():
                 source.close()
             self.dead_letter.close()
