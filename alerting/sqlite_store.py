@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from alerting.sqlite_incidents import INCIDENT_SCHEMA, SQLiteIncidents
 from alerting.store import SEVERITY_RANK, AlertQuery, WriteResult, alert_user
 from rules.alert import Alert
 
@@ -49,8 +50,8 @@ WHERE excluded.revision > alerts.revision
 """
 
 
-class SQLiteAlertStore:
-    """``AlertStore`` on a SQLite file."""
+class SQLiteAlertStore(SQLiteIncidents):
+    """``AlertStore`` on a SQLite file; also the ``IncidentStore`` (``sqlite_incidents``)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -61,6 +62,7 @@ class SQLiteAlertStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._db.executescript(INCIDENT_SCHEMA)
 
     def write(self, alerts: Sequence[Alert]) -> WriteResult:
         if not alerts:

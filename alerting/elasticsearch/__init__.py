@@ -5,7 +5,8 @@ Public surface::
     from alerting.elasticsearch import ElasticsearchConfig, ElasticsearchAlertStore
     from alerting.elasticsearch import setup, check, prune_indices, resend_rejected …
 
-Incidents (grouping, status history) are not here yet.
+Incidents (status history, compare-and-set writes) are in ``incidents``; the store has
+the ``IncidentStore`` methods too.
 """
 
 from alerting.elasticsearch.commands import (

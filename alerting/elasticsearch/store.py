@@ -22,6 +22,7 @@ from alerting.elasticsearch.config import ElasticsearchConfig
 from alerting.elasticsearch.connection import ServerInfo, build_client, server_info
 from alerting.elasticsearch.deadletter import RejectedAlerts
 from alerting.elasticsearch.documents import from_source, org_pattern
+from alerting.elasticsearch.incidents import ElasticsearchIncidents, ensure_incident_template
 from alerting.elasticsearch.query import count, search_page
 from alerting.elasticsearch.retention import ensure_ilm_policy
 from alerting.elasticsearch.spool import Spool
@@ -52,11 +53,14 @@ def prepare_cluster(
         done["ilm_policy"] = ("disabled in the configuration" if not config.ilm
                               else f"unsupported by {info.distribution}: use prune")
     done["template"] = ensure_template(client, config, policy)
+    done["incident_template"] = ensure_incident_template(client, config)
     return info, done
 
 
-class ElasticsearchAlertStore:
-    """``AlertStore`` on a cluster. ``read_only`` opens no spool and starts no thread."""
+class ElasticsearchAlertStore(ElasticsearchIncidents):
+    """``AlertStore`` (and ``IncidentStore``, see ``incidents``) on a cluster.
+
+    ``read_only`` opens no spool and starts no thread."""
 
     def __init__(
         self,

@@ -1,0 +1,281 @@
+"""Incidents in Elasticsearch: one ordinary index per hospital, compare-and-set writes.
+
+Incidents change (alerts join, analysts move the status), so they live in ordinary
+indices, never data streams: ``<prefix>-incidents-<org>``, one per hospital, made from
+their own template (explicit mappings, ``dynamic: false``) and not touched by the alert
+retention (``prune`` and ILM only see ``<prefix>-alerts-*``).
+
+Every write is conditional. A create is ``op_type=create`` (409 if the id exists); an
+update first reads the document in real time (``GET``, not search), checks phiwatch's
+own ``version`` against the caller's ``expected_version``, and writes with the
+``if_seq_no``/``if_primary_term`` of what it read: a write slipping in between makes the
+cluster answer 409, which is a ``ConflictError``, never a lost update.
+
+Writes use ``refresh=wait_for`` (or ``true`` when so configured): the grouper looks for
+the incident to extend by search, and an incident it has just written must be visible to
+its next search, or one episode would open two incidents. Incidents are few; the wait
+costs nothing that matters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch import ConflictError as EsConflict
+
+from alerting.elasticsearch.config import ElasticsearchConfig
+from alerting.elasticsearch.documents import micros, org_slug
+from alerting.elasticsearch.template import SETTINGS, TemplateAction
+from alerting.elasticsearch.writer import ClusterUnavailable
+from alerting.incident import ConflictError, Incident
+from alerting.incident_store import IncidentQuery, change_status_cas, stored
+from alerting.store import SEVERITY_RANK
+
+_KW: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
+
+INCIDENT_MAPPINGS: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "@timestamp": {"type": "date"},
+        "message": {"type": "text"},
+        "event": {"properties": {
+            "id": _KW, "module": _KW, "dataset": _KW, "start": {"type": "date"},
+            "end": {"type": "date"}, "created": {"type": "date"}, "severity": {"type": "long"},
+        }},
+        "organization": {"properties": {"id": _KW}},
+        "user": {"properties": {"id": _KW}},
+        "rule": {"properties": {"id": _KW}},
+        "phiwatch": {"properties": {
+            "incident": {"properties": {
+                "status": _KW,
+                "version": {"type": "long"},
+                "severity": _KW,
+                "first_us": {"type": "long"},
+                "last_us": {"type": "long"},
+                "alert_ids": _KW,
+                "alert_count": {"type": "long"},
+                "event_count": {"type": "long"},
+                "detected_at": {"type": "date"},
+                "history": {"properties": {
+                    "at": {"type": "date"}, "actor": _KW, "from": _KW, "to": _KW,
+                    "role": _KW, "note": {"type": "text"},
+                }},
+            }},
+            # The incident exactly as written, for get/query; not indexed.
+            "incident_doc": {"type": "object", "enabled": False},
+        }},
+    },
+}
+
+SORT: list[dict[str, Any]] = [
+    {"phiwatch.incident.first_us": {"order": "desc"}},
+    {"event.id": {"order": "asc"}},
+]
+
+
+def incidents_pattern(config: ElasticsearchConfig) -> str:
+    return f"{config.index_prefix}-incidents-*"
+
+
+def incident_index(config: ElasticsearchConfig, organization_id: str | None) -> str:
+    """``<prefix>-incidents-<org>``: one ordinary index per hospital."""
+    return f"{config.index_prefix}-incidents-{org_slug(organization_id)}"
+
+
+def incident_template_name(config: ElasticsearchConfig) -> str:
+    return f"{config.index_prefix}-incidents"
+
+
+def incident_template_body(config: ElasticsearchConfig) -> dict[str, Any]:
+    settings = {k: v for k, v in SETTINGS.items() if k in ("number_of_shards",
+                                                             "auto_expand_replicas")}
+    body: dict[str, Any] = {
+        "index_patterns": [incidents_pattern(config)],
+        "priority": 200,
+        "template": {"settings": {"index": settings}, "mappings": INCIDENT_MAPPINGS},
+    }
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    body["_meta"] = {"managed_by": "phiwatch", "hash": digest}
+    return body
+
+
+def ensure_incident_template(client: Elasticsearch, config: ElasticsearchConfig) -> TemplateAction:
+    """Install or update the incident template; write nothing when it is current."""
+    name = incident_template_name(config)
+    body = incident_template_body(config)
+    try:
+        found = client.indices.get_index_template(name=name).body.get("index_templates") or []
+    except NotFoundError:
+        found = []
+    current = (found[0].get("index_template", {}).get("_meta") or {}).get("hash") if found \
+        else None
+    if current == body["_meta"]["hash"]:
+        return "unchanged"
+    client.indices.put_index_template(name=name, **body)
+    return "installed" if current is None else "updated"
+
+
+def to_incident_document(incident: Incident) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "@timestamp": incident.first_seen.isoformat(),
+        "message": incident.summary,
+        "event": {
+            "id": incident.id, "module": "phiwatch", "dataset": "phiwatch.incidents",
+            "start": incident.first_seen.isoformat(), "end": incident.last_seen.isoformat(),
+            "created": incident.detected_at.isoformat(), "severity": incident.severity_rank,
+        },
+        "user": {"id": incident.principal},
+        "rule": {"id": incident.rule_ids},
+        "phiwatch": {
+            "incident": {
+                "status": incident.status, "version": incident.version,
+                "severity": incident.severity, "first_us": micros(incident.first_seen),
+                "last_us": micros(incident.last_seen), "alert_ids": incident.alert_ids,
+                "alert_count": len(incident.alerts), "event_count": incident.event_count,
+                "detected_at": incident.detected_at.isoformat(),
+                "history": [h.to_dict() for h in incident.history],
+            },
+            "incident_doc": incident.to_dict(),
+        },
+    }
+    if incident.organization_id is not None:
+        doc["organization"] = {"id": incident.organization_id}
+    return doc
+
+
+def _from_source(source: dict[str, Any]) -> Incident:
+    return Incident.from_dict(source["phiwatch"]["incident_doc"])
+
+
+def _filters(q: IncidentQuery) -> list[dict[str, Any]]:
+    clauses: list[dict[str, Any]] = []
+    if q.start is not None:
+        clauses.append({"range": {"phiwatch.incident.last_us": {"gte": micros(q.start)}}})
+    if q.end is not None:
+        clauses.append({"range": {"phiwatch.incident.first_us": {"lt": micros(q.end)}}})
+    for field, value in (("organization.id", q.organization_id), ("user.id", q.principal),
+                         ("phiwatch.incident.status", q.status)):
+        if value is not None:
+            clauses.append({"term": {field: value}})
+    if q.min_severity is not None:
+        clauses.append({"range": {"event.severity": {"gte": SEVERITY_RANK[q.min_severity]}}})
+    return clauses
+
+
+class ElasticsearchIncidents:
+    """The ``IncidentStore`` methods, mixed into ``ElasticsearchAlertStore``."""
+
+    client: Elasticsearch
+    config: ElasticsearchConfig
+    _incident_template_ready: bool = False
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        found = self._find({"ids": {"values": [incident_id]}})
+        return None if found is None else self._read(*found)[0]
+
+    def incident_of_alert(self, alert_id: str) -> Incident | None:
+        found = self._find({"term": {"phiwatch.incident.alert_ids": alert_id}})
+        return None if found is None else self._read(*found)[0]
+
+    def save_incident(self, incident: Incident, expected_version: int | None) -> Incident:
+        version = 1 if expected_version is None else expected_version + 1
+        new = stored(incident, version)
+        index = incident_index(self.config, incident.organization_id)
+        refresh = "true" if self.config.refresh == "true" else "wait_for"
+        try:
+            self._ensure_incident_template()
+            if expected_version is None:
+                self.client.index(index=index, id=incident.id, document=to_incident_document(new),
+                                  op_type="create", refresh=refresh)
+                return new
+            current, seq_no, term = self._read(index, incident.id)
+            if current is None:
+                raise ConflictError(incident.id, expected_version, None)
+            if current.version != expected_version:
+                raise ConflictError(incident.id, expected_version, current.version)
+            self.client.index(index=index, id=incident.id, document=to_incident_document(new),
+                              if_seq_no=seq_no, if_primary_term=term, refresh=refresh)
+            return new
+        except EsConflict:
+            raise ConflictError(incident.id, expected_version, None) from None
+        except (TransportError, ApiError) as e:
+            self._incident_template_ready = False  # a cluster back may be a fresh one
+            raise ClusterUnavailable(f"Elasticsearch: {e}") from e
+
+    def query_incidents(self, q: IncidentQuery) -> list[Incident]:
+        try:
+            hits = self.client.search(
+                index=self._pattern(q), query={"bool": {"filter": _filters(q)}}, sort=SORT,
+                from_=q.offset, size=q.limit, track_total_hits=False,
+                allow_no_indices=True, ignore_unavailable=True,
+            ).body["hits"]["hits"]
+        except (TransportError, ApiError) as e:
+            raise ClusterUnavailable(f"Elasticsearch: {e}") from e
+        return [stored(_from_source(h["_source"]),
+                       int(h["_source"]["phiwatch"]["incident"]["version"])) for h in hits]
+
+    def count_incidents(self, q: IncidentQuery) -> int:
+        try:
+            body = self.client.count(index=self._pattern(q),
+                                     query={"bool": {"filter": _filters(q)}},
+                                     allow_no_indices=True, ignore_unavailable=True).body
+        except (TransportError, ApiError) as e:
+            raise ClusterUnavailable(f"Elasticsearch: {e}") from e
+        return int(body["count"])
+
+    def change_status(
+        self,
+        incident_id: str,
+        to: str,
+        actor: str,
+        note: str = "",
+        expected_version: int | None = None,
+        *,
+        role: str | None = None,
+        at: datetime | None = None,
+    ) -> Incident:
+        return change_status_cas(self, incident_id, to, actor, note, expected_version,
+                                 role=role, at=at)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _pattern(self, q: IncidentQuery) -> str:
+        if q.organization_id is None:
+            return incidents_pattern(self.config)
+        return incident_index(self.config, q.organization_id)
+
+    def _find(self, query: dict[str, Any]) -> tuple[str, str] | None:
+        """The index holding the one incident ``query`` names (search finds where; the
+        real-time GET that follows reads what)."""
+        try:
+            hits = self.client.search(
+                index=incidents_pattern(self.config), query=query, size=1, source=False,
+                allow_no_indices=True, ignore_unavailable=True,
+            ).body["hits"]["hits"]
+        except (TransportError, ApiError) as e:
+            raise ClusterUnavailable(f"Elasticsearch: {e}") from e
+        if not hits:
+            return None
+        return str(hits[0]["_index"]), str(hits[0]["_id"])
+
+    def _read(self, index: str, doc_id: str) -> tuple[Incident | None, int, int]:
+        """The incident, its seq_no and primary term, read in real time (GET)."""
+        try:
+            got = self.client.get(index=index, id=doc_id).body
+        except NotFoundError:
+            return None, -1, -1
+        except (TransportError, ApiError) as e:
+            raise ClusterUnavailable(f"Elasticsearch: {e}") from e
+        source = got["_source"]
+        incident = stored(_from_source(source), int(source["phiwatch"]["incident"]["version"]))
+        return incident, int(got["_seq_no"]), int(got["_primary_term"])
+
+    def _ensure_incident_template(self) -> None:
+        if not self._incident_template_ready:
+            ensure_incident_template(self.client, self.config)
+            self._incident_template_ready = True

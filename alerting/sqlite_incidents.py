@@ -1,0 +1,149 @@
+"""Incidents in the embedded SQLite store: two tables beside ``alerts``, created if missing.
+
+``incidents`` holds each incident as JSON plus the columns queries filter on, times in
+integer microseconds (exact, like the Elasticsearch store's ``*_us`` fields). The version
+check is the UPDATE's own ``WHERE version = ?``: SQLite runs it under the write lock, so of
+two writers holding the same version exactly one changes the row. ``incident_alerts``
+maps each alert id to its incident, so re-processing an alert finds where it went.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from alerting.incident import ConflictError, Incident
+from alerting.incident_store import IncidentQuery, change_status_cas, stored
+from alerting.store import SEVERITY_RANK
+
+INCIDENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id              TEXT PRIMARY KEY,
+    organization_id TEXT,
+    principal       TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    severity_rank   INTEGER NOT NULL,
+    first_us        INTEGER NOT NULL,
+    last_us         INTEGER NOT NULL,
+    version         INTEGER NOT NULL,
+    doc             BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_time ON incidents (first_us DESC, id);
+CREATE INDEX IF NOT EXISTS incidents_principal ON incidents (principal, last_us);
+CREATE TABLE IF NOT EXISTS incident_alerts (
+    alert_id    TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL
+);
+"""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _us(dt: datetime) -> int:
+    return (dt.astimezone(UTC) - _EPOCH) // _US
+
+
+class SQLiteIncidents:
+    """The ``IncidentStore`` methods, mixed into ``SQLiteAlertStore`` (needs ``_db``)."""
+
+    _db: sqlite3.Connection
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        row = self._db.execute("SELECT doc, version FROM incidents WHERE id = ?",
+                               (incident_id,)).fetchone()
+        return _load(row) if row else None
+
+    def incident_of_alert(self, alert_id: str) -> Incident | None:
+        row = self._db.execute(
+            "SELECT i.doc, i.version FROM incident_alerts a JOIN incidents i "
+            "ON i.id = a.incident_id WHERE a.alert_id = ?", (alert_id,)).fetchone()
+        return _load(row) if row else None
+
+    def save_incident(self, incident: Incident, expected_version: int | None) -> Incident:
+        version = 1 if expected_version is None else expected_version + 1
+        new = stored(incident, version)
+        doc = orjson.dumps(new.to_dict())
+        cols = (incident.organization_id, incident.principal, incident.status,
+                SEVERITY_RANK[incident.severity], _us(incident.first_seen),
+                _us(incident.last_seen), version, doc)
+        db = self._db
+        with db:
+            if expected_version is None:
+                try:
+                    db.execute(
+                        "INSERT INTO incidents (organization_id, principal, status, "
+                        "severity_rank, first_us, last_us, version, doc, id) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*cols, incident.id))
+                except sqlite3.IntegrityError:
+                    raise ConflictError(incident.id, None, None) from None
+            else:
+                cur = db.execute(
+                    "UPDATE incidents SET organization_id = ?, principal = ?, status = ?, "
+                    "severity_rank = ?, first_us = ?, last_us = ?, version = ?, doc = ? "
+                    "WHERE id = ? AND version = ?", (*cols, incident.id, expected_version))
+                if cur.rowcount != 1:
+                    row = db.execute("SELECT version FROM incidents WHERE id = ?",
+                                     (incident.id,)).fetchone()
+                    raise ConflictError(incident.id, expected_version,
+                                        int(row[0]) if row else None)
+            db.executemany(
+                "INSERT OR IGNORE INTO incident_alerts (alert_id, incident_id) VALUES (?, ?)",
+                [(a, incident.id) for a in incident.alert_ids])
+        return new
+
+    def query_incidents(self, q: IncidentQuery) -> list[Incident]:
+        where, args = _where(q)
+        rows = self._db.execute(
+            f"SELECT doc, version FROM incidents {where} ORDER BY first_us DESC, id "
+            f"LIMIT ? OFFSET ?", [*args, q.limit, q.offset])
+        return [_load(r) for r in rows]
+
+    def count_incidents(self, q: IncidentQuery) -> int:
+        where, args = _where(q)
+        return int(self._db.execute(f"SELECT count(*) FROM incidents {where}",
+                                    args).fetchone()[0])
+
+    def change_status(
+        self,
+        incident_id: str,
+        to: str,
+        actor: str,
+        note: str = "",
+        expected_version: int | None = None,
+        *,
+        role: str | None = None,
+        at: datetime | None = None,
+    ) -> Incident:
+        return change_status_cas(self, incident_id, to, actor, note, expected_version,
+                                 role=role, at=at)
+
+
+def _load(row: Any) -> Incident:
+    incident = Incident.from_dict(orjson.loads(row[0]))
+    incident.version = int(row[1])
+    return incident
+
+
+def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
+    """Every value a bound parameter, never spliced in."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if q.start is not None:
+        clauses.append("last_us >= ?")
+        args.append(_us(q.start))
+    if q.end is not None:
+        clauses.append("first_us < ?")
+        args.append(_us(q.end))
+    for column, value in (("organization_id", q.organization_id),
+                          ("principal", q.principal), ("status", q.status)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if q.min_severity is not None:
+        clauses.append("severity_rank >= ?")
+        args.append(SEVERITY_RANK[q.min_severity])
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
