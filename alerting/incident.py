@@ -73,11 +73,15 @@ class TransitionError(IncidentError, ValueError):
 class ConflictError(IncidentError):
     """The incident changed since the caller read it (``expected_version`` is stale)."""
 
-    def __init__(self, incident_id: str, expected: int | None, current: int | None) -> None:
+    def __init__(
+        self, incident_id: str, expected: int | None, current: int | None, why: str = ""
+    ) -> None:
         self.incident_id = incident_id
         self.expected = expected
         self.current = current
-        if expected is None:
+        if why:
+            what = why
+        elif expected is None:
             what = "already exists"
         elif current is None:
             what = f"changed (expected version {expected})"

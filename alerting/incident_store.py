@@ -124,7 +124,8 @@ def change_status_cas(
         except ConflictError:
             if expected_version is not None:
                 raise
-    raise ConflictError(incident_id, expected_version, None)
+    raise ConflictError(incident_id, expected_version, None,
+                        f"kept changing during {attempts} attempts; try again")
 
 
 def stored(incident: Incident, version: int) -> Incident:

@@ -23,6 +23,7 @@ from alerting.elasticsearch.connection import (
     server_info,
 )
 from alerting.elasticsearch.deadletter import count_rejected, read_rejected
+from alerting.elasticsearch.incidents import incident_template_state
 from alerting.elasticsearch.retention import PruneReport, prune
 from alerting.elasticsearch.spool import SpoolStats, read_stats
 from alerting.elasticsearch.store import prepare_cluster
@@ -50,6 +51,7 @@ class CheckReport:
     server: ServerInfo | None = None
     advice: str | None = None
     template: str = "unknown"  # current, outdated, missing, foreign
+    incident_template: str = "unknown"  # the same, for the incident indices
     ilm_policy: str = "n/a"  # present, missing, n/a
     alerts: int | None = None
     indices: int | None = None
@@ -138,6 +140,10 @@ def _check_cluster(es: Elasticsearch, config: ElasticsearchConfig, report: Check
                        else "current" if found == wanted else "outdated")
     if report.template != "current":
         report.problems.append(f"the alert template is {report.template}: run setup")
+    report.incident_template = incident_template_state(es, config)
+    if report.incident_template != "current":
+        report.problems.append(f"the incident template is {report.incident_template}: "
+                               f"run setup")
     settings = es.indices.get_settings(index=config.alerts_pattern, name="index.creation_date",
                                        allow_no_indices=True, expand_wildcards="open,closed")
     report.indices = len(settings.body)
@@ -222,6 +228,7 @@ def format_check(report: CheckReport) -> str:
     if report.reachable and report.server is not None:
         lines.append(f"  reachable: yes, {_server(report.server)}")
         lines.append(f"  template: {report.template}")
+        lines.append(f"  incident template: {report.incident_template}")
         lines.append(f"  ILM policy: {report.ilm_policy}")
         lines.append(f"  alerts: {report.alerts} in {report.indices} index(es)")
     else:

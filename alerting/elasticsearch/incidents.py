@@ -106,18 +106,34 @@ def incident_template_body(config: ElasticsearchConfig) -> dict[str, Any]:
 
 def ensure_incident_template(client: Elasticsearch, config: ElasticsearchConfig) -> TemplateAction:
     """Install or update the incident template; write nothing when it is current."""
-    name = incident_template_name(config)
     body = incident_template_body(config)
-    try:
-        found = client.indices.get_index_template(name=name).body.get("index_templates") or []
-    except NotFoundError:
-        found = []
-    current = (found[0].get("index_template", {}).get("_meta") or {}).get("hash") if found \
-        else None
+    current = installed_incident_hash(client, config)
     if current == body["_meta"]["hash"]:
         return "unchanged"
-    client.indices.put_index_template(name=name, **body)
+    client.indices.put_index_template(name=incident_template_name(config), **body)
     return "installed" if current is None else "updated"
+
+
+def installed_incident_hash(client: Elasticsearch, config: ElasticsearchConfig) -> str | None:
+    """The installed incident template's hash, ``""`` for a foreign one, ``None`` if absent."""
+    try:
+        found = client.indices.get_index_template(
+            name=incident_template_name(config)).body.get("index_templates") or []
+    except NotFoundError:
+        return None
+    if not found:
+        return None
+    return str((found[0].get("index_template", {}).get("_meta") or {}).get("hash", ""))
+
+
+def incident_template_state(client: Elasticsearch, config: ElasticsearchConfig) -> str:
+    """``current``, ``outdated``, ``missing`` or ``foreign``, for ``es check``."""
+    found = installed_incident_hash(client, config)
+    if found is None:
+        return "missing"
+    if found == "":
+        return "foreign"
+    return "current" if found == incident_template_body(config)["_meta"]["hash"] else "outdated"
 
 
 def to_incident_document(incident: Incident) -> dict[str, Any]:

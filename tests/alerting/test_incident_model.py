@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from es_testkit import T0, es_config, make_alert
 
-from alerting.elasticsearch import setup
+from alerting.elasticsearch import check, format_check, setup
 from alerting.grouping import IncidentGrouper
 from alerting.incident import (
     STATUSES,
@@ -105,5 +105,9 @@ def test_alerts_a_failed_add_could_not_group_go_first_next_time(tmp_path: Path) 
 
 def test_es_setup_installs_the_incident_template(osmem_clone: Any, tmp_path: Path) -> None:
     config = es_config(osmem_clone.url, tmp_path)
+    assert check(config, state_dir=tmp_path).incident_template == "missing"
     assert setup(config).done["incident_template"] == "installed"
+    report = check(config, state_dir=tmp_path)
+    assert report.incident_template == "current" and report.ok
+    assert "incident template: current" in format_check(report)
     assert setup(config).done["incident_template"] == "unchanged"

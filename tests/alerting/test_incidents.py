@@ -289,7 +289,8 @@ def test_incident_queries_follow_the_contract(backend: Backend) -> None:
     for q in (IncidentQuery(), IncidentQuery(limit=5, offset=5), IncidentQuery(offset=30),
               IncidentQuery(start=T0 + 20 * H), IncidentQuery(end=T0 + 20 * H),
               IncidentQuery(start=T0 + 10.5 * H, end=T0 + 30 * H),  # boundary: end == start
-              IncidentQuery(organization_id="cho-ray"), IncidentQuery(principal="nv00002"),
+              IncidentQuery(organization_id="cho-ray"), IncidentQuery(organization_id="nowhere"),
+              IncidentQuery(principal="nv00002"),
               IncidentQuery(status="investigating"), IncidentQuery(status="new", limit=3),
               IncidentQuery(min_severity="high"),
               IncidentQuery(min_severity="medium", organization_id="tu-du", limit=2, offset=1)):
