@@ -317,3 +317,19 @@ def test_elasticsearch_keeps_incidents_in_one_ordinary_index_per_hospital(
         assert store.info is not None
     finally:
         store.close()
+
+
+def test_elasticsearch_grouping_needs_no_alert_refresh(osmem_clone: Any, tmp_path: Path) -> None:
+    """Alerts may be written with ``refresh: false``; incident writes are visible at once,
+    so alert after alert extends one incident instead of opening several."""
+    config = es_config(osmem_clone.url, tmp_path, refresh="false")
+    store = ElasticsearchAlertStore(config, background=False, read_only=True)
+    try:
+        g = IncidentGrouper(store)
+        for n in range(6):
+            g.add([alert(n, at=n * H)], NOW)
+            g.add([alert(n, at=n * H)], NOW)  # and each re-emitted at once
+        (inc,) = grouped(store)
+        assert len(inc.alerts) == 6 and inc.version == 6
+    finally:
+        store.close()
