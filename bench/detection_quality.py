@@ -11,7 +11,12 @@ at most 1 false alert per 1,000 staff-days, on three seeds.
 
 Rules an incident expects that the shipped packs do not define are listed as missing;
 so is the context (roster, encounters …) while the configuration has no ``context:``
-section to point at the simulated files.
+section to point at the simulated files. While rules are missing, and the context
+enricher (``sensors.context``) is importable, the bench also runs the enricher over the
+whole simulation and prints, per signal a missing rule would test (off shift, terminated
+account, flagged patient without care relationship, vendor on a registration record,
+outside address), the user-days of normal traffic that raise it and the injected kinds
+that do: a signal normal traffic raises cannot meet the target by itself.
 
     .venv/bin/python bench/detection_quality.py [--seeds 1 2 3] [--days 7] [--preset large]
 """
@@ -77,6 +82,17 @@ def simulated(preset: str, days: int, seed: int) -> Path:
     return folder
 
 
+def context_settings(folder: Path) -> dict[str, Any]:
+    """The ``context:`` section for a simulation folder."""
+    wanted: dict[str, Any] = {k: str(folder / v) for k, v in CONTEXT_FILES.items()}
+    networks = (folder / "networks.csv").read_text(encoding="utf-8").splitlines()[1:]
+    wanted["internal_networks"] = [line.split(",")[0] for line in networks if line]
+    # The simulator's staff log out up to 70 minutes after their shift ends (overtime,
+    # late notes; its documented bound): a smaller margin turns overtime into alerts.
+    wanted["shift_tolerance_minutes"] = 90
+    return wanted
+
+
 def configure(folder: Path, state: Path) -> tuple[Config, list[str]]:
     """The embedded default on ``folder``'s logs, with its context files when the
     configuration knows a ``context:`` section; returns notes on what could not be set."""
@@ -90,12 +106,7 @@ def configure(folder: Path, state: Path) -> tuple[Config, list[str]]:
         notes.append("the configuration has no `context:` section yet: events are not "
                      "enriched with roster, flagged patients, encounters or networks")
         return cfg, notes
-    wanted: dict[str, Any] = {k: str(folder / v) for k, v in CONTEXT_FILES.items()}
-    networks = (folder / "networks.csv").read_text(encoding="utf-8").splitlines()[1:]
-    wanted["internal_networks"] = [line.split(",")[0] for line in networks if line]
-    # The simulator's staff log out up to 70 minutes after their shift ends (overtime,
-    # late notes; its documented bound): a smaller margin turns overtime into alerts.
-    wanted["shift_tolerance_minutes"] = 90
+    wanted = context_settings(folder)
     notes.append("patients.csv (national_id) and workstations.csv (building) are not "
                  "configurable context yet")
     try:
@@ -120,6 +131,7 @@ class SeedResult:
     false_alerts: dict[str, int]
     missing: set[str]
     notes: list[str]
+    signals: dict[str, tuple[int, list[str]]] | None = None
 
     @property
     def false_total(self) -> int:
@@ -135,6 +147,68 @@ def tied(inc: dict[str, Any], alert: Alert) -> bool:
     start, end = datetime.fromisoformat(inc["start"]), datetime.fromisoformat(inc["end"])
     return (alert_user(alert) == inc.get("user.id") and alert.window_start <= end
             and alert.window_end >= start)
+
+
+#: Departments that serve every patient without an encounter of their own.
+SERVICES = frozenset({"xet-nghiem", "chan-doan-hinh-anh", "duoc", "tai-chinh", "tiep-nhan"})
+
+
+def signals(folder: Path, incidents: list[dict[str, Any]],
+            context: dict[str, Any]) -> dict[str, tuple[int, list[str]]] | None:
+    """Until the context rules ship: the enricher's signals over the whole simulation.
+
+    For each signal a rule would test, the user-days of normal traffic that raise it (each
+    a false alert at best) and the injected kinds that raise it. ``None`` when the
+    context enricher (``sensors.context``) is not importable.
+    """
+    try:
+        from sensors.context.config import ContextConfig
+        from sensors.context.context import Context
+        from sensors.context.enricher import Enricher
+        from sensors.parsers.ecs_json import EcsJsonParser
+    except ImportError:
+        return None
+    ctx = Context(ContextConfig.model_validate(context))
+    ctx.load_all()
+    enrich, parser = Enricher(ctx), EcsJsonParser()
+    windows: dict[str, list[tuple[float, float, str]]] = {}
+    for inc in incidents:
+        windows.setdefault(inc["user.id"], []).append(
+            (datetime.fromisoformat(inc["start"]).timestamp() - 60,
+             datetime.fromisoformat(inc["end"]).timestamp() + 60, inc["kind"]))
+    normal: dict[str, set[tuple[str, str]]] = {}
+    caught: dict[str, set[str]] = {}
+    for path in sorted((folder / "his").glob("*.log")):
+        with open(path, "rb") as fh:
+            for n, line in enumerate(fh):
+                for e in parser.parse(line, f"{path.name}:{n}"):
+                    enrich.enrich(e)
+                    f = e.fields
+                    raised = [name for name, on in (
+                        ("terminated account", f.get("phiwatch.user.terminated")),
+                        ("off shift", f.get("phiwatch.user.off_shift")),
+                        ("flagged patient, no care relationship, not a service",
+                         f.get("phiwatch.patient.flagged")
+                         and f.get("phiwatch.care_relationship") is False
+                         and f.get("user.department") not in SERVICES),
+                        ("vendor opens a registration record",
+                         f.get("phiwatch.user.vendor") and f.get("his.module") == "reception"),
+                        ("address outside the hospital", f.get("phiwatch.source.internal")
+                         is False),
+                    ) if on]
+                    if not raised:
+                        continue
+                    user = str(f.get("user.id"))
+                    kind = next((k for a, b, k in windows.get(user, ()) if a <= e.epoch <= b),
+                                None)
+                    for name in raised:
+                        if kind:
+                            caught.setdefault(name, set()).add(kind)
+                        else:
+                            normal.setdefault(name, set()).add((user, e.timestamp.date()
+                                                                .isoformat()))
+    return {name: (len(normal.get(name, ())), sorted(caught.get(name, ())))
+            for name in sorted(set(normal) | set(caught))}
 
 
 def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
@@ -170,8 +244,12 @@ def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
         if not any(tied(inc, a) for inc in incidents):
             false[a.rule_id] = false.get(a.rule_id, 0) + 1
     missing = {r for inc in incidents for r in inc.get("expected_rules", [])} - shipped
+    checked = None
+    if missing:
+        checked = signals(folder, incidents, context_settings(folder))
     return SeedResult(seed, staff, days, report.events, seconds, rows,
-                      sum(1 for r in rows if r[3] == "found"), len(rows), false, missing, notes)
+                      sum(1 for r in rows if r[3] == "found"), len(rows), false, missing, notes,
+                      checked)
 
 
 def print_result(r: SeedResult) -> None:
@@ -189,6 +267,13 @@ def print_result(r: SeedResult) -> None:
         print("rules not shipped yet: " + ", ".join(sorted(r.missing)))
     for note in r.notes:
         print("note: " + note)
+    if r.signals is not None:
+        print("\nSignals of the context enricher (what the missing rules would test):\n")
+        print("| signal | normal user-days | per 1,000 staff-days | injected kinds raising it |")
+        print("|---|---|---|---|")
+        for name, (n, kinds) in r.signals.items():
+            print(f"| {name} | {n} | {n / (r.staff * r.days / 1000):.2f} | "
+                  f"{', '.join(kinds) or '-'} |")
 
 
 def main() -> int:

@@ -61,9 +61,9 @@ outside the injected incidents, for any preset and ``activity``, and the tests c
   ``oncall24`` 07–07), from a quarter of an hour before its start to at most 70 minutes
   after its end (late logout, overtime).
 
-Sizes: ``small`` (246 accounts) writes about 73,000 events for a weekday; ``large`` (1,476
-accounts) about 310,000 on weekdays and 260,000–275,000 at weekends, 300,000 a day
-averaged over a week. Busy normal staff: an emergency doctor's day shift has about 200
+Sizes: ``small`` (246 accounts) writes about 73,000 events for a weekday; ``large`` (1,506
+accounts) 310,000–325,000 on weekdays and 240,000–275,000 at weekends, 300,000 a day
+averaged over a week; a week of it is written in about 12 seconds. Busy normal staff: an emergency doctor's day shift has about 200
 views, a laboratory technician's about 500 views and 400 result updates.
 """
 

@@ -64,7 +64,7 @@ def test_large_preset_stays_within_the_bounds(large: SimulationResult) -> None:
 
 
 def test_large_preset_has_about_300k_events_a_day(large: SimulationResult) -> None:
-    assert large.staff == 1476
+    assert large.staff == 1506 >= 1500
     assert 280_000 <= large.events <= 330_000
 
 
