@@ -44,6 +44,10 @@ class ContextConfig(BaseModel):
     internal_networks: list[str] = list(RFC1918)
     maternity_departments: list[str] = list(DEFAULT_MATERNITY)
     shift_tolerance_minutes: Annotated[int, Field(ge=0, le=720)] = 30
+    #: A care relationship starts this long before an encounter (registration, triage) …
+    care_grace_before_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 180
+    #: … and lasts this long after it ends (discharge papers, late results, follow-up).
+    care_grace_after_hours: Annotated[int, Field(ge=0, le=24 * 90)] = 72
     shifts: dict[str, str] = {}
     timezone: str | None = None
     poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5

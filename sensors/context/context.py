@@ -97,8 +97,9 @@ class Context:
             "roster": lambda p: load_roster(p, self.shifts, self._offsets,
                                             self.tolerance_minutes),
             "flagged_patients": load_flagged,
-            "encounters": lambda p: load_encounters(p, self.zone,
-                                                    config.maternity_departments),
+            "encounters": lambda p: load_encounters(
+                p, self.zone, config.maternity_departments,
+                config.care_grace_before_minutes * 60.0, config.care_grace_after_hours * 3600.0),
         }
 
     def load_all(self) -> None:

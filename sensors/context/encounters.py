@@ -56,6 +56,21 @@ class Encounters:
         i = bisect_right(starts, epoch) - 1
         return i >= 0 and epoch <= ends[i]
 
+    def in_care(self, patient_id: str, epoch: float) -> bool:
+        """Whether any department has an encounter with ``patient_id`` at ``epoch``.
+
+        Desk and service roles (reception, billing, laboratory, pharmacy) work for every
+        ward: for them the question is whether the patient is in the hospital at all.
+        """
+        by_dept = self.index.get(patient_id)
+        if not by_dept:
+            return False
+        for starts, ends in by_dept.values():
+            i = bisect_right(starts, epoch) - 1
+            if i >= 0 and epoch <= ends[i]:
+                return True
+        return False
+
     def departments(self, patient_id: str) -> list[str]:
         """The departments that ever had an encounter with ``patient_id``."""
         return sorted(self.index.get(patient_id, ()))
@@ -65,9 +80,15 @@ class Encounters:
         return len(self.index)
 
 
-def load_encounters(path: Path, zone: ZoneInfo, maternity_departments: Iterable[str]
-                    ) -> Encounters:
-    """Read ``path``; ``FileRejected`` if unusable as a whole, bad rows skipped and reported."""
+def load_encounters(path: Path, zone: ZoneInfo, maternity_departments: Iterable[str],
+                    grace_before: float = 0.0, grace_after: float = 0.0) -> Encounters:
+    """Read ``path``; ``FileRejected`` if unusable as a whole, bad rows skipped and reported.
+
+    Each encounter counts as a care relationship from ``grace_before`` seconds before its
+    start (registration, triage) to ``grace_after`` seconds after its end (discharge
+    letters, results that arrive later), as the HIS records encounters more narrowly than
+    the care around them.
+    """
     raw: dict[str, dict[str, list[tuple[float, float]]]] = {}
 
     def when(column: str, text: str) -> float:
@@ -88,7 +109,8 @@ def load_encounters(path: Path, zone: ZoneInfo, maternity_departments: Iterable[
         end = when("end", end_text) if end_text else _INF
         if end < start:
             raise RowError("end", f"{end_text!r} is before the start {start_text!r}")
-        raw.setdefault(patient_id, {}).setdefault(department.lower(), []).append((start, end))
+        raw.setdefault(patient_id, {}).setdefault(department.lower(), []).append(
+            (start - grace_before, end + grace_after))
 
     report = read_csv(path, COLUMNS, row)
     wanted = frozenset(d.strip().lower() for d in maternity_departments)

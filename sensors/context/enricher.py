@@ -140,6 +140,7 @@ class Enricher:
                     and encounters.has(pid, care_department, epoch)
                 )
                 f["phiwatch.patient.maternity"] = pid in encounters.maternity
+                f["phiwatch.patient.in_care"] = encounters.in_care(pid, epoch)
 
         ip = f.get("source.ip")
         if type(ip) is str:

@@ -191,7 +191,10 @@ def test_flagged_patient(enricher: Enricher) -> None:
     assert "patient.flags" not in f and f["phiwatch.patient.flagged"] is False
 
 
-def test_care_relationship(enricher: Enricher) -> None:
+def test_care_relationship(make_enricher: Callable[..., Enricher]) -> None:
+    # Exact encounter bounds here; the grace around them is tested below.
+    enricher = make_enricher(care_grace_before_minutes=0, care_grace_after_hours=0)
+
     def care(user: str, patient: str, when: str) -> bool:
         value = fields(enricher, when, user__id=user, patient__id=patient)
         return bool(value["phiwatch.care_relationship"])
@@ -206,6 +209,31 @@ def test_care_relationship(enricher: Enricher) -> None:
     assert not care("nv002", "BN002", "2026-11-22T05:01")
     # an empty end is an ongoing encounter
     assert care("nv006", "BN003", "2027-06-01T10:00")
+
+
+def test_care_extends_around_the_encounter(make_enricher: Callable[..., Enricher]) -> None:
+    """Registration comes before the encounter, discharge papers after it."""
+    enricher = make_enricher(care_grace_before_minutes=120, care_grace_after_hours=24)
+
+    def care(when: str) -> bool:
+        value = fields(enricher, when, user__id="nv001", patient__id="BN001")
+        return bool(value["phiwatch.care_relationship"])
+
+    assert care("2026-11-21T06:01")  # two hours before admission at 08:00
+    assert not care("2026-11-21T05:59")
+    assert care("2026-11-24T11:59")  # a day after discharge at 12:00
+    assert not care("2026-11-24T12:01")
+
+
+def test_patient_in_care_anywhere(make_enricher: Callable[..., Enricher]) -> None:
+    enricher = make_enricher(care_grace_before_minutes=0, care_grace_after_hours=0)
+
+    def in_care(user: str, when: str) -> bool:
+        value = fields(enricher, when, user__id=user, patient__id="BN001")
+        return bool(value["phiwatch.patient.in_care"])
+
+    assert in_care("nv002", "2026-11-22T10:00")  # cap-cuu has no encounter, san-a has
+    assert not in_care("nv002", "2026-11-23T12:01")  # discharged from everywhere
 
 
 def test_care_uses_the_roster_department(enricher: Enricher) -> None:
