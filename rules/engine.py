@@ -12,19 +12,24 @@ raises the same alerts as one that never stopped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rules import dispatch
+from rules import dispatch, reload
 from rules.alert import Alert
+from rules.baseline import BaselineState
 from rules.correlation import CorrelationState
 from rules.dispatch import Dispatch, Route
 from rules.explain import event_alert
 from rules.loader import RuleSet
 from rules.logsource import HIS_ACCESS
 from rules.model import CorrelationRule, DetectionRule
+from rules.reload import ReloadReport
+from rules.suppression import RuleSuppression, Suppressor
 from rules.temporal import TemporalState
 from sensors.event import Event
+
+State = CorrelationState | TemporalState | BaselineState
 
 log = logging.getLogger(__name__)
 
@@ -67,31 +72,69 @@ class Engine:
         self.sample_size = sample_size
         self.default_dataset = default_dataset
         self.sweep_seconds = sweep_seconds
-        self.states: dict[str, CorrelationState | TemporalState] = {
-            c.id: new_state(c, sample_size) for c in ruleset.correlations
-        }
-        routes: dict[str, list[tuple[DetectionRule, Route]]] = {}
-        for rule in ruleset.detections:
-            adders = tuple(self.states[c.id].adder(rule)
-                           for c in rule.correlations if c.id in self.states)
-            if not rule.alerts and not adders:
-                continue  # a building block whose correlation did not load: nothing to do
-            route: Route = (rule.predicate, rule.spec if rule.alerts else None, adders, rule)
-            for ds in sorted(rule.datasets):
-                routes.setdefault(ds, []).append((rule, route))
-        self._dispatch: dict[str | None, Dispatch] = {
-            ds: dispatch.build(r) for ds, r in routes.items()
-        }
-        if default_dataset is not None and default_dataset in self._dispatch:
-            self._dispatch[None] = self._dispatch[default_dataset]
         self._max_epoch = _NEVER
         self._watermark = _NEVER
+        self.states: dict[str, State] = {}
+        self.suppressor = Suppressor({})
+        self._dispatch: dict[str | None, Dispatch] = {}
+        self._install(ruleset, {}, {})
         self._next_sweep = _NEVER
         self._out: list[Alert] = []
         self.events = 0
         self.late = 0
         self.rule_failures = 0
         self._failed_rules: set[str] = set()
+
+    def _clock(self) -> float:
+        return self._watermark
+
+    def _install(self, ruleset: RuleSet, states: Mapping[str, State],
+                 suppression: Mapping[str, RuleSuppression]) -> None:
+        """Build the routes of ``ruleset``, reusing the given states by rule id."""
+        self.ruleset = ruleset
+        n = self.sample_size
+        fresh: dict[str, State] = {}
+        for c in ruleset.correlations:
+            fresh[c.id] = states.get(c.id) or new_state(c, n)
+        for d in ruleset.detections:
+            if d.baseline is not None:
+                fresh[d.id] = states.get(d.id) or BaselineState(d, n, self._clock)
+        self.states = fresh
+        supp: dict[str, RuleSuppression] = {}
+        for r in ruleset.rules:
+            if r.realert > 0:
+                by = r.realert_by if isinstance(r, DetectionRule) and r.baseline is None else None
+                supp[r.id] = suppression.get(r.id) or RuleSuppression(r.realert, by)
+        self.suppressor = Suppressor(supp)
+        routes: dict[str, list[tuple[DetectionRule, Route]]] = {}
+        for rule in ruleset.detections:
+            adders = tuple(fresh[c.id].adder(rule)
+                           for c in rule.correlations if c.id in fresh)
+            if rule.baseline is not None:
+                adders += (fresh[rule.id].adder(rule),)
+            if not rule.alerts and not adders:
+                continue  # a building block whose correlation did not load: nothing to do
+            route: Route = (rule.predicate, rule.spec if rule.alerts else None, adders, rule)
+            for ds in sorted(rule.datasets):
+                routes.setdefault(ds, []).append((rule, route))
+        self._dispatch = {ds: dispatch.build(r) for ds, r in routes.items()}
+        if self.default_dataset is not None and self.default_dataset in self._dispatch:
+            self._dispatch[None] = self._dispatch[self.default_dataset]
+
+    def reload(self, ruleset: RuleSet) -> ReloadReport:
+        """Replace the rules without a restart (see ``rules.reload``).
+
+        Rules whose id and definition are unchanged keep their windows, episodes,
+        baselines and realert memory; changed and new rules start afresh; removed rules'
+        state is dropped. A rule broken in ``ruleset`` keeps its last good version.
+        """
+        merged, report = reload.merge(self.ruleset, ruleset)
+        old = {r.id: r.digest for r in self.ruleset.rules}
+        same = {r.id for r in merged.rules if old.get(r.id) == r.digest}
+        self._install(merged, {k: v for k, v in self.states.items() if k in same},
+                      {k: v for k, v in self.suppressor.rules.items() if k in same})
+        self._next_sweep = _NEVER
+        return reload.finish(report, old, merged)
 
     # -- the hot path ------------------------------------------------------------------
 
@@ -132,6 +175,8 @@ class Engine:
         if out:
             fired = out.copy()
             out.clear()
+            if self.suppressor:
+                return self.suppressor.filter(fired)
             return fired
         return NO_ALERTS
 
@@ -155,6 +200,8 @@ class Engine:
     def _sweep(self, wm: float, out: list[Alert], *, full: bool) -> None:
         for st in self.states.values():
             st.sweep(wm, out, full=full)
+        if self.suppressor:
+            self.suppressor.sweep(wm)
         self._next_sweep = wm + self.sweep_seconds
 
     def advance(self, now_epoch: float) -> list[Alert]:
@@ -167,7 +214,7 @@ class Engine:
             self._max_epoch = now_epoch
             self._watermark = now_epoch - self.lateness_seconds
             self._sweep(self._watermark, out, full=False)
-        return out
+        return self.suppressor.filter(out) if self.suppressor else out
 
     def flush(self) -> list[Alert]:
         """At the end of input: close what the watermark has passed, and emit the current
@@ -176,7 +223,7 @@ class Engine:
         self._sweep(self._watermark, out, full=True)
         for st in self.states.values():
             out.extend(st.open_alerts())
-        return out
+        return self.suppressor.filter(out) if self.suppressor else out
 
     # -- state -------------------------------------------------------------------------
 
@@ -188,9 +235,10 @@ class Engine:
             "late": self.late,
             "rule_failures": self.rule_failures,
             "groups": sum(len(s.groups) for s in states),
-            "groups_evicted": sum(s.evicted for s in states),
+            "groups_evicted": sum(getattr(s, "evicted", 0) for s in states),
             "episodes_opened": sum(s.opened for s in states),
             "episodes_closed": sum(s.closed for s in states),
+            "suppressed": self.suppressor.suppressed,
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -201,6 +249,7 @@ class Engine:
             "events": self.events,
             "late": self.late,
             "correlations": {cid: st.snapshot() for cid, st in self.states.items()},
+            "suppression": self.suppressor.snapshot(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -214,11 +263,11 @@ class Engine:
         self.events = int(data.get("events", 0))
         self.late = int(data.get("late", 0))
         saved = data.get("correlations", {})
+        self._install(self.ruleset, {}, {})  # fresh state for the rules not in ``data``
         for cid, st in self.states.items():
             if cid in saved:
                 st.restore(saved[cid])
-            else:
-                st.groups.clear()
+        self.suppressor.restore(data.get("suppression", {}))
         dropped = sorted(set(saved) - set(self.states))
         if dropped:
             log.info("snapshot state of %d rule(s) no longer loaded dropped: %s",

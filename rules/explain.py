@@ -43,7 +43,8 @@ SPECIAL = frozenset(
      "rules",
      # baselines (rules.baseline)
      "value", "period", "own_baseline", "own_threshold", "own_method", "peer_baseline",
-     "peer_threshold", "peer_method", "peer_group", "history_days", "floor", "metric"}
+     "peer_threshold", "peer_method", "peer_group", "history_days", "floor", "metric",
+     "peer_samples", "comparison"}
 )
 #: Copied into every alert's context when the event has them, whatever the rule's
 #: ``context`` says: who and where, so that alerts group into incidents by principal.
@@ -69,10 +70,7 @@ DEFAULT_CORRELATION = {
     "temporal_ordered": (
         "'{title}': {rules} in that order for {group} within {duration} ({event_count} events)"
     ),
-    "baseline": (
-        "{value} for {group} in {period}; own {history_days}-day {own_method} is "
-        "{own_baseline}; {peer_group} {peer_method} is {peer_baseline}"
-    ),
+    "baseline": "{value} ({metric}) for {group} in {period}; {comparison}",
 }
 
 

@@ -45,6 +45,7 @@ correlation:
   condition: {field: his.record_count, gte: 100}
 phiwatch:
   explain: "{first.source.ip}: {value_sum} records by {user.id} in {duration}"
+  realert: 3m
 ---
 title: View then export
 name: view_then_export
@@ -64,6 +65,34 @@ correlation:
   group-by: [user.id, source.ip]
   timespan: 30s
   condition: export and not view
+phiwatch:
+  realert: 2m
+---
+title: Printed
+name: printed
+logsource: {product: his}
+detection:
+  sel: {event.action: print}
+  condition: sel
+phiwatch:
+  realert: 45s
+---
+title: Many patients for this user
+name: harvest
+logsource: {product: his}
+detection:
+  sel: {event.action: [view, print]}
+  condition: sel
+phiwatch:
+  baseline:
+    metric: distinct patient.id per user.id per 1m
+    peers: [source.ip]
+    history: 30m
+    min_history: 5m
+    own: {method: percentile, p: 90}
+    peer: {method: mad, k: 1}
+    floor: 3
+  explain: "{user.id}: {value} in {period}, own {own_baseline}, {peer_group} {peer_baseline}"
 """
 
 Key = tuple[str, int, bool]
