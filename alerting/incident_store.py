@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from alerting.incident import (
     STATUSES,
@@ -61,6 +61,7 @@ class IncidentQuery:
             raise ValueError(f"offset must be between 0 and {MAX_WINDOW} - limit")
 
 
+@runtime_checkable
 class IncidentStore(Protocol):
     """What the grouper writes and the command line and API read and change."""
 

@@ -45,6 +45,12 @@ es_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(es_app, name="es")
+incidents_app = typer.Typer(
+    help="Incidents: alerts on one person close in time, with a status history "
+    "(new → investigating → confirmed_leak → reported → closed, or false_positive).",
+    no_args_is_help=True,
+)
+app.add_typer(incidents_app, name="incidents")
 
 err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
 out = Console()
@@ -273,7 +279,7 @@ def rules_validate(
     from rules.loader import format_report, validate_directories
 
     errors, good = validate_directories(dirs)
-    out.print(format_report(errors, good), highlight=False, markup=False)
+    typer.echo(format_report(errors, good))
     raise typer.Exit(1 if any(e.is_error for e in errors) else 0)
 
 
@@ -292,7 +298,7 @@ def es_setup(config: ConfigOption = None) -> None:
 
     _, es = _es_config(config)
     report = setup(es)
-    out.print(format_setup(report), highlight=False)
+    typer.echo(format_setup(report))
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -303,7 +309,7 @@ def es_check(config: ConfigOption = None) -> None:
 
     cfg, es = _es_config(config)
     report = check(es, state_dir=cfg.state_dir)
-    out.print(format_check(report), highlight=False)
+    typer.echo(format_check(report))
     raise typer.Exit(0 if report.ok and report.error is None else 1)
 
 
@@ -317,7 +323,7 @@ def es_prune(
 
     _, es = _es_config(config)
     report = prune_indices(es, dry_run=dry_run)
-    out.print(format_prune(report, es.retention_days), highlight=False)
+    typer.echo(format_prune(report, es.retention_days))
 
 
 @es_app.command("resend")
@@ -329,7 +335,85 @@ def es_resend(config: ConfigOption = None) -> None:
     store = open_store(cfg)
     report = resend_rejected(es, store, state_dir=cfg.state_dir)
     _close(store)
-    out.print(format_resend(report), highlight=False)
+    typer.echo(format_resend(report))
+
+
+def _incident_store(config: Path | None) -> Any:
+    from alerting.incident_store import IncidentStore
+
+    cfg = _config(config)
+    if not store_exists(cfg):
+        _fail(f"no alert store at {cfg.sqlite_path} yet: run `phiwatch replay` or "
+              "`phiwatch run` first")
+    store = open_store(cfg, read_only=True)
+    if not isinstance(store, IncidentStore):
+        _fail("the configured store keeps no incidents")
+    return store
+
+
+@incidents_app.command("list")
+def incidents_list(
+    config: ConfigOption = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    user: Annotated[str | None, typer.Option(help="Only incidents about this user id.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only this severity and above.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+) -> None:
+    """List incidents, newest first."""
+    from alerting.incident_commands import format_incident_list, list_incidents
+    from alerting.incident_store import IncidentQuery
+
+    store = _incident_store(config)
+    try:
+        query = IncidentQuery(status=status, principal=user, min_severity=severity, limit=limit)
+    except ValueError as e:
+        _fail(str(e))
+    typer.echo(format_incident_list(list_incidents(store, query)))
+    store.close()
+
+
+@incidents_app.command("show")
+def incidents_show(incident_id: Annotated[str, typer.Argument(help="The incident id.")],
+                   config: ConfigOption = None) -> None:
+    """One incident: its alerts, status, version and history."""
+    from alerting.incident import IncidentError
+    from alerting.incident_commands import format_incident, show_incident
+
+    store = _incident_store(config)
+    try:
+        typer.echo(format_incident(show_incident(store, incident_id)))
+    except IncidentError as e:
+        _fail(str(e), code=1)
+    finally:
+        store.close()
+
+
+@incidents_app.command("status")
+def incidents_status(
+    incident_id: Annotated[str, typer.Argument(help="The incident id.")],
+    to: Annotated[str, typer.Argument(
+        help="new, investigating, confirmed_leak, false_positive, reported or closed.")],
+    actor: Annotated[str, typer.Option(help="Who makes the change (recorded in the history).")],
+    note: Annotated[str, typer.Option(help="Why; required for confirmed_leak, "
+                                           "false_positive, reported and reopening.")] = "",
+    expected_version: Annotated[int | None, typer.Option(
+        help="The version `show` printed: refuse if someone changed it since.")] = None,
+    role: Annotated[str | None, typer.Option(help="The actor's role (admin may reopen).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Move an incident to another status; every change is kept in its history."""
+    from alerting.incident import IncidentError
+    from alerting.incident_commands import change_incident_status, format_status_change
+
+    store = _incident_store(config)
+    try:
+        incident = change_incident_status(store, incident_id, to, actor, note,
+                                          expected_version, role)
+        typer.echo(format_status_change(incident))
+    except IncidentError as e:
+        _fail(str(e), code=1)
+    finally:
+        store.close()
 
 
 @app.command()

@@ -66,6 +66,13 @@ class StoreConfig(_Model):
     elasticsearch: ElasticsearchConfig | None = None
 
 
+class IncidentsConfig(_Model):
+    """How alerts on one person are grouped into incidents."""
+
+    #: Alerts on the same user closer than this join one incident.
+    gap_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 4.0
+
+
 class PipelineConfig(_Model):
     """How the run loop paces itself."""
 
@@ -87,6 +94,7 @@ class Config(_Model):
     pipeline: PipelineConfig = PipelineConfig()
     network: NetworkConfig = NetworkConfig()
     context: ContextConfig = ContextConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -13,10 +13,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from fnmatch import fnmatch
 from operator import attrgetter
 from pathlib import Path
 
+from alerting.grouping import IncidentGrouper
+from alerting.incident_store import IncidentStore
 from alerting.store import AlertStore
 from phiwatch.config import Config, SourceConfig
 from rules.alert import Alert
@@ -45,6 +48,13 @@ def load_context(config: Config) -> Context | None:
         if status.last_error:
             log.warning("context file %s not loaded: %s", kind, status.last_error)
     return context
+
+
+def build_grouper(config: Config, store: AlertStore) -> IncidentGrouper | None:
+    """The incident grouper over ``store``, if the store keeps incidents."""
+    if not isinstance(store, IncidentStore):
+        return None
+    return IncidentGrouper(store, timedelta(hours=config.incidents.gap_hours))
 
 
 def build_engine(config: Config, ruleset: RuleSet | None = None) -> Engine:
@@ -80,6 +90,8 @@ class Processor:
     on_alert: Callable[[Alert], None] | None = None
     #: Adds what the hospital's context files know (roster, encounters …) before the rules.
     enrich: Callable[[Event], None] | None = None
+    #: Groups committed alerts into incidents (in the same store).
+    grouper: IncidentGrouper | None = None
     counters: Counter[str] = field(default_factory=Counter)
 
     def process(self, events: Iterable[Event]) -> list[Alert]:
@@ -113,6 +125,12 @@ class Processor:
         self.counters["alerts_raised"] += len(alerts)
         self.counters["alerts_new"] += result.inserted
         self.counters["alerts_updated"] += result.updated
+        if self.grouper is not None:
+            try:
+                grouped = self.grouper.add(alerts)
+                self.counters["incidents_new"] += grouped.created
+            except Exception as e:  # the store is away: the grouper keeps them pending
+                log.warning("alerts not grouped into incidents yet (%s); will retry", e)
         if self.on_alert is not None:
             for a in alerts:
                 self.on_alert(a)
@@ -257,7 +275,8 @@ def replay(
         streams.append(file_events(p, factory(str(p)), dead, tick))
     context = load_context(config)
     processor = Processor(engine, store, dead,
-                          enrich=Enricher(context).enrich if context is not None else None)
+                          enrich=Enricher(context).enrich if context is not None else None,
+                          grouper=build_grouper(config, store))
     batch: list[Event] = []
     size = config.pipeline.batch_size
     # One file is already in its own order; merging costs a heap operation per event.

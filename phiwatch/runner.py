@@ -15,11 +15,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from alerting.store import AlertStore
+from alerting.store import AlertQuery, AlertStore
 from phiwatch import snapshot as snapshots
 from phiwatch.config import Config
-from phiwatch.pipeline import Processor, build_engine, load_context, parser_factory
+from phiwatch.pipeline import (
+    Processor,
+    build_engine,
+    build_grouper,
+    load_context,
+    parser_factory,
+)
 from rules.alert import Alert
 from rules.loader import RuleSet, load_rules
 from sensors.change_notifier import ChangeNotifier
@@ -61,6 +68,7 @@ class Runner:
         self.processor = Processor(
             self.engine, store, self.dead_letter, on_alert=on_alert,
             enrich=Enricher(self.context).enrich if self.context is not None else None,
+            grouper=build_grouper(config, store),
         )
         self.snapshots_taken = 0
         previous = snapshots.load(config.snapshot_path)
@@ -87,6 +95,14 @@ class Runner:
             )
             for s in config.sources
         }
+        grouper = self.processor.grouper
+        if previous is not None and grouper is not None and self.engine.watermark > 0:
+            # Alerts committed just before a crash may not have reached their incident.
+            since = datetime.fromtimestamp(self.engine.watermark - 86_400, UTC)
+            try:
+                grouper.backfill(store, AlertQuery(start=since, limit=10_000))
+            except Exception as e:
+                log.warning("could not regroup recent alerts into incidents: %s", e)
         dirs = [d for src in self.sources.values() for d in src.watched_dirs()]
         self.notifier = ChangeNotifier(dirs)
         # Event time seen last, and when: while the logs are quiet, the engine's clock is
