@@ -152,3 +152,24 @@ def matches(q: IncidentQuery) -> Matcher:
             return False
         return q.min_severity is None or i.severity_rank >= SEVERITY_RANK[q.min_severity]
     return keep
+
+
+class StatusChanges:
+    """``change_status`` for a store that has ``get_incident`` and ``save_incident``.
+
+    Both backends inherit it: the compare-and-set loop lives once, in ``change_status_cas``.
+    """
+
+    def change_status(
+        self,
+        incident_id: str,
+        to: str,
+        actor: str,
+        note: str = "",
+        expected_version: int | None = None,
+        *,
+        role: str | None = None,
+        at: datetime | None = None,
+    ) -> Incident:
+        return change_status_cas(self, incident_id, to, actor, note,  # type: ignore[arg-type]
+                                 expected_version, role=role, at=at)

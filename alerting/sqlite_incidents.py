@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from alerting.incident import ConflictError, Incident
-from alerting.incident_store import IncidentQuery, change_status_cas, stored
+from alerting.incident_store import IncidentQuery, StatusChanges, stored
 from alerting.store import SEVERITY_RANK
 
 INCIDENT_SCHEMA = """
@@ -47,7 +47,7 @@ def _us(dt: datetime) -> int:
     return (dt.astimezone(UTC) - _EPOCH) // _US
 
 
-class SQLiteIncidents:
+class SQLiteIncidents(StatusChanges):
     """The ``IncidentStore`` methods, mixed into ``SQLiteAlertStore`` (needs ``_db``)."""
 
     _db: sqlite3.Connection
@@ -107,19 +107,6 @@ class SQLiteIncidents:
         return int(self._db.execute(f"SELECT count(*) FROM incidents {where}",
                                     args).fetchone()[0])
 
-    def change_status(
-        self,
-        incident_id: str,
-        to: str,
-        actor: str,
-        note: str = "",
-        expected_version: int | None = None,
-        *,
-        role: str | None = None,
-        at: datetime | None = None,
-    ) -> Incident:
-        return change_status_cas(self, incident_id, to, actor, note, expected_version,
-                                 role=role, at=at)
 
 
 def _load(row: Any) -> Incident:

@@ -48,6 +48,25 @@ def line(i: int, export: bool) -> bytes:
     return orjson.dumps(doc) + b"\n"
 
 
+def write_stream(log: Path, alerts: int, rate: float, written: dict[int, float]) -> None:
+    """Append 20 ordinary lines then one export, ``alerts`` times, at ``rate`` lines/s.
+
+    ``written`` gets each export's line number (one line per event) and write time.
+    """
+    gap = 1.0 / rate
+    n = 0
+    with open(log, "ab", buffering=0) as f:
+        for _ in range(alerts):
+            for _ in range(20):
+                n += 1
+                f.write(line(n, export=False))
+                time.sleep(gap)
+            n += 1
+            written[n] = time.perf_counter()
+            f.write(line(n, export=True))
+            time.sleep(gap)
+
+
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
@@ -91,19 +110,8 @@ def measure_phiwatch(folder: Path, alerts: int, rate: float) -> list[float]:
     last_write = time.perf_counter()
     t = threading.Thread(target=reader)
     t.start()
-    gap = 1.0 / rate
-    n = 0
-    with open(log, "ab", buffering=0) as f:
-        for _ in range(alerts):
-            for _ in range(20):
-                n += 1
-                f.write(line(n, export=False))
-                time.sleep(gap)
-            n += 1
-            written[n] = time.perf_counter()  # line number == n: one line per event
-            f.write(line(n, export=True))
-            last_write = time.perf_counter()
-            time.sleep(gap)
+    write_stream(log, alerts, rate, written)
+    last_write = time.perf_counter()
     done.set()
     t.join()
     proc.send_signal(signal.SIGTERM)
@@ -137,18 +145,7 @@ def measure_tail_grep(folder: Path, alerts: int, rate: float) -> list[float]:
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     time.sleep(1.0)
-    gap = 1.0 / rate
-    n = 0
-    with open(log, "ab", buffering=0) as f:
-        for _ in range(alerts):
-            for _ in range(20):
-                n += 1
-                f.write(line(n, export=False))
-                time.sleep(gap)
-            n += 1
-            written[n] = time.perf_counter()
-            f.write(line(n, export=True))
-            time.sleep(gap)
+    write_stream(log, alerts, rate, written)
     t.join(timeout=10)
     os.killpg(proc.pid, signal.SIGTERM)
     return [seen[k] - written[k] for k in written if k in seen]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any
 
 from elastic_transport import TransportError
@@ -34,7 +33,7 @@ from alerting.elasticsearch.documents import micros, org_slug
 from alerting.elasticsearch.template import SETTINGS, TemplateAction
 from alerting.elasticsearch.writer import ClusterUnavailable
 from alerting.incident import ConflictError, Incident
-from alerting.incident_store import IncidentQuery, change_status_cas, stored
+from alerting.incident_store import IncidentQuery, StatusChanges, stored
 from alerting.store import SEVERITY_RANK
 
 _KW: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
@@ -184,7 +183,7 @@ def _filters(q: IncidentQuery) -> list[dict[str, Any]]:
     return clauses
 
 
-class ElasticsearchIncidents:
+class ElasticsearchIncidents(StatusChanges):
     """The ``IncidentStore`` methods, mixed into ``ElasticsearchAlertStore``."""
 
     client: Elasticsearch
@@ -245,19 +244,6 @@ class ElasticsearchIncidents:
             raise ClusterUnavailable(f"Elasticsearch: {e}") from e
         return int(body["count"])
 
-    def change_status(
-        self,
-        incident_id: str,
-        to: str,
-        actor: str,
-        note: str = "",
-        expected_version: int | None = None,
-        *,
-        role: str | None = None,
-        at: datetime | None = None,
-    ) -> Incident:
-        return change_status_cas(self, incident_id, to, actor, note, expected_version,
-                                 role=role, at=at)
 
     # -- helpers --------------------------------------------------------------------------
 
