@@ -98,12 +98,14 @@ class Period:
 class History:
     """One user's figures of past periods (starts and values, oldest first)."""
 
-    __slots__ = ("first_seen", "starts", "values")
+    __slots__ = ("first_seen", "limit", "starts", "values")
 
     def __init__(self, first_seen: float) -> None:
         self.first_seen = first_seen
         self.starts = array("d")
         self.values = array("d")
+        #: ``limit()`` of ``values``, until they change (judged on every event above floor).
+        self.limit: Limit | None = None
 
 
 class BaselineState:
@@ -121,6 +123,8 @@ class BaselineState:
         self.users: dict[tuple[str, ...], History] = {}
         #: Peer group → day → sorted [(hash, figure)], at most ``PEER_SAMPLE`` long.
         self.peers: dict[tuple[str, ...], dict[int, list[tuple[int, float]]]] = {}
+        #: Peer group → (oldest day, limit and sample size): until the sample changes.
+        self._peer_cache: dict[tuple[str, ...], tuple[int, tuple[Limit, int] | None]] = {}
         self.next_close = float("inf")
         self.opened = 0
         self.closed = 0
@@ -209,19 +213,23 @@ class BaselineState:
         if len(h.values) < MIN_OWN_FIGURES:
             return None
         days = min(start - h.first_seen, self.spec.history) / _DAY
-        return limit(list(h.values), self.spec.own), days
+        if h.limit is None:
+            h.limit = limit(list(h.values), self.spec.own)
+        return h.limit, days
 
     def peer_limit(self, peer: tuple[str, ...] | None, start: float) -> tuple[Limit, int] | None:
         if peer is None:
             return None
-        days = self.peers.get(peer)
-        if not days:
-            return None
         oldest = int((start - self.spec.history) // _DAY)
+        cached = self._peer_cache.get(peer)
+        if cached is not None and cached[0] == oldest:
+            return cached[1]
+        days = self.peers.get(peer, {})
         figures = [v for d, sample in days.items() if d >= oldest for _, v in sample]
-        if len(figures) < MIN_PEER_SAMPLES:
-            return None
-        return limit(figures, self.spec.peer), len(figures)
+        result = (None if len(figures) < MIN_PEER_SAMPLES
+                  else (limit(figures, self.spec.peer), len(figures)))
+        self._peer_cache[peer] = (oldest, result)
+        return result
 
     def judge(self, p: Period, start: float, figure: float) -> dict[str, Any] | None:
         """The numbers of an alert if ``figure`` exceeds what applies, else ``None``."""
@@ -302,8 +310,10 @@ class BaselineState:
             h = self.users[key] = History(start)
         h.starts.append(start)
         h.values.append(figure)
+        h.limit = None
         self._expire(h, start + self.spec.period)
         if peer is not None:
+            self._peer_cache.pop(peer, None)
             days = self.peers.setdefault(peer, {})
             sample = days.setdefault(int(start // _DAY), [])
             tag = zlib.crc32("\x1f".join((*key, repr(start))).encode())
@@ -319,6 +329,7 @@ class BaselineState:
         if n:
             del h.starts[:n]
             del h.values[:n]
+            h.limit = None
 
     def _forget(self, now: float) -> None:
         """Drop users and peer days older than the history (bounded memory)."""
@@ -326,6 +337,7 @@ class BaselineState:
         for key in [k for k, h in self.users.items() if not h.starts or h.starts[-1] < cutoff]:
             del self.users[key]
         oldest = int(cutoff // _DAY)
+        self._peer_cache.clear()
         for peer, days in list(self.peers.items()):
             for d in [d for d in days if d < oldest]:
                 del days[d]
@@ -381,6 +393,7 @@ class BaselineState:
             h.starts.extend(starts)
             h.values.extend(values)
         self.peers.clear()
+        self._peer_cache.clear()
         for key, days in d["peers"]:
             self.peers[tuple(key)] = {int(day): [(int(t), float(v)) for t, v in s]
                                       for day, s in days}

@@ -130,6 +130,17 @@ class AlertSpec:
         return cls(rule_id, title, severity, tuple(tags), tpl, tuple(context), keep, first)
 
 
+_DEFAULTS: dict[str, Template] = {}
+
+
+def _default(text: str) -> Template:
+    """A default sentence, split once (rules without ``explain`` alert often)."""
+    t = _DEFAULTS.get(text)
+    if t is None:
+        t = _DEFAULTS[text] = Template(text)
+    return t
+
+
 def show(value: Any) -> str:
     """A value as a sentence shows it: lists joined, whole floats without ``.0``."""
     if value is None or value == "":
@@ -189,7 +200,7 @@ def event_alert(spec: AlertSpec, event: Event) -> Alert:
             return numbers[name]
         return fields.get(name.removeprefix("first.").removeprefix("last."))
 
-    template = spec.template or Template(DEFAULT_EVENT)
+    template = spec.template or _default(DEFAULT_EVENT)
     context, org = _context(spec, fields.get)
     ref = EventRef(event.ref, event.id, ts)
     return Alert(
@@ -253,7 +264,7 @@ def episode_alert(
     def lookup(name: str) -> Any:
         return numbers[name] if name in numbers else field(name)
 
-    template = spec.template or Template(DEFAULT_CORRELATION.get(n.kind, DEFAULT_EVENT))
+    template = spec.template or _default(DEFAULT_CORRELATION.get(n.kind, DEFAULT_EVENT))
     context, org = _context(spec, field)
     metrics = {"event_count": float(n.event_count), "threshold": float(n.threshold),
                "timespan_seconds": float(n.timespan)}

@@ -47,6 +47,7 @@ class RuleSuppression:
         self.by = tuple(by) if by is not None else None
         self.groups: dict[GroupKey, Memory] = {}
         self.suppressed = 0
+        self._due = float("-inf")
 
     def key(self, alert: Alert) -> GroupKey | None:
         if self.by is None:
@@ -84,7 +85,10 @@ class RuleSuppression:
     def sweep(self, watermark: float) -> None:
         """Forget groups that can suppress nothing more (memory only: a new alert fires at
         or after the watermark, so a group older than ``realert`` before it suppresses
-        nothing)."""
+        nothing). Runs every quarter of ``realert`` of event time at most."""
+        if watermark < self._due:
+            return
+        self._due = watermark + max(self.realert / 4, 1.0)
         cutoff = watermark - self.realert
         for key in [k for k, m in self.groups.items() if m.last < cutoff and not m.open]:
             del self.groups[key]

@@ -73,6 +73,8 @@ class TemporalState:
         self.opened = 0
         self.closed = 0
         self.names = tuple(b.id for b in rule.bases)
+        #: The event counted last in an episode, so one matching two base rules counts once.
+        self.last_event: Event | None = None
 
     def adder(self, base: DetectionRule) -> Adder:
         """The function recording an event matched by ``base`` (see ``CorrelationState``)."""
@@ -105,9 +107,12 @@ class TemporalState:
                 ep = g.episode
                 if ep is not None:
                     if epoch <= ep.last[0] + timespan:  # joins the open episode
-                        ep.count += 1
                         assert ep.values is not None
                         ep.values[index] = ep.values.get(index, 0) + 1
+                        if self.last_event is event:  # also matched another base rule
+                            return
+                        self.last_event = event
+                        ep.count += 1
                         if epoch >= ep.last[0]:
                             ep.last, ep.last_fields, g.last = entry, fields, epoch
                         if len(ep.sample) < sample_size:
@@ -134,9 +139,12 @@ class TemporalState:
                 if not presence(frozenset(j for j, dq in enumerate(g.per_base) if dq)):
                     return
             window = sorted((e for dq in g.per_base for e in dq), key=lambda e: e[0])
-            counts: dict[Any, int] = {}
-            for e in window:
-                counts[e[1]] = counts.get(e[1], 0) + 1
+            if n_bases > 1:  # an event matching two base rules is one event
+                once: dict[tuple[str, str] | int, Entry] = {}
+                for n, e in enumerate(window):
+                    once.setdefault((e[2], e[3]) if e[2] or e[3] else n, e)
+                window = list(once.values())
+            counts: dict[Any, int] = {j: len(dq) for j, dq in enumerate(g.per_base) if dq}
             last_entry = window[-1] if window[-1][0] >= epoch else entry
             ep = g.episode = Episode(window[0], last_entry, fields, len(window), counts, 0.0,
                                      list(islice(window, sample_size)))

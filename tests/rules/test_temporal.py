@@ -144,3 +144,29 @@ def test_temporal_snapshot_restore(tmp_path: Path) -> None:
     second.restore(orjson.loads(orjson.dumps(first.snapshot())))
     got += [a.to_dict() for a in run(second, events[2:]) + second.flush()]
     assert got == expected
+
+
+def test_event_matching_two_bases_counts_once(tmp_path: Path) -> None:
+    rs = load(tmp_path, BASES + """
+---
+title: Any login event
+name: any_login
+logsource: {product: his}
+detection:
+  sel: {event.action|startswith: login}
+  condition: sel
+---
+title: Login and any login
+name: both
+correlation:
+  type: temporal
+  rules: [login, any_login]
+  group-by: [user.id]
+  timespan: 5m
+""")
+    engine = Engine(rs, lateness_seconds=0)
+    (alert,) = run(engine, [his(0, action="login")])
+    assert alert.event_count == 1 and alert.metrics["value_count"] == 2
+    assert run(engine, [his(1, action="login")]) == []
+    (final,) = engine.flush()
+    assert final.event_count == 2
