@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rules.alert import Alert
-from rules.baseline_spec import BaselineSpec, Method
+from rules.baseline_spec import BaselineSpec, Limit, limit, percentile
 from rules.correlation import Adder, counted, entry_in, entry_out, key_text
 from rules.explain import Entry, Numbers, episode_alert, human_duration
 from rules.model import DetectionRule
@@ -49,30 +49,6 @@ MIN_PEER_SAMPLES = 10
 MIN_OWN_FIGURES = 3
 _DAY = 86400.0
 _NO_CTX: tuple[Any, ...] = ()
-Limit = tuple[float, float]  # (the baseline figure, the limit above which it fires)
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Linear-interpolated percentile of sorted ``values``."""
-    pos = (len(values) - 1) * p / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
-
-
-def limit(values: list[float], m: Method) -> Limit:
-    """The baseline figure and the limit of ``values`` (any order) by method ``m``.
-
-    A MAD of 0 (a user who always opens the same number of records) counts as 1, so one
-    record more than usual never alerts on its own.
-    """
-    s = sorted(values)
-    if m.method == "percentile":
-        base = percentile(s, m.p)
-        return base, base * m.margin
-    med = percentile(s, 50.0)
-    mad = percentile(sorted(abs(v - med) for v in s), 50.0)
-    return med, (med + m.k * max(1.4826 * mad, 1.0)) * m.margin
 
 
 class Period:

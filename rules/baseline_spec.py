@@ -1,4 +1,5 @@
-"""The ``phiwatch.baseline`` block of a rule file, parsed and checked at load time.
+"""The ``phiwatch.baseline`` block of a rule file, parsed and checked at load time, and how
+its methods turn a history into a limit.
 
 A fixed threshold either misses a slow harvester or buries the IT team under alerts about
 emergency doctors; a baseline compares a user with their own history and with their peers
@@ -103,6 +104,32 @@ def _method(block: Any, key: str, default: Method) -> Method:
     if not 0 < nums["p"] <= 100:
         raise SpecError(f"'{key}.p' must be a percentile in (0, 100]")
     return Method(method, nums["k"], nums["p"], nums["margin"])
+
+
+Limit = tuple[float, float]  # (the baseline figure, the limit above which it fires)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Linear-interpolated percentile of sorted ``values``."""
+    pos = (len(values) - 1) * p / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def limit(values: list[float], m: Method) -> Limit:
+    """The baseline figure and the limit of ``values`` (any order) by method ``m``.
+
+    A MAD of 0 (a user who always opens the same number of records) counts as 1, so one
+    record more than usual never alerts on its own.
+    """
+    s = sorted(values)
+    if m.method == "percentile":
+        base = percentile(s, m.p)
+        return base, base * m.margin
+    med = percentile(s, 50.0)
+    mad = percentile(sorted(abs(v - med) for v in s), 50.0)
+    return med, (med + m.k * max(1.4826 * mad, 1.0)) * m.margin
 
 
 BASELINE_KEYS = frozenset(

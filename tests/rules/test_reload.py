@@ -75,3 +75,24 @@ def test_whole_file_broken_holds_all_its_rules(tmp_path: Path) -> None:
     assert report.held == ["many_views", "view"]
     assert sorted(a.rule_id for a in run(engine, [his(2, patient="BN3")])) == [
         "many_patients", "many_views"]
+
+
+def test_reload_keeps_baselines_and_realert_memory(tmp_path: Path) -> None:
+    from test_baseline import RULE, hour
+
+    rule = RULE.replace("  explain:", "  realert: 1d\n  explain:")
+    write(tmp_path, "b.yml", rule)
+    engine = Engine(load_rules([tmp_path]), lateness_seconds=60)
+    run(engine, hour(0, 8, "nv98", 45))  # fires on the floor
+    before = engine.snapshot()["correlations"]["harvest"]
+    report = engine.reload(load_rules([tmp_path]))
+    assert report.kept == ["harvest"]
+    after = engine.snapshot()
+    assert after["correlations"]["harvest"] == before
+    assert after["suppression"]["harvest"]["groups"]
+    # realert remembered: the next hour's burst is suppressed
+    assert [a for a in run(engine, hour(0, 9, "nv98", 45)) if not a.final] == []
+    write(tmp_path, "b.yml", rule.replace("floor: 40", "floor: 30"))
+    report = engine.reload(load_rules([tmp_path]))
+    assert report.changed == ["harvest"]
+    assert engine.snapshot()["correlations"]["harvest"]["users"] == []
