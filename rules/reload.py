@@ -12,6 +12,11 @@ reload:
 The engine then keeps the state of the rules whose id and digest (the rule as written, and
 for a correlation its base rules too) are unchanged, starts afresh for changed and new
 ones, and drops the state of removed ones. ``ReloadReport`` says which is which.
+
+A held correlation counts the matches of its base rules as they load now: if a base rule
+was edited in the same reload, the held correlation keeps its windows but counts with the
+edited base. ``merge`` rewires ``DetectionRule.correlations`` of the new rule set in place:
+the engine owns the rule set it is given.
 """
 
 from __future__ import annotations
