@@ -283,6 +283,56 @@ def rules_validate(
     raise typer.Exit(1 if any(e.is_error for e in errors) else 0)
 
 
+@rules_app.command("test")
+def rules_test(
+    rule: Annotated[list[Path], typer.Argument(
+        help="Rule file(s) or folder(s); correlations need their building blocks too.",
+        exists=True)],
+    events: Annotated[Path, typer.Option(
+        "--events", "-e", help="A log file (or capture) to run through the rules.",
+        exists=True, dir_okay=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Show which events match each rule, the correlation state, and the alerts it would raise.
+
+    Nothing is stored. The events are read with the configured parser and, when context
+    files are configured, enriched as `phiwatch run` would.
+    """
+    from phiwatch.pipeline import (
+        capture_events,
+        file_events,
+        is_capture,
+        load_context,
+        parser_factory,
+        source_for,
+    )
+    from rules.ruletest import format_test_report, run_rule_test
+    from sensors.context import Enricher
+    from sensors.deadletter import DeadLetter
+
+    cfg = _config(config)
+    with tempfile.TemporaryDirectory(prefix="phiwatch-rules-test-") as tmp:
+        dead = DeadLetter(Path(tmp) / "dead.ndjson")
+        if is_capture(events):
+            stream = list(capture_events(events, lambda n: None, cfg))
+        else:
+            parser = parser_factory(cfg, source_for(cfg, events))(str(events))
+            stream = list(file_events(events, parser, dead, lambda n: None))
+        context = load_context(cfg)
+        if context is not None:
+            enrich = Enricher(context).enrich
+            for event in stream:
+                enrich(event)
+        report = run_rule_test(rule, stream, lateness_seconds=cfg.rules.lateness_seconds,
+                               sample_size=cfg.rules.sample_size)
+        bad = dead.total
+        dead.close()
+    typer.echo(format_test_report(report))
+    if bad:
+        err.print(f"{bad} line(s) of {events} could not be read (see `phiwatch replay` for "
+                  "the dead-letter file)")
+
+
 def _es_config(path: Path | None) -> tuple[Config, Any]:
     cfg = _config(path)
     if cfg.store.elasticsearch is None:

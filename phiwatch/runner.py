@@ -105,6 +105,9 @@ class Runner:
                 log.warning("could not regroup recent alerts into incidents: %s", e)
         dirs = [d for src in self.sources.values() for d in src.watched_dirs()]
         self.notifier = ChangeNotifier(dirs)
+        # Rule folders are watched on their own: an edit reloads the rules in place.
+        self.rules_notifier = ChangeNotifier([p for p in config.rules.paths if p.is_dir()])
+        self._rules_changed_at: float | None = None
         # Event time seen last, and when: while the logs are quiet, the engine's clock is
         # moved on by the wall clock so that finished alert episodes still close.
         self._last_event_epoch: float | None = None
@@ -114,6 +117,7 @@ class Runner:
         """Tail until ``stop`` is set; then flush, snapshot and return."""
         cfg = self.config.pipeline
         self.notifier.start()
+        self.rules_notifier.start()
         if self.context_watcher is not None:
             self.context_watcher.start()  # a broken edit keeps the last good version
         self._scan()
@@ -127,6 +131,7 @@ class Runner:
                     self._scan()
                     last_scan = now
                 self._advance_idle_clock()
+                self._maybe_reload_rules()
                 if now - last_snapshot >= cfg.snapshot_interval_seconds:
                     self.save_snapshot()
                     last_snapshot = now
@@ -137,6 +142,7 @@ class Runner:
             self.save_snapshot()
         finally:
             self.notifier.stop()
+            self.rules_notifier.stop()
             if self.context_watcher is not None:
                 self.context_watcher.stop()
             for source in self.sources.values():
@@ -162,6 +168,26 @@ class Runner:
                     self._last_event_epoch = newest
                 self._last_event_wall = time.monotonic()
         return got
+
+    def _maybe_reload_rules(self) -> None:
+        """Reload the rules half a second after their files stop changing.
+
+        Rules whose definition is unchanged keep their windows; a rule file that no longer
+        loads keeps its last good rules running (``Engine.reload``).
+        """
+        if self.rules_notifier.files_changed or self.rules_notifier.wait(0):
+            self.rules_notifier.files_changed = False
+            self._rules_changed_at = time.monotonic()
+            return
+        if self._rules_changed_at is None or time.monotonic() - self._rules_changed_at < 0.5:
+            return
+        self._rules_changed_at = None
+        ruleset = load_rules(self.config.rules.paths)
+        report = self.engine.reload(ruleset)
+        self.ruleset = ruleset
+        level = logging.INFO if report.ok else logging.WARNING
+        log.log(level, "rules reloaded: %s", report)
+        self.processor.counters["rules_reloads"] += 1
 
     def _advance_idle_clock(self) -> None:
         if self._last_event_epoch is None:
