@@ -214,7 +214,7 @@ class BaselineState:
         peer_key = self.peer_key(p)
         peer = self.peer_limit(peer_key, start)
         if own is None and peer is None:
-            if spec.floor <= 0:
+            if spec.floor <= 0 or spec.cold_start == "learn":
                 return None
         elif (own is not None and figure <= own[0][1]) or (
                 peer is not None and figure <= peer[0][1]):

@@ -82,6 +82,9 @@ class BaselineSpec:
     min_history: float
     floor: float
     text: str
+    #: With neither the own nor the peer test available (a new installation): ``floor``
+    #: fires on the floor alone; ``learn`` stays silent until there is history to judge by.
+    cold_start: str = "floor"
 
 
 def _method(block: Any, key: str, default: Method) -> Method:
@@ -133,7 +136,7 @@ def limit(values: list[float], m: Method) -> Limit:
 
 
 BASELINE_KEYS = frozenset(
-    {"metric", "peers", "history", "own", "peer", "min_history", "floor"})
+    {"metric", "peers", "history", "own", "peer", "min_history", "floor", "cold_start"})
 
 
 def parse_baseline(block: Any) -> BaselineSpec:
@@ -176,4 +179,12 @@ def parse_baseline(block: Any) -> BaselineSpec:
         min_history=parse_duration(block.get("min_history", "7d"),
                                    "phiwatch.baseline.min_history"),
         floor=float(floor), text=" ".join(text.split()),
+        cold_start=_cold_start(block.get("cold_start", "floor")),
     )
+
+
+def _cold_start(value: Any) -> str:
+    if value not in ("floor", "learn"):
+        raise SpecError(f"'phiwatch.baseline.cold_start' must be 'floor' or 'learn' "
+                        f"(got {value!r})")
+    return str(value)
