@@ -120,6 +120,15 @@ def test_cold_start_uses_peers_and_floor_only(tmp_path: Path) -> None:
     assert "no peer group" not in alone[0].explanation  # the rule's own sentence
 
 
+def test_cold_start_learn_stays_silent_until_there_is_history(tmp_path: Path) -> None:
+    learning = Engine(load(tmp_path, RULE.replace("    floor: 40\n",
+                                                  "    floor: 40\n    cold_start: learn\n")),
+                      lateness_seconds=60)
+    assert run(learning, hour(0, 9, "nv98", 45)) == []  # nothing to judge by: learn
+    floor_only = Engine(load(tmp_path, RULE), lateness_seconds=60)
+    assert len(run(floor_only, hour(0, 9, "nv98", 45))) == 1  # the default judges by floor
+
+
 def test_default_sentence(tmp_path: Path) -> None:
     engine = Engine(load(tmp_path, RULE.split("  explain:")[0]), lateness_seconds=60)
     (a,) = run(engine, hour(0, 9, "nv98", 45))
