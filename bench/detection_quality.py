@@ -24,13 +24,14 @@ that do: a signal normal traffic raises cannot meet the target by itself.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,8 @@ class SeedResult:
     missing: set[str]
     notes: list[str]
     signals: dict[str, tuple[int, list[str]]] | None = None
+    #: false alerts per rule on staff whose logged department is not the roster's
+    moved: dict[str, int] = field(default_factory=dict)
 
     @property
     def false_total(self) -> int:
@@ -240,16 +243,22 @@ def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
         rows.append((inc["id"], inc["kind"], ", ".join(expected), status, ", ".join(by) or "-",
                      ", ".join(also) or "-"))
     false: dict[str, int] = {}
+    moved: dict[str, int] = {}
+    with open(folder / "roster.csv", encoding="utf-8", newline="") as f:
+        roster_dept = {row["user_id"]: row["department"] for row in csv.DictReader(f)}
     for a in alerts:
         if not any(tied(inc, a) for inc in incidents):
             false[a.rule_id] = false.get(a.rule_id, 0) + 1
+            dept = a.context.get("user.department")
+            if dept and dept != roster_dept.get(str(alert_user(a))):
+                moved[a.rule_id] = moved.get(a.rule_id, 0) + 1
     missing = {r for inc in incidents for r in inc.get("expected_rules", [])} - shipped
     checked = None
     if missing:
         checked = signals(folder, incidents, context_settings(folder))
     return SeedResult(seed, staff, days, report.events, seconds, rows,
                       sum(1 for r in rows if r[3] == "found"), len(rows), false, missing, notes,
-                      checked)
+                      checked, moved)
 
 
 def print_result(r: SeedResult) -> None:
@@ -262,7 +271,9 @@ def print_result(r: SeedResult) -> None:
     print(f"\nfound {r.found}/{r.incidents}; false alerts {r.false_total} "
           f"= {r.per_1000_staff_days:.2f} per 1,000 staff-days (target ≤ 1)")
     for rule, n in sorted(r.false_alerts.items(), key=lambda kv: -kv[1]):
-        print(f"  false: {n:5d}  {rule}")
+        print(f"  false: {n:5d}  {rule}"
+              + (f" ({r.moved[rule]} on staff who changed department: the log's department "
+                 "differs from the roster's)" if r.moved.get(rule) else ""))
     if r.missing:
         print("rules not shipped yet: " + ", ".join(sorted(r.missing)))
     for note in r.notes:
