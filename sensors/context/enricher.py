@@ -78,6 +78,9 @@ class Enricher:
         roster = ctx.roster
         department = f.get("user.department")
         care_department = department
+        #: The department the log itself names, when the roster says another: staff who
+        #: moved keep working for their old ward until the roster catches up.
+        log_department = department.lower() if type(department) is str else None
         if roster.loaded:
             uid = f.get("user.id")
             staff = roster.staff.get(uid if type(uid) is str else str(uid)) if uid else None
@@ -138,6 +141,9 @@ class Enricher:
                 f["phiwatch.care_relationship"] = (
                     type(care_department) is str
                     and encounters.has(pid, care_department, epoch)
+                ) or (
+                    log_department is not None and log_department != care_department
+                    and encounters.has(pid, log_department, epoch)
                 )
                 f["phiwatch.patient.maternity"] = pid in encounters.maternity
                 f["phiwatch.patient.in_care"] = encounters.in_care(pid, epoch)

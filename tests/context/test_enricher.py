@@ -236,10 +236,14 @@ def test_patient_in_care_anywhere(make_enricher: Callable[..., Enricher]) -> Non
     assert not in_care("nv002", "2026-11-23T12:01")  # discharged from everywhere
 
 
-def test_care_uses_the_roster_department(enricher: Enricher) -> None:
+def test_care_uses_the_roster_and_the_logged_department(enricher: Enricher) -> None:
+    # nv002 is cap-cuu in the roster but the log says san-a (moved since): san-a cares
     f = fields(enricher, "2026-11-22T10:00", user__id="nv002", user__department="san-a",
                patient__id="BN001")
-    assert f["phiwatch.care_relationship"] is False  # nv002 is cap-cuu in the roster
+    assert f["phiwatch.care_relationship"] is True
+    f = fields(enricher, "2026-11-22T10:00", user__id="nv002", user__department="so-sinh",
+               patient__id="BN001")
+    assert f["phiwatch.care_relationship"] is False
 
 
 def test_maternity(enricher: Enricher) -> None:
