@@ -102,6 +102,10 @@ class BaselineState:
         #: Peer group → (oldest day, limit and sample size): until the sample changes.
         self._peer_cache: dict[tuple[str, ...], tuple[int, tuple[Limit, int] | None]] = {}
         self.next_close = float("inf")
+        #: Event time of the first event this rule saw. A period that began before it
+        #: was only partly observed (phiwatch started mid-period): its low figures would
+        #: drag every baseline down, so it is not recorded.
+        self.started: float | None = None
         self.opened = 0
         self.closed = 0
         self.groups = self.users  # for the engine's statistics
@@ -118,6 +122,8 @@ class BaselineState:
         pending, clock = self.pending, self.clock
 
         def add(event: Event, out: list[Alert]) -> None:
+            if self.started is None:
+                self.started = event.epoch
             if clock() >= self.next_close:
                 self.close(clock(), out)
             fields = event.fields
@@ -274,8 +280,9 @@ class BaselineState:
                     self.closed += 1
                     extra = {**p.verdict, "value": self.figure(p)}
                     out.append(self._alert(p, start, extra, final=True))
-            for key, p in bucket.items():
-                self._record(key, start, self.figure(p), self.peer_key(p))
+            if self.started is not None and start >= self.started:
+                for key, p in bucket.items():
+                    self._record(key, start, self.figure(p), self.peer_key(p))
             self._forget(start)
         self.next_close = min(self.pending, default=float("inf")) + period
 
@@ -349,10 +356,11 @@ class BaselineState:
         peers = [[list(k), [[d, [list(x) for x in s]] for d, s in days.items()]]
                  for k, days in self.peers.items()]
         return {"pending": pending, "users": users, "peers": peers,
-                "opened": self.opened, "closed": self.closed}
+                "opened": self.opened, "closed": self.closed, "started": self.started}
 
     def restore(self, d: dict[str, Any]) -> None:
         self.opened, self.closed = d["opened"], d["closed"]
+        self.started = d.get("started")
         self.pending.clear()
         for start, bucket in d["pending"]:
             b = self.pending[start] = {}
