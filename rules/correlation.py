@@ -82,7 +82,52 @@ Adder = Callable[[Event, list[Alert]], None]
 _NO_CTX: tuple[Any, ...] = ()
 
 
-class CorrelationState:
+class EpisodeSweep:
+    """Closing and evicting groups on the watermark, shared by every windowed state.
+
+    A state keeps ``groups`` in touch order (an ``OrderedDict`` moved to the end on each
+    event), each with ``last`` (event time) and ``episode``, and knows how to ``_close``
+    an episode and build its ``_alert``.
+    """
+
+    groups: OrderedDict[Key, Any]
+    timespan: float
+    evicted: int
+
+    def _close(self, g: Any, ep: Episode) -> Alert:
+        raise NotImplementedError
+
+    def _alert(self, g: Any, ep: Episode, *, final: bool) -> Alert:
+        raise NotImplementedError
+
+    def sweep(self, watermark: float, out: list[Alert], *, full: bool = False) -> None:
+        """Close the episodes and drop the windows that nothing can join any more.
+
+        A quick sweep stops at the first live group in touch order (bounded work per call);
+        a ``full`` one looks at every group (before a flush).
+        """
+        timespan = self.timespan
+        groups = self.groups
+        dead: list[Key] = []
+        for key, g in groups.items():
+            if g.last + timespan < watermark:
+                dead.append(key)
+            elif not full:
+                break
+        for key in dead:
+            g = groups.pop(key)
+            if g.episode is not None:
+                out.append(self._close(g, g.episode))
+            else:
+                self.evicted += 1
+
+    def open_alerts(self) -> list[Alert]:
+        """The current version of every open episode, which stays open."""
+        return [self._alert(g, g.episode, final=False)
+                for g in self.groups.values() if g.episode is not None]
+
+
+class CorrelationState(EpisodeSweep):
     """The windows and episodes of one correlation rule."""
 
     def __init__(self, rule: CorrelationRule, sample_size: int) -> None:
@@ -231,31 +276,6 @@ class CorrelationState:
 
     # -- time ----------------------------------------------------------------------------
 
-    def sweep(self, watermark: float, out: list[Alert], *, full: bool = False) -> None:
-        """Close the episodes and drop the windows that nothing can join any more.
-
-        A quick sweep stops at the first live group in touch order (bounded work per call);
-        a ``full`` one looks at every group (before a flush).
-        """
-        timespan = self.timespan
-        groups = self.groups
-        dead: list[Key] = []
-        for key, g in groups.items():
-            if g.last + timespan < watermark:
-                dead.append(key)
-            elif not full:
-                break
-        for key in dead:
-            g = groups.pop(key)
-            if g.episode is not None:
-                out.append(self._close(g, g.episode))
-            else:
-                self.evicted += 1
-
-    def open_alerts(self) -> list[Alert]:
-        """The current version of every open episode, which stays open."""
-        return [self._alert(g, g.episode, final=False)
-                for g in self.groups.values() if g.episode is not None]
 
     # -- snapshot ------------------------------------------------------------------------
 

@@ -22,7 +22,15 @@ from itertools import islice
 from typing import Any
 
 from rules.alert import Alert
-from rules.correlation import Adder, Episode, Key, entry_in, entry_out, key_text
+from rules.correlation import (
+    Adder,
+    Episode,
+    EpisodeSweep,
+    Key,
+    entry_in,
+    entry_out,
+    key_text,
+)
 from rules.explain import Entry, Numbers, episode_alert
 from rules.model import CorrelationRule, DetectionRule
 from sensors.event import Event
@@ -60,7 +68,7 @@ def ordered_chain(per_base: list[deque[Entry]]) -> Entry | None:
     return first
 
 
-class TemporalState:
+class TemporalState(EpisodeSweep):
     """The windows and episodes of one ``temporal``/``temporal_ordered`` rule."""
 
     def __init__(self, rule: CorrelationRule, sample_size: int) -> None:
@@ -174,25 +182,6 @@ class TemporalState:
 
     # -- time ----------------------------------------------------------------------------
 
-    def sweep(self, watermark: float, out: list[Alert], *, full: bool = False) -> None:
-        """Close episodes and drop windows nothing can join any more (as in correlation)."""
-        dead: list[Key] = []
-        for key, g in self.groups.items():
-            if g.last + self.timespan < watermark:
-                dead.append(key)
-            elif not full:
-                break
-        for key in dead:
-            g = self.groups.pop(key)
-            if g.episode is not None:
-                out.append(self._close(g, g.episode))
-            else:
-                self.evicted += 1
-
-    def open_alerts(self) -> list[Alert]:
-        """The current version of every open episode, which stays open."""
-        return [self._alert(g, g.episode, final=False)
-                for g in self.groups.values() if g.episode is not None]
 
     # -- snapshot ------------------------------------------------------------------------
 
