@@ -40,6 +40,8 @@ class ContextConfig(BaseModel):
 
     roster: Path | None = None
     flagged_patients: Path | None = None
+    #: ``host_name, ip, department, building``: where each workstation stands.
+    workstations: Path | None = None
     encounters: Path | None = None
     internal_networks: list[str] = list(RFC1918)
     maternity_departments: list[str] = list(DEFAULT_MATERNITY)
@@ -84,15 +86,16 @@ class ContextConfig(BaseModel):
         folder of the configuration file)."""
         update = {
             name: base / value
-            for name in ("roster", "flagged_patients", "encounters")
+            for name in ("roster", "flagged_patients", "encounters", "workstations")
             if (value := getattr(self, name)) is not None and not value.is_absolute()
         }
         return self.model_copy(update=update)
 
     def files(self) -> dict[str, Path]:
-        """The configured files by kind (``roster``, ``flagged_patients``, ``encounters``)."""
+        """The configured files by kind (``roster``, ``flagged_patients``, ``encounters``,
+        ``workstations``)."""
         return {
             name: value
-            for name in ("roster", "flagged_patients", "encounters")
+            for name in ("roster", "flagged_patients", "encounters", "workstations")
             if (value := getattr(self, name)) is not None
         }

@@ -32,12 +32,13 @@ from sensors.context.localtime import ZoneOffsets
 from sensors.context.networks import InternalNetworks
 from sensors.context.roster import Roster, load_roster
 from sensors.context.shifts import ShiftBook
+from sensors.context.workstations import Workstations, load_workstations
 from sensors.timestamps import DEFAULT_ZONE, get_zone
 
 log = logging.getLogger(__name__)
 
 #: The file kinds, as named in the configuration.
-KINDS = ("roster", "flagged_patients", "encounters")
+KINDS = ("roster", "flagged_patients", "encounters", "workstations")
 #: How many bad-row messages one load writes to the log (all are kept in the status).
 LOGGED_PROBLEMS = 5
 
@@ -88,6 +89,7 @@ class Context:
         self.roster = Roster()
         self.flagged = FlaggedPatients()
         self.encounters = Encounters()
+        self.workstations = Workstations()
         self.status: dict[str, FileStatus] = {
             kind: FileStatus(kind, path) for kind, path in config.files().items()
         }
@@ -97,6 +99,7 @@ class Context:
             "roster": lambda p: load_roster(p, self.shifts, self._offsets,
                                             self.tolerance_minutes),
             "flagged_patients": load_flagged,
+            "workstations": load_workstations,
             "encounters": lambda p: load_encounters(
                 p, self.zone, config.maternity_departments,
                 config.care_grace_before_minutes * 60.0, config.care_grace_after_hours * 3600.0),
@@ -165,4 +168,5 @@ class Context:
         return f"keeping the version loaded at {when} ({st.used} rows)"
 
 
-_ATTRIBUTE = {"roster": "roster", "flagged_patients": "flagged", "encounters": "encounters"}
+_ATTRIBUTE = {"roster": "roster", "flagged_patients": "flagged", "encounters": "encounters",
+              "workstations": "workstations"}

@@ -148,6 +148,12 @@ class Enricher:
                 f["phiwatch.patient.maternity"] = pid in encounters.maternity
                 f["phiwatch.patient.in_care"] = encounters.in_care(pid, epoch)
 
+        workstations = ctx.workstations
+        if workstations.loaded:
+            building = workstations.building(f.get("host.name"), f.get("source.ip"))
+            if building is not None:
+                f["phiwatch.source.building"] = building
+
         ip = f.get("source.ip")
         if type(ip) is str:
             internal = ctx.networks.contains(ip)

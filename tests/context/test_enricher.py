@@ -308,3 +308,18 @@ def test_enriching_twice_changes_nothing(enricher: Enricher) -> None:
     once = dict(e.fields)
     enricher.enrich(e)
     assert e.fields == once
+
+
+def test_workstation_building(make_enricher: Callable[..., Enricher], tmp_path: Any) -> None:
+    ws = tmp_path / "workstations.csv"
+    ws.write_text("host_name,ip,department,building\nWS-SAN-A-01,10.20.3.4,san-a,A\n"
+                  ",10.20.9.9,cntt,B\nWS-BAD,,cntt,\n", encoding="utf-8")
+    enricher = make_enricher(workstations=ws)
+    by_host = fields(enricher, "2026-11-22T10:00", user__id="nv001", host__name="ws-san-a-01")
+    assert by_host["phiwatch.source.building"] == "A"
+    by_ip = fields(enricher, "2026-11-22T10:00", user__id="nv001", source__ip="10.20.9.9")
+    assert by_ip["phiwatch.source.building"] == "B"
+    unknown = fields(enricher, "2026-11-22T10:00", user__id="nv001", host__name="WS-X")
+    assert "phiwatch.source.building" not in unknown
+    status = enricher.context.status["workstations"]
+    assert status.bad_rows == 1  # the row without a building, reported and skipped

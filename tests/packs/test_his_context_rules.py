@@ -133,3 +133,13 @@ def test_failed_login_burst() -> None:
     typos = (ev(i, 10 * i, event__action="login_failed", event__outcome="failure")
              for i in range(3))
     assert "phiwatch-his-failed-login-burst" not in fired(typos)
+
+
+def test_impossible_workstation_hop() -> None:
+    here = ev(1, 0, phiwatch__source__building="A", host__name="WS-SAN-A-01")
+    there = ev(2, 120, phiwatch__source__building="C", host__name="WS-CDHA-03")
+    assert "phiwatch-his-impossible-workstation-hop" in fired([here, there])
+    later = ev(2, 900, phiwatch__source__building="C", host__name="WS-CDHA-03")
+    assert "phiwatch-his-impossible-workstation-hop" not in fired([here, later])
+    same = ev(2, 60, phiwatch__source__building="A", host__name="WS-SAN-A-02")
+    assert "phiwatch-his-impossible-workstation-hop" not in fired([here, same])
