@@ -63,8 +63,9 @@ outside the injected incidents, for any preset and ``activity``, and the tests c
 
 Sizes: ``small`` (246 accounts) writes about 73,000 events for a weekday; ``large`` (1,506
 accounts) 310,000–325,000 on weekdays and 240,000–275,000 at weekends, 300,000 a day
-averaged over a week; a week of it is written in about 12 seconds. Busy normal staff: an emergency doctor's day shift has about 200
-views, a laboratory technician's about 500 views and 400 result updates.
+averaged over a week; a week of it is written in about 12 seconds. Busy normal staff: an
+emergency doctor's day shift has about 200 views, a laboratory technician's about 500
+views and 400 result updates.
 """
 
 from sensors.simulator.simulate import DEFAULT_START, SimulationResult, simulate
