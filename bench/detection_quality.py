@@ -55,7 +55,8 @@ CACHE = Path(tempfile.gettempdir()) / "phiwatch-bench-cache"
 #: ``internal_networks``. ``patients.csv`` (``national_id``) and ``workstations.csv``
 #: (``building``) have no key there yet: the own-record and workstation-hop rules need them.
 CONTEXT_FILES = {"roster": "roster.csv", "flagged_patients": "flagged_patients.csv",
-                 "encounters": "encounters.csv", "workstations": "workstations.csv"}
+                 "encounters": "encounters.csv", "workstations": "workstations.csv",
+                 "patients": "patients.csv"}
 
 
 def simulator_digest() -> str:

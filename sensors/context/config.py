@@ -42,6 +42,8 @@ class ContextConfig(BaseModel):
     flagged_patients: Path | None = None
     #: ``host_name, ip, department, building``: where each workstation stands.
     workstations: Path | None = None
+    #: ``patient_id, national_id`` (other columns ignored): staff opening their own record.
+    patients: Path | None = None
     encounters: Path | None = None
     internal_networks: list[str] = list(RFC1918)
     maternity_departments: list[str] = list(DEFAULT_MATERNITY)
@@ -86,7 +88,7 @@ class ContextConfig(BaseModel):
         folder of the configuration file)."""
         update = {
             name: base / value
-            for name in ("roster", "flagged_patients", "encounters", "workstations")
+            for name in ("roster", "flagged_patients", "encounters", "workstations", "patients")
             if (value := getattr(self, name)) is not None and not value.is_absolute()
         }
         return self.model_copy(update=update)
@@ -96,6 +98,6 @@ class ContextConfig(BaseModel):
         ``workstations``)."""
         return {
             name: value
-            for name in ("roster", "flagged_patients", "encounters", "workstations")
+            for name in ("roster", "flagged_patients", "encounters", "workstations", "patients")
             if (value := getattr(self, name)) is not None
         }

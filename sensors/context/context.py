@@ -30,6 +30,7 @@ from sensors.context.encounters import Encounters, load_encounters
 from sensors.context.flagged import FlaggedPatients, load_flagged
 from sensors.context.localtime import ZoneOffsets
 from sensors.context.networks import InternalNetworks
+from sensors.context.patients import PatientIds, load_patients
 from sensors.context.roster import Roster, load_roster
 from sensors.context.shifts import ShiftBook
 from sensors.context.workstations import Workstations, load_workstations
@@ -38,7 +39,7 @@ from sensors.timestamps import DEFAULT_ZONE, get_zone
 log = logging.getLogger(__name__)
 
 #: The file kinds, as named in the configuration.
-KINDS = ("roster", "flagged_patients", "encounters", "workstations")
+KINDS = ("roster", "flagged_patients", "encounters", "workstations", "patients")
 #: How many bad-row messages one load writes to the log (all are kept in the status).
 LOGGED_PROBLEMS = 5
 
@@ -90,6 +91,7 @@ class Context:
         self.flagged = FlaggedPatients()
         self.encounters = Encounters()
         self.workstations = Workstations()
+        self.patients = PatientIds()
         self.status: dict[str, FileStatus] = {
             kind: FileStatus(kind, path) for kind, path in config.files().items()
         }
@@ -100,6 +102,7 @@ class Context:
                                             self.tolerance_minutes),
             "flagged_patients": load_flagged,
             "workstations": load_workstations,
+            "patients": load_patients,
             "encounters": lambda p: load_encounters(
                 p, self.zone, config.maternity_departments,
                 config.care_grace_before_minutes * 60.0, config.care_grace_after_hours * 3600.0),
@@ -169,4 +172,4 @@ class Context:
 
 
 _ATTRIBUTE = {"roster": "roster", "flagged_patients": "flagged", "encounters": "encounters",
-              "workstations": "workstations"}
+              "workstations": "workstations", "patients": "patients"}

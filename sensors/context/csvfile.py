@@ -65,8 +65,10 @@ def read_csv(
     path: Path,
     columns: Sequence[str],
     parse_row: Callable[[list[str]], None],
+    optional: Sequence[str] = (),
 ) -> LoadReport:
-    """Feed every data row of ``path`` to ``parse_row`` as values in ``columns`` order.
+    """Feed every data row of ``path`` to ``parse_row`` as values in ``columns`` order,
+    then the ``optional`` columns' values ("" where the file has no such column).
 
     Values are stripped of surrounding spaces. ``parse_row`` raises ``RowError`` for a bad
     row, which is then skipped and reported; ``FileRejected`` is raised for a bad file.
@@ -83,8 +85,13 @@ def read_csv(
     with handle:
         reader = csv.reader(handle, strict=True)
         try:
-            index = _header(path, next(reader, None), columns)
+            header = next(reader, None)
+            index = _header(path, header, columns)
             width = max(index) + 1
+            names = [c.strip().lower() for c in header or ()]
+            extra = [names.index(c) if c in names else -1 for c in optional]
+            every = [*columns, *optional]
+            positions = [*index, *extra]
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line
@@ -95,10 +102,13 @@ def read_csv(
                         f"{width} (one per header column)"
                     )
                     continue
+                values = [row[i].strip() for i in index]
+                if extra:
+                    values += [row[i].strip() if 0 <= i < len(row) else "" for i in extra]
                 try:
-                    parse_row([row[i].strip() for i in index])
+                    parse_row(values)
                 except RowError as e:
-                    col = index[columns.index(e.column)] + 1
+                    col = positions[every.index(e.column)] + 1
                     report.add_problem(
                         f"{path}:{reader.line_num}: column {col} {e.column!r}: {e.message}"
                     )

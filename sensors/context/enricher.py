@@ -81,6 +81,7 @@ class Enricher:
         #: The department the log itself names, when the roster says another: staff who
         #: moved keep working for their old ward until the roster catches up.
         log_department = department.lower() if type(department) is str else None
+        own_national_id = ""
         if roster.loaded:
             uid = f.get("user.id")
             staff = roster.staff.get(uid if type(uid) is str else str(uid)) if uid else None
@@ -92,6 +93,7 @@ class Enricher:
             else:
                 f["phiwatch.user.known"] = True
                 care_department = staff.department
+                own_national_id = staff.national_id
                 if department is None:
                     f["user.department"] = staff.department
                 elif department != staff.department and (
@@ -147,6 +149,10 @@ class Enricher:
                 )
                 f["phiwatch.patient.maternity"] = pid in encounters.maternity
                 f["phiwatch.patient.in_care"] = encounters.in_care(pid, epoch)
+            patients = ctx.patients
+            if patients.loaded and own_national_id:
+                f["phiwatch.patient.own_record"] = (
+                    patients.national.get(pid) == own_national_id)
 
         workstations = ctx.workstations
         if workstations.loaded:

@@ -67,6 +67,9 @@ class StaffMember:
     ended_from: float
     #: Minutes outside the shift for each minute of the local day, or None (no shift).
     outside: tuple[int, ...] | None
+    #: The national id (CCCD) when the roster has that optional column: it tells when a
+    #: staff member opens their own patient record.
+    national_id: str = ""
 
 
 class Roster:
@@ -92,7 +95,8 @@ def load_roster(path: Path, shifts: ShiftBook, zone: ZoneOffsets,
     staff: dict[str, StaffMember] = {}
 
     def row(values: list[str]) -> None:
-        user_id, full_name, role, department, status, end_text, shift_text, vendor = values
+        (user_id, full_name, role, department, status, end_text, shift_text, vendor,
+         national_id) = values
         if not user_id:
             raise RowError("user_id", "empty account id")
         if user_id in staff:
@@ -135,9 +139,10 @@ def load_roster(path: Path, shifts: ShiftBook, zone: ZoneOffsets,
             vendor=is_vendor,
             ended_from=_ended_from(status, end, shift, zone, tolerance_minutes),
             outside=None if shift is None else shift.outside,
+            national_id=national_id,
         )
 
-    report = read_csv(path, COLUMNS, row)
+    report = read_csv(path, COLUMNS, row, optional=("national_id",))
     return Roster(staff, report)
 
 

@@ -323,3 +323,23 @@ def test_workstation_building(make_enricher: Callable[..., Enricher], tmp_path: 
     assert "phiwatch.source.building" not in unknown
     status = enricher.context.status["workstations"]
     assert status.bad_rows == 1  # the row without a building, reported and skipped
+
+
+def test_own_record_by_national_id(make_enricher: Callable[..., Enricher], tmp_path: Any,
+                                   files: dict[str, Any]) -> None:
+    roster = tmp_path / "roster_ids.csv"
+    text = files["roster"].read_text(encoding="utf-8").splitlines()
+    rows = [text[0] + ",national_id"] + [
+        line + (",079190000001" if line.startswith("nv001,") else ",") for line in text[1:]
+    ]
+    roster.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    patients = tmp_path / "patients.csv"
+    patients.write_text("patient_id,full_name,national_id\nBN777,X,079190000001\n"
+                        "BN001,Y,079190000002\n", encoding="utf-8")
+    enricher = make_enricher(roster=roster, patients=patients)
+    own = fields(enricher, "2026-11-22T10:00", user__id="nv001", patient__id="BN777")
+    assert own["phiwatch.patient.own_record"] is True
+    other = fields(enricher, "2026-11-22T10:00", user__id="nv001", patient__id="BN001")
+    assert other["phiwatch.patient.own_record"] is False
+    no_id = fields(enricher, "2026-11-22T10:00", user__id="nv002", patient__id="BN777")
+    assert "phiwatch.patient.own_record" not in no_id  # nv002 has no national id

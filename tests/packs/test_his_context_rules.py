@@ -143,3 +143,9 @@ def test_impossible_workstation_hop() -> None:
     assert "phiwatch-his-impossible-workstation-hop" not in fired([here, later])
     same = ev(2, 60, phiwatch__source__building="A", host__name="WS-SAN-A-02")
     assert "phiwatch-his-impossible-workstation-hop" not in fired([here, same])
+
+
+def test_own_record() -> None:
+    own = ev(1, phiwatch__patient__own_record=True)
+    assert "phiwatch-his-own-record" in fired([own])
+    assert "phiwatch-his-own-record" not in fired([ev(1, phiwatch__patient__own_record=False)])
