@@ -40,7 +40,8 @@ from rules.model import (
 )
 
 #: The keys phiwatch reads inside a rule's ``phiwatch:`` block.
-EXTENSION_KEYS = frozenset({"explain", "context", "realert", "realert_by", "baseline"})
+EXTENSION_KEYS = frozenset({"explain", "context", "realert", "realert_by", "baseline",
+                            "ordered_counts"})
 
 _KINDS: dict[SigmaCorrelationType, CorrelationKind] = {
     SigmaCorrelationType.EVENT_COUNT: "event_count",
@@ -237,16 +238,38 @@ def build_correlation(
     elif kind == "temporal_ordered" and not (op == "gte" and cond.count == len(bases)):
         raise BuildError("temporal_ordered takes no condition but the default (all rules, "
                          "in order); use 'temporal' to count rules")
+    min_counts = ordered_counts(rule, bases) if kind == "temporal_ordered" else ()
     spec, warnings = alert_spec(rule)
     corr = CorrelationRule(
         id=rule_id(rule), name=rule.name, path=path, spec=spec, kind=kind, bases=tuple(bases),
         group_by=group_by, group_fields=group_fields, value_fields=value_fields,
         timespan=float(rule.timespan.seconds), op=op, threshold=float(cond.count),
         field_name=cond.fieldref if isinstance(cond.fieldref, str) else None,
-        presence=presence, realert=realert(rule)[0],
+        presence=presence, realert=realert(rule)[0], min_counts=min_counts,
         digest=digest(rule, *sorted(b.digest for b in bases)),
     )
     return corr, warnings
+
+
+def ordered_counts(rule: SigmaCorrelationRule, bases: list[DetectionRule]) -> tuple[int, ...]:
+    """``phiwatch.ordered_counts``: how many matches each step of a ``temporal_ordered``
+    chain needs (1 by default) — "five failed logins, then a success" is a chain whose
+    first step needs five events."""
+    block = _block(rule).get("ordered_counts")
+    if block is None:
+        return ()
+    if not isinstance(block, Mapping):
+        raise BuildError("'phiwatch.ordered_counts' must map rule names to counts")
+    names = {name: i for i, b in enumerate(bases) for name in (b.name, b.id) if name}
+    counts = [1] * len(bases)
+    for name, count in block.items():
+        if name not in names:
+            raise BuildError(f"'phiwatch.ordered_counts' names {name!r}, which is not one "
+                             f"of the correlation's rules")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise BuildError(f"'phiwatch.ordered_counts.{name}' must be a whole number >= 1")
+        counts[names[name]] = count
+    return tuple(counts)
 
 
 def _bases(

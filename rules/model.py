@@ -81,6 +81,8 @@ class CorrelationRule:
     presence: Presence | None = None
     #: ``phiwatch.realert`` in seconds (0: no suppression).
     realert: float = 0.0
+    #: ``temporal_ordered``: matches each step needs (``phiwatch.ordered_counts``); () = 1.
+    min_counts: tuple[int, ...] = ()
     #: A fingerprint of the rule and its base rules as written (see ``DetectionRule``).
     digest: str = ""
 

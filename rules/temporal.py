@@ -50,19 +50,22 @@ class TemporalGroup:
         self.episode: Episode | None = None
 
 
-def ordered_chain(per_base: list[deque[Entry]]) -> Entry | None:
-    """The first entry of a chain with one entry per base in order (times non-decreasing),
-    or ``None``. Greedy: the earliest next step after each step is never a worse choice."""
+def ordered_chain(per_base: list[deque[Entry]], min_counts: tuple[int, ...] = ()
+                  ) -> Entry | None:
+    """The first entry of a chain with, per base in order, one entry (or ``min_counts``
+    of them) at times non-decreasing; or ``None``. Greedy: the earliest next step after
+    each step is never a worse choice."""
     t = float("-inf")
     first: Entry | None = None
-    for entries in per_base:
-        if not entries:
+    for k, entries in enumerate(per_base):
+        need = min_counts[k] if min_counts else 1
+        if len(entries) < need:
             return None
         times = [e[0] for e in entries]
         i = bisect_left(times, t)
-        if i == len(entries):
+        if len(entries) - i < need:
             return None
-        t = entries[i][0]
+        t = entries[i + need - 1][0]
         if first is None:
             first = entries[i]
     return first
@@ -94,6 +97,7 @@ class TemporalState(EpisodeSweep):
         timespan = self.timespan
         sample_size = self.sample_size
         ordered = rule.kind == "temporal_ordered"
+        min_counts = rule.min_counts
         presence = rule.presence
         groups = self.groups
 
@@ -140,7 +144,7 @@ class TemporalState(EpisodeSweep):
                 while dq and dq[0][0] < cutoff:
                     dq.popleft()
             if ordered:
-                if ordered_chain(g.per_base) is None:
+                if ordered_chain(g.per_base, min_counts) is None:
                     return
             else:
                 assert presence is not None

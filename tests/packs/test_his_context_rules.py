@@ -149,3 +149,18 @@ def test_own_record() -> None:
     own = ev(1, phiwatch__patient__own_record=True)
     assert "phiwatch-his-own-record" in fired([own])
     assert "phiwatch-his-own-record" not in fired([ev(1, phiwatch__patient__own_record=False)])
+
+
+def test_failed_logins_then_success() -> None:
+    def attempts(failed: int, gap: float = 20) -> list[Event]:
+        out = [ev(i, gap * i, event__action="login_failed", event__outcome="failure")
+               for i in range(failed)]
+        return [*out, ev(failed, gap * failed, event__action="login")]
+
+    assert "phiwatch-his-failed-then-success" in fired(attempts(6))
+    assert "phiwatch-his-failed-then-success" not in fired(attempts(2))  # a typo or two
+    assert "phiwatch-his-failed-then-success" not in fired(attempts(6, gap=200))  # too slow
+    success_first = [ev(0, 0, event__action="login"),
+                     *(ev(i, 10 * i, event__action="login_failed", event__outcome="failure")
+                       for i in range(1, 7))]
+    assert "phiwatch-his-failed-then-success" not in fired(success_first)

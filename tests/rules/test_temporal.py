@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 from rulekit import his, load, run
@@ -170,3 +171,33 @@ correlation:
     assert run(engine, [his(1, action="login")]) == []
     (final,) = engine.flush()
     assert final.event_count == 2
+
+
+def test_ordered_chain_with_counts() -> None:
+    from collections import deque
+
+    from rules.temporal import ordered_chain
+
+    def entries(*times: float) -> deque[Any]:
+        return deque((t, 0, f"r:{t}", f"e{t}", ()) for t in times)
+
+    failed, success = entries(1, 2, 3, 4, 5), entries(6)
+    assert ordered_chain([failed, success], (5, 1)) is not None
+    assert ordered_chain([failed, success], (6, 1)) is None
+    assert ordered_chain([entries(1, 2, 7, 8, 9), success], (5, 1)) is None  # success too early
+
+
+def test_ordered_counts_must_name_a_rule_and_a_count(tmp_path: Path) -> None:
+    from rules.loader import load_rules
+
+    rule = tmp_path / "r.yml"
+    rule.write_text(
+        "title: a\nname: a\nlogsource: {product: his}\n"
+        "detection: {sel: {event.action: login}, condition: sel}\n---\n"
+        "title: b\nname: b\nlogsource: {product: his}\n"
+        "detection: {sel: {event.action: view}, condition: sel}\n---\n"
+        "title: chain\nname: chain\n"
+        "correlation: {type: temporal_ordered, rules: [a, b], group-by: [user.id], "
+        "timespan: 5m}\nphiwatch: {ordered_counts: {zz: 3}}\n", encoding="utf-8")
+    errors = [e for e in load_rules([tmp_path]).errors if e.is_error]
+    assert errors and "zz" in str(errors[0])
