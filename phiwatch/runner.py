@@ -26,6 +26,7 @@ from phiwatch.pipeline import (
     build_grouper,
     load_context,
     parser_factory,
+    relax_gc,
 )
 from rules.alert import Alert
 from rules.loader import RuleSet, load_rules
@@ -116,6 +117,7 @@ class Runner:
     def run(self, stop: threading.Event) -> RunReport:
         """Tail until ``stop`` is set; then flush, snapshot and return."""
         cfg = self.config.pipeline
+        relax_gc()
         self.notifier.start()
         self.rules_notifier.start()
         if self.context_watcher is not None:

@@ -29,21 +29,26 @@ class Event:
     replaying the same input yields the same alert ids.
     """
 
-    __slots__ = ("epoch", "fields", "id", "ref", "timestamp")
+    __slots__ = ("_when", "epoch", "fields", "id", "ref")
 
     def __init__(
         self, timestamp: datetime, fields: dict[str, Any], ref: str = "", id: str = ""
     ) -> None:
-        tz = timestamp.tzinfo
-        if tz is not UTC:  # identity test first: parsers hand over UTC, the common case
-            if tz is None:
-                raise ValueError("Event timestamps must be timezone-aware")
-            timestamp = timestamp.astimezone(UTC)
-        self.timestamp = timestamp
+        if timestamp.tzinfo is None:
+            raise ValueError("Event timestamps must be timezone-aware")
+        # Kept as given: the UTC datetime is only needed for evidence and display, so it
+        # is made on demand (``timestamp``) rather than for every event on the hot path.
+        self._when = timestamp
         self.epoch = timestamp.timestamp()
         self.fields = fields
         self.ref = ref
         self.id = id
+
+    @property
+    def timestamp(self) -> datetime:
+        """The event's time, timezone-aware UTC."""
+        when = self._when
+        return when if when.tzinfo is UTC else when.astimezone(UTC)
 
     def get(self, name: str, default: Any = None) -> Any:
         """The value of the dotted field ``name`` (``"user.id"``), or ``default``."""
