@@ -93,9 +93,12 @@ class EpisodeSweep:
     groups: OrderedDict[Key, Any]
     timespan: float
     evicted: int
+    closed: int
 
     def _close(self, g: Any, ep: Episode) -> Alert:
-        raise NotImplementedError
+        """The final version of a closing episode's alert."""
+        self.closed += 1
+        return self._alert(g, ep, final=True)
 
     def _alert(self, g: Any, ep: Episode, *, final: bool) -> Alert:
         raise NotImplementedError
@@ -256,10 +259,6 @@ class CorrelationState(EpisodeSweep):
             out.append(self._alert(g, ep, final=False))
 
         return add
-
-    def _close(self, g: Group, ep: Episode) -> Alert:
-        self.closed += 1
-        return self._alert(g, ep, final=True)
 
     def _alert(self, g: Group, ep: Episode, *, final: bool) -> Alert:
         rule = self.rule

@@ -166,10 +166,6 @@ class TemporalState(EpisodeSweep):
 
         return add
 
-    def _close(self, g: TemporalGroup, ep: Episode) -> Alert:
-        self.closed += 1
-        return self._alert(g, ep, final=True)
-
     def _alert(self, g: TemporalGroup, ep: Episode, *, final: bool) -> Alert:
         rule = self.rule
         seen = ep.values or {}
