@@ -24,10 +24,9 @@ from typing import Any
 
 from sensors.event import Event
 from sensors.flows.decode import decode
-from sensors.flows.dns import MalformedDNS, dns_event
-from sensors.flows.flowtable import TRANSPORTS, FlowTable, flow_event, ip_text
+from sensors.flows.flowtable import FlowTable, flow_event
 from sensors.flows.fragments import FragmentTracker
-from sensors.flows.reader import SWEEP_INTERVAL, Counters
+from sensors.flows.reader import SWEEP_INTERVAL, Counters, payload_dns_event
 
 _SOL_PACKET = 263
 _PACKET_STATISTICS = 6
@@ -189,23 +188,8 @@ class LiveCapture:
         self, payload: bytes, ts: float, ver: int, src: int | bytes, sport: int,
         dst: int | bytes, dport: int, proto: int, frame: int,
     ) -> Event | None:  # fmt: skip
-        if proto == 6:  # DNS over TCP: a 2-byte length, whole messages only
-            size = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else -1
-            if size < 0 or len(payload) < size + 2:
-                return None
-            payload = payload[2 : size + 2]
-        elif proto != 17:
-            return None
-        try:
-            ev = dns_event(
-                payload, ts, ip_text(src), sport, ip_text(dst), dport, TRANSPORTS[proto],
-                "ipv6" if ver == 6 else "ipv4", f"{self.source}:#{frame}",
-            )  # fmt: skip
-        except MalformedDNS:
-            self.counters.dns_errors["malformed"] += 1
-            return None
-        self.counters.dns_events += 1
-        return ev
+        return payload_dns_event(payload, ts, ver, src, sport, dst, dport, proto,
+                                 f"{self.source}:#{frame}", self.counters)
 
 
 def loopback_available(iface: str = "lo") -> str | None:

@@ -239,25 +239,36 @@ class FlowReader:
         """A DNS event for a port-53 payload, or None and a counted reason why not."""
         if proto != 17 and proto != 6:
             return None
-        payload = bytes(buf[start:end])
-        if proto == 6:  # DNS over TCP: a 2-byte length, whole messages only
-            if len(payload) < 2:
-                return None
-            size = int.from_bytes(payload[:2], "big")
-            if len(payload) < size + 2:
-                self.counters.dns_errors["tcp_segmented"] += 1
-                return None
-            payload = payload[2 : size + 2]
-        try:
-            ev = dns_event(
-                payload, ts, ip_text(src), sport, ip_text(dst), dport, TRANSPORTS[proto],
-                "ipv6" if ver == 6 else "ipv4", f"{self.source}:#{frame}",
-            )  # fmt: skip
-        except MalformedDNS:
-            self.counters.dns_errors["malformed"] += 1
+        return payload_dns_event(bytes(buf[start:end]), ts, ver, src, sport, dst, dport,
+                                 proto, f"{self.source}:#{frame}", self.counters)
+
+
+def payload_dns_event(
+    payload: bytes, ts: float, ver: int, src: int | bytes, sport: int, dst: int | bytes,
+    dport: int, proto: int, ref: str, counters: Counters,
+) -> Event | None:  # fmt: skip
+    """The DNS event of one UDP or TCP port-53 payload (capture files and live capture
+    alike), or None with the reason counted in ``counters``."""
+    if proto == 6:  # DNS over TCP: a 2-byte length, whole messages only
+        if len(payload) < 2:
             return None
-        self.counters.dns_events += 1
-        return ev
+        size = int.from_bytes(payload[:2], "big")
+        if len(payload) < size + 2:
+            counters.dns_errors["tcp_segmented"] += 1
+            return None
+        payload = payload[2 : size + 2]
+    elif proto != 17:
+        return None
+    try:
+        ev = dns_event(
+            payload, ts, ip_text(src), sport, ip_text(dst), dport, TRANSPORTS[proto],
+            "ipv6" if ver == 6 else "ipv4", ref,
+        )  # fmt: skip
+    except MalformedDNS:
+        counters.dns_errors["malformed"] += 1
+        return None
+    counters.dns_events += 1
+    return ev
 
 
 def read_flows(
