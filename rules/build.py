@@ -107,6 +107,20 @@ def extension(
     return template, tuple(context), warnings
 
 
+def referenced(ref: Any, compiled: Mapping[int, DetectionRule]) -> DetectionRule:
+    """The compiled detection rule a correlation's reference points at."""
+    target: Any = ref.rule
+    if isinstance(target, SigmaCorrelationRule):
+        raise BuildError(f"correlation of correlation '{ref.reference}' is not supported")
+    base = compiled.get(id(target))
+    if base is None:
+        raise BuildError(
+            f"referenced rule '{ref.reference}' is not evaluated (see its own message)",
+            warning=True,
+        )
+    return base
+
+
 def _block(rule: SigmaRule | SigmaCorrelationRule) -> Mapping[str, Any]:
     block = rule.custom_attributes.get("phiwatch")
     return block if isinstance(block, Mapping) else {}
@@ -209,15 +223,7 @@ def build_correlation(
     group_fields: dict[str, tuple[str, ...]] = {}
     value_fields: dict[str, str | None] = {}
     for ref in rule.rules or []:
-        target: Any = ref.rule
-        if isinstance(target, SigmaCorrelationRule):
-            raise BuildError(f"correlation of correlation '{ref.reference}' is not supported")
-        base = compiled.get(id(target))
-        if base is None:
-            raise BuildError(
-                f"referenced rule '{ref.reference}' is not evaluated (see its own message)",
-                warning=True,
-            )
+        base = referenced(ref, compiled)
         if base in bases:
             continue
         bases.append(base)
@@ -279,15 +285,7 @@ def _bases(
     bases: list[DetectionRule] = []
     index: dict[str, int] = {}
     for ref in rule.rules or []:
-        target: Any = ref.rule
-        if isinstance(target, SigmaCorrelationRule):
-            raise BuildError(f"correlation of correlation '{ref.reference}' is not supported")
-        base = compiled.get(id(target))
-        if base is None:
-            raise BuildError(
-                f"referenced rule '{ref.reference}' is not evaluated (see its own message)",
-                warning=True,
-            )
+        base = referenced(ref, compiled)
         if base not in bases:
             bases.append(base)
         index[ref.reference] = bases.index(base)
