@@ -19,7 +19,7 @@ always ends with the final one.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
@@ -80,6 +80,26 @@ def counted(v: Any) -> Any:
 
 Adder = Callable[[Event, list[Alert]], None]
 _NO_CTX: tuple[Any, ...] = ()
+
+
+def episode_out(ep: Episode, keep: Iterable[str]) -> dict[str, Any]:
+    """An open episode as plain JSON, for the snapshot (windowed and temporal rules)."""
+    return {
+        "first": entry_out(ep.first), "last": entry_out(ep.last),
+        "last_fields": {k: v for k in keep if (v := ep.last_fields.get(k)) is not None},
+        "count": ep.count, "total": ep.total,
+        "values": None if ep.values is None else [[k, n] for k, n in ep.values.items()],
+        "sample": [entry_out(e) for e in ep.sample],
+    }
+
+
+def episode_in(e: dict[str, Any]) -> Episode:
+    """``episode_out`` read back."""
+    return Episode(
+        entry_in(e["first"]), entry_in(e["last"]), dict(e["last_fields"]), e["count"],
+        None if e["values"] is None else {k: n for k, n in e["values"]},
+        e.get("total", 0.0), [entry_in(x) for x in e["sample"]],
+    )
 
 
 class EpisodeSweep:
@@ -288,13 +308,7 @@ class CorrelationState(EpisodeSweep):
                 d["entries"] = [entry_out(e) for e in g.entries]
                 d["total"] = g.total
             else:
-                d["episode"] = {
-                    "first": entry_out(ep.first), "last": entry_out(ep.last),
-                    "last_fields": {k: v for k in keep if (v := ep.last_fields.get(k)) is not None},
-                    "count": ep.count, "total": ep.total,
-                    "values": None if ep.values is None else [[k, n] for k, n in ep.values.items()],
-                    "sample": [entry_out(e) for e in ep.sample],
-                }
+                d["episode"] = episode_out(ep, keep)
             groups.append(d)
         return {"groups": groups, "evicted": self.evicted, "opened": self.opened,
                 "closed": self.closed}
@@ -308,13 +322,7 @@ class CorrelationState(EpisodeSweep):
             g = Group(values)
             g.last = gd["last"]
             if "episode" in gd:
-                e = gd["episode"]
-                g.episode = Episode(
-                    entry_in(e["first"]), entry_in(e["last"]), dict(e["last_fields"]),
-                    e["count"],
-                    None if e["values"] is None else {k: n for k, n in e["values"]},
-                    e["total"], [entry_in(x) for x in e["sample"]],
-                )
+                g.episode = episode_in(gd["episode"])
             else:
                 g.entries = deque(entry_in(x) for x in gd["entries"])
                 g.total = gd["total"]

@@ -29,6 +29,8 @@ from rules.correlation import (
     Key,
     entry_in,
     entry_out,
+    episode_in,
+    episode_out,
     key_text,
 )
 from rules.explain import Entry, Numbers, episode_alert
@@ -194,13 +196,7 @@ class TemporalState(EpisodeSweep):
             if ep is None:
                 d["per_base"] = [[entry_out(e) for e in dq] for dq in g.per_base]
             else:
-                d["episode"] = {
-                    "first": entry_out(ep.first), "last": entry_out(ep.last),
-                    "last_fields": {k: v for k in keep
-                                    if (v := ep.last_fields.get(k)) is not None},
-                    "count": ep.count, "values": [[k, n] for k, n in (ep.values or {}).items()],
-                    "sample": [entry_out(e) for e in ep.sample],
-                }
+                d["episode"] = episode_out(ep, keep)
             groups.append(d)
         return {"groups": groups, "evicted": self.evicted, "opened": self.opened,
                 "closed": self.closed}
@@ -214,11 +210,7 @@ class TemporalState(EpisodeSweep):
             g = TemporalGroup(values, n)
             g.last = gd["last"]
             if "episode" in gd:
-                e = gd["episode"]
-                g.episode = Episode(
-                    entry_in(e["first"]), entry_in(e["last"]), dict(e["last_fields"]),
-                    e["count"], {k: c for k, c in e["values"]}, 0.0,
-                    [entry_in(x) for x in e["sample"]])
+                g.episode = episode_in(gd["episode"])
             else:
                 g.per_base = [deque(entry_in(x) for x in dq) for dq in gd["per_base"]][:n]
                 g.per_base += [deque() for _ in range(n - len(g.per_base))]
