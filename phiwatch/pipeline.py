@@ -19,6 +19,8 @@ from fnmatch import fnmatch
 from operator import attrgetter
 from pathlib import Path
 
+import orjson
+
 from alerting.grouping import IncidentGrouper
 from alerting.incident_store import IncidentStore
 from alerting.store import AlertStore
@@ -163,7 +165,7 @@ class Processor:
                 f"event at {event.timestamp.isoformat()} is older than the watermark "
                 f"(more than {self.engine.lateness_seconds:g} s behind the newest event)"
             ),
-            raw=repr(event.nested()).encode(),
+            raw=orjson.dumps(event.nested()),
             kind="late",
         )
 

@@ -218,5 +218,5 @@ class Runner:
 
 
 def _digest(ruleset: RuleSet) -> str:
-    ids = sorted(str(getattr(r, "id", r)) for r in getattr(ruleset, "rules", []))
+    ids = sorted(r.id for r in ruleset.rules)
     return hashlib.blake2b("\n".join(ids).encode(), digest_size=8).hexdigest()
