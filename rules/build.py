@@ -27,7 +27,9 @@ from sigma.rule import SigmaRule
 
 from rules.alert import SEVERITIES
 from rules.baseline_spec import BaselineSpec, SpecError, parse_baseline, parse_duration
+from rules.beacon import BeaconSpec, parse_beacon
 from rules.compiler import CompileError, compile_rule, requirement
+from rules.enumeration import SequenceSpec, parse_sequence
 from rules.explain import AlertSpec
 from rules.logsource import datasets_for, describe
 from rules.model import (
@@ -41,7 +43,9 @@ from rules.model import (
 
 #: The keys phiwatch reads inside a rule's ``phiwatch:`` block.
 EXTENSION_KEYS = frozenset({"explain", "context", "realert", "realert_by", "baseline",
-                            "ordered_counts"})
+                            "ordered_counts", "sequence", "beacon"})
+#: The blocks that make a detection rule measure a stream instead of alerting per event.
+STATEFUL_KEYS = ("baseline", "sequence", "beacon")
 
 _KINDS: dict[SigmaCorrelationType, CorrelationKind] = {
     SigmaCorrelationType.EVENT_COUNT: "event_count",
@@ -152,6 +156,24 @@ def baseline(rule: SigmaRule) -> BaselineSpec | None:
         raise BuildError(str(e)) from e
 
 
+def sequence(rule: SigmaRule) -> SequenceSpec | None:
+    """The parsed ``phiwatch.sequence`` block, if the rule has one."""
+    block = _block(rule).get("sequence")
+    try:
+        return None if block is None else parse_sequence(block)
+    except SpecError as e:
+        raise BuildError(str(e)) from e
+
+
+def beacon(rule: SigmaRule) -> BeaconSpec | None:
+    """The parsed ``phiwatch.beacon`` block, if the rule has one."""
+    block = _block(rule).get("beacon")
+    try:
+        return None if block is None else parse_beacon(block)
+    except SpecError as e:
+        raise BuildError(str(e)) from e
+
+
 def digest(rule: SigmaRule | SigmaCorrelationRule, *parts: str) -> str:
     """A fingerprint of the rule as written (and of ``parts``: its base rules' digests)."""
     text = orjson.dumps([rule.to_dict(), parts], option=orjson.OPT_SORT_KEYS, default=str)
@@ -190,10 +212,15 @@ def build_detection(rule: SigmaRule, path: str, alerts: bool) -> tuple[Detection
         raise BuildError(sigma_message(e)) from e
     spec, warnings = alert_spec(rule)
     every, by = realert(rule)
-    base_line = baseline(rule)
+    stateful = [k for k in STATEFUL_KEYS if k in _block(rule)]
+    if len(stateful) > 1:
+        raise BuildError(f"a rule takes one of 'phiwatch.{stateful[0]}' and "
+                         f"'phiwatch.{stateful[1]}', not both")
     det = DetectionRule(rule_id(rule), rule.name, path, spec, datasets, predicate,
-                        alerts and base_line is None, requirement=required, realert=every,
-                        realert_by=by, baseline=base_line, digest=digest(rule))
+                        alerts, requirement=required, realert=every, realert_by=by,
+                        baseline=baseline(rule), sequence=sequence(rule), beacon=beacon(rule),
+                        digest=digest(rule))
+    det.alerts = alerts and not det.stateful
     return det, warnings
 
 
@@ -205,8 +232,9 @@ def build_correlation(
     if kind is None:
         raise BuildError(f"correlation type '{rule.type.name.lower()}' is not supported yet")
     cond = rule.condition
-    if "baseline" in _block(rule):
-        raise BuildError("'phiwatch.baseline' belongs in a detection rule, not a correlation")
+    for key in STATEFUL_KEYS:
+        if key in _block(rule):
+            raise BuildError(f"'phiwatch.{key}' belongs in a detection rule, not a correlation")
     if isinstance(cond, SigmaExtendedCorrelationCondition):
         return _temporal(rule, path, compiled, kind)
     if not isinstance(cond, SigmaCorrelationCondition):  # pragma: no cover

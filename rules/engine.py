@@ -18,8 +18,10 @@ from typing import Any
 from rules import dispatch, reload
 from rules.alert import Alert
 from rules.baseline import BaselineState
+from rules.beacon import BeaconState
 from rules.correlation import CorrelationState
 from rules.dispatch import Dispatch, Route
+from rules.enumeration import SequenceState
 from rules.explain import event_alert
 from rules.loader import RuleSet
 from rules.logsource import HIS_ACCESS
@@ -29,7 +31,7 @@ from rules.suppression import RuleSuppression, Suppressor
 from rules.temporal import TemporalState
 from sensors.event import Event
 
-State = CorrelationState | TemporalState | BaselineState
+State = CorrelationState | TemporalState | BaselineState | SequenceState | BeaconState
 
 log = logging.getLogger(__name__)
 
@@ -97,20 +99,20 @@ class Engine:
         for c in ruleset.correlations:
             fresh[c.id] = states.get(c.id) or new_state(c, n)
         for d in ruleset.detections:
-            if d.baseline is not None:
-                fresh[d.id] = states.get(d.id) or BaselineState(d, n, self._clock)
+            if d.stateful:
+                fresh[d.id] = states.get(d.id) or self._stream_state(d)
         self.states = fresh
         supp: dict[str, RuleSuppression] = {}
         for r in ruleset.rules:
             if r.realert > 0:
-                by = r.realert_by if isinstance(r, DetectionRule) and r.baseline is None else None
+                by = r.realert_by if isinstance(r, DetectionRule) and not r.stateful else None
                 supp[r.id] = suppression.get(r.id) or RuleSuppression(r.realert, by)
         self.suppressor = Suppressor(supp)
         routes: dict[str, list[tuple[DetectionRule, Route]]] = {}
         for rule in ruleset.detections:
             adders = tuple(fresh[c.id].adder(rule)
                            for c in rule.correlations if c.id in fresh)
-            if rule.baseline is not None:
+            if rule.stateful:
                 adders += (fresh[rule.id].adder(rule),)
             if not rule.alerts and not adders:
                 continue  # a building block whose correlation did not load: nothing to do
@@ -120,6 +122,14 @@ class Engine:
         self._dispatch = {ds: dispatch.build(r) for ds, r in routes.items()}
         if self.default_dataset is not None and self.default_dataset in self._dispatch:
             self._dispatch[None] = self._dispatch[self.default_dataset]
+
+    def _stream_state(self, rule: DetectionRule) -> BaselineState | SequenceState | BeaconState:
+        """The state of a detection rule that measures a stream, by its block."""
+        if rule.baseline is not None:
+            return BaselineState(rule, self.sample_size, self._clock)
+        if rule.sequence is not None:
+            return SequenceState(rule, self.sample_size)
+        return BeaconState(rule, self.sample_size)
 
     def reload(self, ruleset: RuleSet) -> ReloadReport:
         """Replace the rules without a restart (see ``rules.reload``).

@@ -44,7 +44,10 @@ SPECIAL = frozenset(
      # baselines (rules.baseline)
      "value", "period", "own_baseline", "own_threshold", "own_method", "peer_baseline",
      "peer_threshold", "peer_method", "peer_group", "history_days", "floor", "metric",
-     "peer_samples", "comparison"}
+     "peer_samples", "comparison",
+     # sequences (rules.enumeration) and beacons (rules.beacon)
+     "run", "first_id", "last_id", "max_step", "direction", "interval", "jitter",
+     "connections", "max_jitter"}
 )
 #: Copied into every alert's context when the event has them, whatever the rule's
 #: ``context`` says: who and where, so that alerts group into incidents by principal.
@@ -71,6 +74,14 @@ DEFAULT_CORRELATION = {
         "'{title}': {rules} in that order for {group} within {duration} ({event_count} events)"
     ),
     "baseline": "{value} ({metric}) for {group} in {period}; {comparison}",
+    "sequence": (
+        "{run} consecutive {field} values ({first_id} to {last_id}, {direction}) for "
+        "{group} in {duration}; threshold {threshold}"
+    ),
+    "beacon": (
+        "{connections} connections for {group} every {interval} s with {jitter} jitter "
+        "over {duration}; limit {max_jitter}"
+    ),
 }
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rules.baseline_spec import BaselineSpec
 from rules.compiler import Predicate, Requirement
 from rules.explain import AlertSpec
+
+if TYPE_CHECKING:  # the specs' modules hold their state, which needs this module
+    from rules.beacon import BeaconSpec
+    from rules.enumeration import SequenceSpec
 
 CorrelationKind = Literal[
     "event_count", "value_count", "value_sum", "temporal", "temporal_ordered"]
@@ -48,12 +52,23 @@ class DetectionRule:
     realert_by: tuple[str, ...] = ("user.id",)
     #: ``phiwatch.baseline``: the rule alerts on a user above their own and peers' history.
     baseline: BaselineSpec | None = None
+    #: ``phiwatch.sequence``: the rule alerts on a run of consecutive identifiers.
+    sequence: SequenceSpec | None = None
+    #: ``phiwatch.beacon``: the rule alerts on connections at regular intervals.
+    beacon: BeaconSpec | None = None
     #: A fingerprint of the rule as written: hot reload keeps state only if it is unchanged.
     digest: str = ""
 
     @property
     def title(self) -> str:
         return self.spec.title
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the rule measures a stream (baseline, sequence, beacon) rather than
+        alerting per event."""
+        return (self.baseline is not None or self.sequence is not None
+                or self.beacon is not None)
 
 
 @dataclass(eq=False, slots=True)

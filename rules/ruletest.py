@@ -18,9 +18,11 @@ from pathlib import Path
 
 from rules.alert import Alert
 from rules.baseline import BaselineState
+from rules.beacon import BeaconState
 from rules.compiler import Predicate
-from rules.correlation import CorrelationState, Group
-from rules.engine import Engine
+from rules.correlation import Group
+from rules.engine import Engine, State
+from rules.enumeration import SequenceState
 from rules.explain import human_duration, show, utc
 from rules.loader import RuleError, RuleSet, load_rules
 from rules.logsource import HIS_ACCESS
@@ -106,9 +108,25 @@ def _matches(predicate: Predicate, event: Event) -> bool:
         return False
 
 
-def describe(state: CorrelationState | TemporalState | BaselineState) -> list[str]:
+def describe(state: State) -> list[str]:
     """One line per group of a rule's state."""
     lines: list[str] = []
+    if isinstance(state, SequenceState):
+        for w in state.groups.values():
+            for r in w.runs:
+                status = "fired" if r.fired else f"needs {state.spec.min_run}"
+                lines.append(f"{', '.join(w.values)}: run of {r.distinct} id(s) "
+                             f"{r.first_id}..{r.last_id} ({status})")
+        return lines
+    if isinstance(state, BeaconState):
+        for c in state.groups.values():
+            if c.fired:
+                lines.append(f"{', '.join(c.values)}: beaconing every {c.interval:.1f} s "
+                             f"({c.count} connections)")
+            else:
+                lines.append(f"{', '.join(c.values)}: {len(c.recent)} recent connection(s), "
+                             f"needs {state.spec.min_connections}")
+        return lines
     if isinstance(state, BaselineState):
         spec = state.spec
         for key, h in state.users.items():

@@ -26,7 +26,7 @@ def ev(i: int, seconds: float = 0, **fields: Any) -> Event:
     base: dict[str, Any] = {
         "event.dataset": "his.access", "event.action": "view", "event.outcome": "success",
         "user.id": "nv00001", "user.roles": ["nurse"], "user.department": "san-a",
-        "source.ip": "10.20.3.4", "host.name": "WS-SAN-A-01", "patient.id": f"BN{i:08d}",
+        "source.ip": "10.20.3.4", "host.name": "WS-SAN-A-01", "patient.id": f"BN{(i * 7919) % 99991:08d}",
         "phiwatch.user.terminated": False, "phiwatch.user.off_shift_minutes": 0,
         "phiwatch.care_relationship": True, "phiwatch.patient.in_care": True,
         "phiwatch.patient.maternity": False, "phiwatch.source.internal": True,
@@ -164,3 +164,13 @@ def test_failed_logins_then_success() -> None:
                      *(ev(i, 10 * i, event__action="login_failed", event__outcome="failure")
                        for i in range(1, 7))]
     assert "phiwatch-his-failed-then-success" not in fired(success_first)
+
+
+def test_sequential_enumeration() -> None:
+    walk = [ev(i, 50 * i, user__roles=["it_admin"], user__department="cntt",
+               patient__id=f"BN2026{4500 + i:06d}") for i in range(60)]
+    assert "phiwatch-his-sequential-enumeration" in fired(walk)
+    short = walk[:35]
+    assert "phiwatch-his-sequential-enumeration" not in fired(short)
+    slow = [ev(i, 700 * i, patient__id=f"BN2026{4500 + i:06d}") for i in range(60)]
+    assert "phiwatch-his-sequential-enumeration" not in fired(slow)

@@ -1,0 +1,268 @@
+"""Runs of consecutive identifiers: a ``phiwatch.sequence`` rule catches enumeration.
+
+A scraper walks an id space: patient ``BN2026004512``, ``…4513``, ``…4514`` … at whatever
+pace it likes, so a count or rate threshold misses it when it goes slowly. Clinical work
+never looks like that: a ward's patients, a clinic's queue and a search result list are
+scattered across the id space. The block::
+
+    phiwatch:
+      sequence:
+        field: patient.id      # the identifier walked
+        by: [user.id]          # whose walk
+        min_run: 40            # fire when a run holds this many distinct ids
+        max_step: 3            # next id within 1..3 of the last, same direction (gaps are
+                               # ids that do not exist or were skipped)
+        max_gap: 10m           # a pause this long ends the run
+        tracks: 4              # runs followed at once per user (interleaved work)
+
+An id is read as a prefix and its trailing digits (``BN2026004512`` → ``BN2026``, 4512); an
+event extends the user's run with the same prefix whose last number is 1..``max_step``
+away in the run's direction, repeats of the last id are counted but not new, anything else
+starts a new run (the least recently extended of ``tracks`` runs gives way). The first
+time a run holds ``min_run`` distinct ids its alert is raised (``final: false``, id from
+rule, user and the run's first event); when the run ends (``max_gap`` without extension,
+measured against the watermark, or pushed out) the final version follows. Memory: at most
+``tracks`` runs per user, users with no live run forgotten at the sweep.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rules.alert import Alert
+from rules.baseline_spec import SpecError, parse_duration
+from rules.correlation import Adder, entry_in, entry_out, key_text
+from rules.explain import Entry, Numbers, episode_alert
+from rules.model import DetectionRule
+from sensors.event import Event
+
+SEQUENCE_KEYS = frozenset({"field", "by", "min_run", "max_step", "max_gap", "tracks"})
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceSpec:
+    """A parsed ``phiwatch.sequence`` block (see the module docstring)."""
+
+    field: str
+    by: tuple[str, ...]
+    min_run: int
+    max_step: int
+    max_gap: float
+    tracks: int
+
+
+def _int(block: Mapping[str, Any], key: str, default: int, low: int) -> int:
+    v = block.get(key, default)
+    if not isinstance(v, int) or isinstance(v, bool) or v < low:
+        raise SpecError(f"'phiwatch.sequence.{key}' must be a whole number >= {low} "
+                        f"(got {v!r})")
+    return v
+
+
+def parse_sequence(block: Any) -> SequenceSpec:
+    """Check and parse ``phiwatch.sequence``; raises ``SpecError`` naming the bad key."""
+    if not isinstance(block, Mapping):
+        raise SpecError("'phiwatch.sequence' must be a mapping with at least 'field'")
+    unknown = set(block) - SEQUENCE_KEYS
+    if unknown:
+        raise SpecError("'phiwatch.sequence' has unknown key(s): "
+                        + ", ".join(sorted(map(str, unknown))))
+    field = block.get("field")
+    if not isinstance(field, str) or not field:
+        raise SpecError("'phiwatch.sequence.field' must name the identifier field, "
+                        "e.g. patient.id")
+    by = block.get("by", ["user.id"])
+    if isinstance(by, str):
+        by = [by]
+    if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
+        raise SpecError("'phiwatch.sequence.by' must be a list of field names")
+    gap = parse_duration(block.get("max_gap", "10m"), "phiwatch.sequence.max_gap")
+    if gap <= 0:
+        raise SpecError("'phiwatch.sequence.max_gap' must be more than 0")
+    return SequenceSpec(field, tuple(by), _int(block, "min_run", 40, 3),
+                        _int(block, "max_step", 3, 1), gap, _int(block, "tracks", 4, 1))
+
+
+def split_id(value: Any) -> tuple[str, int] | None:
+    """``BN2026004512`` → (``BN2026``, 4512): the prefix and trailing number; ``None`` for
+    an id without trailing digits."""
+    text = value if value.__class__ is str else str(value)
+    end = len(text)
+    i = end
+    while i and "0" <= text[i - 1] <= "9":
+        i -= 1
+    if i == end or end - i > 18:
+        return None
+    return text[:i], int(text[i:])
+
+
+class Run:
+    """One walk through the id space."""
+
+    __slots__ = ("count", "direction", "distinct", "fired", "first", "first_id", "last",
+                 "last_fields", "last_id", "number", "prefix", "sample")
+
+    def __init__(self, prefix: str, number: int, entry: Entry, raw: str,
+                 fields: dict[str, Any]) -> None:
+        self.prefix = prefix
+        self.number = number
+        self.direction = 0
+        self.count = 1
+        self.distinct = 1
+        self.first = self.last = entry
+        self.first_id = self.last_id = raw
+        self.last_fields = fields
+        self.sample: list[Entry] = [entry]
+        self.fired = False
+
+
+class Walker:
+    """One user's live runs, most recently extended last."""
+
+    __slots__ = ("runs", "values")
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+        self.runs: list[Run] = []
+
+
+class SequenceState:
+    """The runs of one ``phiwatch.sequence`` rule."""
+
+    def __init__(self, rule: DetectionRule, sample_size: int) -> None:
+        assert rule.sequence is not None
+        self.rule = rule
+        self.spec: SequenceSpec = rule.sequence
+        self.sample_size = sample_size
+        self.groups: OrderedDict[tuple[str, ...], Walker] = OrderedDict()
+        self.opened = 0
+        self.closed = 0
+        self.evicted = 0
+
+    def adder(self, base: DetectionRule) -> Adder:
+        spec = self.spec
+        names, field = spec.by, spec.field
+        step, tracks, gap, min_run = spec.max_step, spec.tracks, spec.max_gap, spec.min_run
+        keep_first = self.rule.spec.keep_first
+        sample_size = self.sample_size
+        groups = self.groups
+
+        def add(event: Event, out: list[Alert]) -> None:
+            fields = event.fields
+            vals = [fields.get(n) for n in names]
+            raw = fields.get(field)
+            if raw is None or None in vals:
+                return
+            parts = split_id(raw)
+            if parts is None:
+                return
+            prefix, number = parts
+            key = tuple(map(key_text, vals))
+            w = groups.get(key)
+            if w is None:
+                w = groups[key] = Walker(key)
+            else:
+                groups.move_to_end(key)
+            epoch = event.epoch
+            entry: Entry = (epoch, raw, event.ref, event.id,
+                            tuple(map(fields.get, keep_first)) if keep_first else ())
+            runs = w.runs
+            for i, r in enumerate(runs):
+                if r.prefix != prefix:
+                    continue
+                if epoch > r.last[0] + gap:
+                    continue  # ended; the sweep or eviction closes it
+                d = number - r.number
+                if d == 0:
+                    r.count += 1
+                    return
+                if (r.direction == 0 and -step <= d <= step) or 0 < d * r.direction <= step:
+                    r.direction = 1 if d > 0 else -1
+                    r.number = number
+                    r.count += 1
+                    r.distinct += 1
+                    r.last, r.last_fields, r.last_id = entry, fields, raw
+                    if len(r.sample) < sample_size:
+                        r.sample.append(entry)
+                    if i != len(runs) - 1:
+                        runs.append(runs.pop(i))
+                    if not r.fired and r.distinct >= min_run:
+                        r.fired = True
+                        self.opened += 1
+                        out.append(self._alert(w, r, final=False))
+                    return
+            if len(runs) >= tracks:
+                self._end(w, runs.pop(0), out)
+            runs.append(Run(prefix, number, entry, raw if raw.__class__ is str else str(raw),
+                            fields))
+
+        return add
+
+    def _end(self, w: Walker, r: Run, out: list[Alert]) -> None:
+        if r.fired:
+            self.closed += 1
+            out.append(self._alert(w, r, final=True))
+
+    def _alert(self, w: Walker, r: Run, *, final: bool) -> Alert:
+        spec = self.spec
+        numbers = Numbers(
+            kind="sequence", op="gte", threshold=float(spec.min_run), timespan=spec.max_gap,
+            field=spec.field, event_count=r.count, value_count=r.distinct, value_sum=None,
+            extra={"run": r.distinct, "first_id": r.first_id, "last_id": r.last_id,
+                   "max_step": spec.max_step,
+                   "direction": "ascending" if r.direction >= 0 else "descending"},
+        )
+        group = dict(zip(spec.by, w.values, strict=True))
+        return episode_alert(self.rule.spec, numbers, group, r.first, r.last, r.last_fields,
+                             r.sample, revision=r.count + 1 if final else r.count,
+                             final=final)
+
+    def sweep(self, watermark: float, out: list[Alert], *, full: bool = False) -> None:
+        """End the runs ``max_gap`` behind the watermark; forget users with none left."""
+        gap = self.spec.max_gap
+        dead: list[tuple[str, ...]] = []
+        for key, w in self.groups.items():
+            live = [r for r in w.runs if r.last[0] + gap >= watermark]
+            if len(live) != len(w.runs):
+                for r in w.runs:
+                    if r.last[0] + gap < watermark:
+                        self._end(w, r, out)
+                w.runs = live
+            if not live:
+                dead.append(key)
+            elif not full:
+                break  # touch order: the rest were extended more recently
+        for key in dead:
+            del self.groups[key]
+
+    def open_alerts(self) -> list[Alert]:
+        return [self._alert(w, r, final=False)
+                for w in self.groups.values() for r in w.runs if r.fired]
+
+    def snapshot(self) -> dict[str, Any]:
+        keep = self.rule.spec.keep
+        return {
+            "groups": [[list(w.values), [
+                [r.prefix, r.number, r.direction, r.count, r.distinct, r.fired,
+                 entry_out(r.first), entry_out(r.last), r.first_id, r.last_id,
+                 {f: v for f in keep if (v := r.last_fields.get(f)) is not None},
+                 [entry_out(e) for e in r.sample]] for r in w.runs]]
+                for w in self.groups.values()],
+            "opened": self.opened, "closed": self.closed,
+        }
+
+    def restore(self, d: dict[str, Any]) -> None:
+        self.opened, self.closed = d["opened"], d["closed"]
+        self.groups.clear()
+        for values, runs in d["groups"]:
+            w = self.groups[tuple(values)] = Walker(tuple(values))
+            for (prefix, number, direction, count, distinct, fired, first, last, first_id,
+                 last_id, fields, sample) in runs:
+                r = Run(prefix, number, entry_in(first), first_id, dict(fields))
+                r.direction, r.count, r.distinct, r.fired = direction, count, distinct, fired
+                r.last, r.last_id = entry_in(last), last_id
+                r.sample = [entry_in(x) for x in sample]
+                w.runs.append(r)
