@@ -368,3 +368,40 @@ def test_every_rule_has_rationale_and_explanation(pack: RuleSet) -> None:
             if doc.get("level") != "informational":
                 assert doc.get("falsepositives"), (path, doc["name"])
                 assert "{" in doc["phiwatch"]["explain"], (path, doc["name"])
+
+
+def _beats(n: int, every: float, jitter: float, *, dst: str = "185.100.87.1",
+           src: str = "10.1.1.5", seed: int = 7, **extra: Any) -> list[Event]:
+    import random
+
+    rng = random.Random(seed)
+    t, out = 0.0, []
+    for _ in range(n):
+        out.append(flow(src, dst, 900, at=t, received=4000, **extra))
+        t += every * (1 + rng.uniform(-jitter, jitter))
+    return out
+
+
+def test_beaconing_fires_on_a_regular_caller(pack: RuleSet) -> None:
+    events = _beats(40, 60, 0.03)
+    del events[17]  # one missed beat does not hide it
+    alert = run(pack, events)["phiwatch-net-beaconing"][0]
+    assert alert.group == {"source.ip": "10.1.1.5", "destination.ip": "185.100.87.1"}
+    assert "20 times every 60" in alert.explanation
+    assert alert.severity == "high"
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        _beats(40, 60, 0.6),  # irregular: a person
+        _beats(15, 60, 0.0),  # too few calls
+        _beats(40, 60, 0.02, dst="203.162.4.4"),  # a declared outside service
+        _beats(40, 64, 0.0, port=123),  # NTP polling
+        _beats(40, 300, 0.0, **{"phiwatch.flow.end_reason": "active_timeout"}),  # one long flow
+        _beats(40, 2, 0.01),  # faster than any timer worth the name: a stream
+        _beats(40, 60, 0.02, dst="10.2.2.2"),  # internal
+    ],
+)
+def test_beaconing_quiet(pack: RuleSet, events: list[Event]) -> None:
+    assert "phiwatch-net-beaconing" not in run(pack, events, HIS)
