@@ -192,8 +192,9 @@ class BeaconState:
         numbers = Numbers(
             kind="beacon", op="lte", threshold=spec.max_jitter, timespan=c.interval,
             field=None, event_count=c.count, value_count=None, value_sum=None,
-            extra={"interval": round(c.interval) if c.interval >= 10 else round(c.interval, 1), "jitter": f"{c.jitter:.1%}",
-                   "connections": c.count, "max_jitter": f"{spec.max_jitter:.0%}"},
+            extra={"interval": round(c.interval) if c.interval >= 10 else round(c.interval, 1),
+                   "jitter": f"{c.jitter:.1%}", "connections": c.count,
+                   "max_jitter": f"{spec.max_jitter:.0%}"},
         )
         group = dict(zip(spec.by, c.values, strict=True))
         return episode_alert(self.rule.spec, numbers, group, c.first, c.last, c.last_fields,

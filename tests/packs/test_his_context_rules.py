@@ -26,7 +26,8 @@ def ev(i: int, seconds: float = 0, **fields: Any) -> Event:
     base: dict[str, Any] = {
         "event.dataset": "his.access", "event.action": "view", "event.outcome": "success",
         "user.id": "nv00001", "user.roles": ["nurse"], "user.department": "san-a",
-        "source.ip": "10.20.3.4", "host.name": "WS-SAN-A-01", "patient.id": f"BN{(i * 7919) % 99991:08d}",
+        "source.ip": "10.20.3.4", "host.name": "WS-SAN-A-01",
+        "patient.id": f"BN{(i * 7919) % 99991:08d}",  # scattered, as a ward's patients are
         "phiwatch.user.terminated": False, "phiwatch.user.off_shift_minutes": 0,
         "phiwatch.care_relationship": True, "phiwatch.patient.in_care": True,
         "phiwatch.patient.maternity": False, "phiwatch.source.internal": True,

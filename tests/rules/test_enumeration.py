@@ -8,9 +8,9 @@ import orjson
 import pytest
 from rulekit import his, load, run
 
+from rules.baseline_spec import SpecError
 from rules.engine import Engine
 from rules.enumeration import parse_sequence, split_id
-from rules.baseline_spec import SpecError
 from sensors.event import Event
 
 RULE = """
