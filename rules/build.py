@@ -111,11 +111,22 @@ def extension(
     return template, tuple(context), warnings
 
 
-def referenced(ref: Any, compiled: Mapping[int, DetectionRule]) -> DetectionRule:
-    """The compiled detection rule a correlation's reference points at."""
+class Pending(BuildError):
+    """The correlation references a correlation not built yet: try again after it."""
+
+
+def referenced(ref: Any, compiled: Mapping[int, DetectionRule],
+               chained: Mapping[int, DetectionRule] | None = None) -> DetectionRule:
+    """The compiled rule a correlation's reference points at: a detection rule, or the
+    stand-in (``rules.chain``) of a correlation, from ``chained`` (by id of the Sigma
+    correlation)."""
     target: Any = ref.rule
     if isinstance(target, SigmaCorrelationRule):
-        raise BuildError(f"correlation of correlation '{ref.reference}' is not supported")
+        base = (chained or {}).get(id(target))
+        if base is None:
+            raise Pending(f"referenced correlation '{ref.reference}' is not evaluated "
+                          "(see its own message)", warning=True)
+        return base
     base = compiled.get(id(target))
     if base is None:
         raise BuildError(
@@ -225,9 +236,12 @@ def build_detection(rule: SigmaRule, path: str, alerts: bool) -> tuple[Detection
 
 
 def build_correlation(
-    rule: SigmaCorrelationRule, path: str, compiled: Mapping[int, DetectionRule]
+    rule: SigmaCorrelationRule, path: str, compiled: Mapping[int, DetectionRule],
+    chained: Mapping[int, DetectionRule] | None = None, *, alerts: bool = True,
 ) -> tuple[CorrelationRule, list[str]]:
-    """Compile a correlation whose references are resolved; ``compiled`` maps id(SigmaRule)."""
+    """Compile a correlation whose references are resolved; ``compiled`` maps id(SigmaRule)
+    to detection rules, ``chained`` id(SigmaCorrelationRule) to correlations' stand-ins.
+    Raises ``Pending`` while a referenced correlation is not built yet."""
     kind = _KINDS.get(rule.type)
     if kind is None:
         raise BuildError(f"correlation type '{rule.type.name.lower()}' is not supported yet")
@@ -235,8 +249,15 @@ def build_correlation(
     for key in STATEFUL_KEYS:
         if key in _block(rule):
             raise BuildError(f"'phiwatch.{key}' belongs in a detection rule, not a correlation")
+    if kind not in ("temporal", "temporal_ordered") and any(
+            isinstance(ref.rule, SigmaCorrelationRule) for ref in rule.rules or []):
+        raise BuildError("a correlation of correlations must be 'temporal' or "
+                             "'temporal_ordered' (an episode's alert events are updates, "
+                             "not new events to count)")
     if isinstance(cond, SigmaExtendedCorrelationCondition):
-        return _temporal(rule, path, compiled, kind)
+        corr, warnings = _temporal(rule, path, compiled, kind, chained)
+        corr.alerts = alerts
+        return corr, warnings
     if not isinstance(cond, SigmaCorrelationCondition):  # pragma: no cover
         raise BuildError("this correlation condition is not supported")
     op = _OPS.get(cond.op.name.lower())
@@ -251,7 +272,7 @@ def build_correlation(
     group_fields: dict[str, tuple[str, ...]] = {}
     value_fields: dict[str, str | None] = {}
     for ref in rule.rules or []:
-        base = referenced(ref, compiled)
+        base = referenced(ref, compiled, chained)
         if base in bases:
             continue
         bases.append(base)
@@ -280,7 +301,7 @@ def build_correlation(
         timespan=float(rule.timespan.seconds), op=op, threshold=float(cond.count),
         field_name=cond.fieldref if isinstance(cond.fieldref, str) else None,
         presence=presence, realert=realert(rule)[0], min_counts=min_counts,
-        digest=digest(rule, *sorted(b.digest for b in bases)),
+        digest=digest(rule, *sorted(b.digest for b in bases)), alerts=alerts,
     )
     return corr, warnings
 
@@ -307,13 +328,14 @@ def ordered_counts(rule: SigmaCorrelationRule, bases: list[DetectionRule]) -> tu
 
 
 def _bases(
-    rule: SigmaCorrelationRule, compiled: Mapping[int, DetectionRule]
+    rule: SigmaCorrelationRule, compiled: Mapping[int, DetectionRule],
+    chained: Mapping[int, DetectionRule] | None,
 ) -> tuple[list[DetectionRule], dict[str, int]]:
-    """The referenced detection rules, and each reference's index among them."""
+    """The referenced rules, and each reference's index among them."""
     bases: list[DetectionRule] = []
     index: dict[str, int] = {}
     for ref in rule.rules or []:
-        base = referenced(ref, compiled)
+        base = referenced(ref, compiled, chained)
         if base not in bases:
             bases.append(base)
         index[ref.reference] = bases.index(base)
@@ -325,7 +347,7 @@ def _bases(
 
 def _temporal(
     rule: SigmaCorrelationRule, path: str, compiled: Mapping[int, DetectionRule],
-    kind: CorrelationKind,
+    kind: CorrelationKind, chained: Mapping[int, DetectionRule] | None,
 ) -> tuple[CorrelationRule, list[str]]:
     """A ``temporal`` rule with an extended condition (``a and not b``)."""
     if kind != "temporal":
@@ -333,7 +355,7 @@ def _temporal(
                          "correlation type 'temporal'")
     cond = rule.condition
     assert isinstance(cond, SigmaExtendedCorrelationCondition)
-    bases, index = _bases(rule, compiled)
+    bases, index = _bases(rule, compiled, chained)
     if not bases:
         raise BuildError("the correlation references no rule")
     presence = _presence(cond.parsed, index)

@@ -79,6 +79,8 @@ def counted(v: Any) -> Any:
 
 
 Adder = Callable[[Event, list[Alert]], None]
+#: Hands a referenced correlation's episode (group values, episode) on (``rules.chain``).
+Chain = Callable[[tuple[str, ...], "Episode", list[Alert]], None]
 _NO_CTX: tuple[Any, ...] = ()
 
 
@@ -163,6 +165,8 @@ class CorrelationState(EpisodeSweep):
         self.closed = 0
         #: The event counted last, so an event matching two of its base rules counts once.
         self.last_event: Event | None = None
+        #: Set when another correlation references this one (``rules.chain``).
+        self.chain: Chain | None = None
 
     # -- streaming ---------------------------------------------------------------------
 
@@ -239,6 +243,8 @@ class CorrelationState(EpisodeSweep):
                             g.last = epoch
                         if len(ep.sample) < sample_size:
                             ep.sample.append(entry)
+                        if self.chain is not None:
+                            self.chain(g.values, ep, out)
                         return
                     out.append(self._close(g, ep))  # a gap longer than timespan: start anew
                     g = groups[key] = Group(g.values)
@@ -277,6 +283,8 @@ class CorrelationState(EpisodeSweep):
             g.counts = {}
             self.opened += 1
             out.append(self._alert(g, ep, final=False))
+            if self.chain is not None:
+                self.chain(g.values, ep, out)
 
         return add
 

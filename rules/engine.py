@@ -19,7 +19,8 @@ from rules import dispatch, reload
 from rules.alert import Alert
 from rules.baseline import BaselineState
 from rules.beacon import BeaconState
-from rules.correlation import CorrelationState
+from rules.chain import Feeder
+from rules.correlation import Adder, CorrelationState
 from rules.dispatch import Dispatch, Route
 from rules.enumeration import SequenceState
 from rules.explain import event_alert
@@ -79,6 +80,7 @@ class Engine:
         self.states: dict[str, State] = {}
         self.suppressor = Suppressor({})
         self._dispatch: dict[str | None, Dispatch] = {}
+        self._silent: frozenset[str] = frozenset()
         self._install(ruleset, {}, {})
         self._next_sweep = _NEVER
         self._out: list[Alert] = []
@@ -102,6 +104,15 @@ class Engine:
             if d.stateful:
                 fresh[d.id] = states.get(d.id) or self._stream_state(d)
         self.states = fresh
+        feeds: dict[str, list[Adder]] = {}
+        for c in ruleset.correlations:
+            for b in c.bases:
+                if b.source is not None and b.source.id in fresh:
+                    feeds.setdefault(b.source.id, []).append(fresh[c.id].adder(b))
+        for cid, st in fresh.items():
+            if isinstance(st, CorrelationState | TemporalState):
+                st.chain = Feeder(st.rule, feeds[cid]) if cid in feeds else None
+        self._silent = frozenset(c.id for c in ruleset.correlations if not c.alerts)
         supp: dict[str, RuleSuppression] = {}
         for r in ruleset.rules:
             if r.realert > 0:
@@ -185,10 +196,15 @@ class Engine:
         if out:
             fired = out.copy()
             out.clear()
-            if self.suppressor:
-                return self.suppressor.filter(fired)
-            return fired
+            return self._emit(fired)
         return NO_ALERTS
+
+    def _emit(self, fired: list[Alert]) -> list[Alert]:
+        """What of ``fired`` leaves the engine: not the alerts of correlations that only
+        feed others (``generate`` unset), not those ``realert`` suppresses."""
+        if self._silent:
+            fired = [a for a in fired if a.rule_id not in self._silent]
+        return self.suppressor.filter(fired) if self.suppressor else fired
 
     def _rule_failed(self, rule: DetectionRule, event: Event) -> None:
         self.rule_failures += 1
@@ -224,7 +240,7 @@ class Engine:
             self._max_epoch = now_epoch
             self._watermark = now_epoch - self.lateness_seconds
             self._sweep(self._watermark, out, full=False)
-        return self.suppressor.filter(out) if self.suppressor else out
+        return self._emit(out)
 
     def flush(self) -> list[Alert]:
         """At the end of input: close what the watermark has passed, and emit the current
@@ -233,7 +249,7 @@ class Engine:
         self._sweep(self._watermark, out, full=True)
         for st in self.states.values():
             out.extend(st.open_alerts())
-        return self.suppressor.filter(out) if self.suppressor else out
+        return self._emit(out)
 
     # -- state -------------------------------------------------------------------------
 

@@ -22,12 +22,14 @@ from sigma.rule import SigmaRule
 
 from rules.build import (
     BuildError,
+    Pending,
     build_correlation,
     build_detection,
     rule_id,
     rule_label,
     sigma_message,
 )
+from rules.chain import stand_in
 from rules.model import CorrelationRule, DetectionRule
 
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -158,6 +160,7 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
             report(path, rule, w, warning=True)
         compiled[id(rule)] = det
         ruleset.detections.append(det)
+    pending: list[_Parsed] = []
     for path, rule in parsed:
         if not isinstance(rule, SigmaCorrelationRule):
             continue
@@ -167,16 +170,36 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
             report(path, rule, f"{sigma_message(e)} (the referenced rule is missing, "
                                "or was not loaded because of an error)")
             continue
-        try:
-            corr, warnings = build_correlation(rule, path, compiled)
-        except BuildError as e:
-            report(path, rule, str(e), e.warning)
-            continue
-        for w in warnings:
-            report(path, rule, w, warning=True)
-        for base in corr.bases:
-            base.correlations.append(corr)
-        ruleset.correlations.append(corr)
+        pending.append((path, rule))
+    # A correlation referencing correlations is built after them; rounds until none
+    # progresses, so their order in the files does not matter.
+    chained: dict[int, DetectionRule] = {}
+    while pending:
+        waiting: list[tuple[_Parsed, Pending]] = []
+        for path, rule in pending:
+            assert isinstance(rule, SigmaCorrelationRule)
+            keys = [k for k in (str(rule.id) if rule.id else None, rule.name) if k]
+            alerts = all(referenced.get(k, True) for k in keys)
+            try:
+                corr, warnings = build_correlation(rule, path, compiled, chained,
+                                                   alerts=alerts)
+            except Pending as wait:
+                waiting.append(((path, rule), wait))
+                continue
+            except BuildError as e:
+                report(path, rule, str(e), e.warning)
+                continue
+            for w in warnings:
+                report(path, rule, w, warning=True)
+            for base in corr.bases:
+                base.correlations.append(corr)
+            ruleset.correlations.append(corr)
+            chained[id(rule)] = stand_in(corr)
+        if len(waiting) == len(pending):  # nothing built this round: missing or a cycle
+            for (path, rule), why in waiting:
+                report(path, rule, f"{why} or is part of a reference cycle", warning=True)
+            break
+        pending = [p for p, _ in waiting]
     return ruleset
 
 

@@ -58,6 +58,9 @@ class DetectionRule:
     beacon: BeaconSpec | None = None
     #: A fingerprint of the rule as written: hot reload keeps state only if it is unchanged.
     digest: str = ""
+    #: Set on the stand-in for a correlation that another correlation references: this
+    #: "rule" matches that correlation's alerts (``rules.chain``), not events.
+    source: CorrelationRule | None = None
 
     @property
     def title(self) -> str:
@@ -100,6 +103,9 @@ class CorrelationRule:
     min_counts: tuple[int, ...] = ()
     #: A fingerprint of the rule and its base rules as written (see ``DetectionRule``).
     digest: str = ""
+    #: Raises alerts of its own: not referenced by another correlation, or referenced by
+    #: one that says ``generate: true`` (its alerts still feed the referencing one).
+    alerts: bool = True
 
     @property
     def title(self) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from rules.alert import Alert
 from rules.correlation import (
     Adder,
+    Chain,
     Episode,
     EpisodeSweep,
     Key,
@@ -43,13 +44,16 @@ _NO_CTX: tuple[Any, ...] = ()
 class TemporalGroup:
     """One group's recent matches per base rule (while no episode is open), or its episode."""
 
-    __slots__ = ("episode", "last", "per_base", "values")
+    __slots__ = ("episode", "last", "merged", "per_base", "values")
 
     def __init__(self, values: tuple[str, ...], n_bases: int) -> None:
         self.values = values
         self.per_base: list[deque[Entry]] = [deque() for _ in range(n_bases)]
         self.last = float("-inf")
         self.episode: Episode | None = None
+        #: Over correlations (``rules.chain``): the fields of every alert event seen, the
+        #: newest winning, so the alert names the user of one step and the bytes of another.
+        self.merged: dict[str, Any] = {}
 
 
 def ordered_chain(per_base: list[deque[Entry]], min_counts: tuple[int, ...] = ()
@@ -88,6 +92,8 @@ class TemporalState(EpisodeSweep):
         self.names = tuple(b.id for b in rule.bases)
         #: The event counted last in an episode, so one matching two base rules counts once.
         self.last_event: Event | None = None
+        #: Set when another correlation references this one (``rules.chain``).
+        self.chain: Chain | None = None
 
     def adder(self, base: DetectionRule) -> Adder:
         """The function recording an event matched by ``base`` (see ``CorrelationState``)."""
@@ -102,6 +108,8 @@ class TemporalState(EpisodeSweep):
         min_counts = rule.min_counts
         presence = rule.presence
         groups = self.groups
+        #: ``base`` stands in for a correlation: its alert events update one episode.
+        chained = base.source is not None
 
         def add(event: Event, out: list[Alert]) -> None:
             fields = event.fields
@@ -127,14 +135,24 @@ class TemporalState(EpisodeSweep):
                             return
                         self.last_event = event
                         ep.count += 1
+                        if chained:  # keep every step's numbers for the sentence
+                            ep.last_fields = {**ep.last_fields, **fields}
                         if epoch >= ep.last[0]:
-                            ep.last, ep.last_fields, g.last = entry, fields, epoch
+                            ep.last, g.last = entry, epoch
+                            if not chained:
+                                ep.last_fields = fields
                         if len(ep.sample) < sample_size:
                             ep.sample.append(entry)
+                        if self.chain is not None:
+                            self.chain(g.values, ep, out)
                         return
                     out.append(self._close(g, ep))
                     g = groups[key] = TemporalGroup(g.values, n_bases)
             mine = g.per_base[index]
+            if chained:  # a newer alert event of the same episode replaces the older one
+                for old in [e for e in mine if e[3] == entry[3]]:
+                    mine.remove(old)
+                g.merged.update(fields)
             i = len(mine)
             while i and mine[i - 1][0] > epoch:
                 i -= 1
@@ -160,11 +178,14 @@ class TemporalState(EpisodeSweep):
                 window = list(once.values())
             counts: dict[Any, int] = {j: len(dq) for j, dq in enumerate(g.per_base) if dq}
             last_entry = window[-1] if window[-1][0] >= epoch else entry
-            ep = g.episode = Episode(window[0], last_entry, fields, len(window), counts, 0.0,
+            ep = g.episode = Episode(window[0], last_entry, g.merged if chained else fields,
+                                     len(window), counts, 0.0,
                                      list(islice(window, sample_size)))
             g.per_base = [deque() for _ in range(n_bases)]
             self.opened += 1
             out.append(self._alert(g, ep, final=False))
+            if self.chain is not None:
+                self.chain(g.values, ep, out)
 
         return add
 
@@ -195,6 +216,8 @@ class TemporalState(EpisodeSweep):
             ep = g.episode
             if ep is None:
                 d["per_base"] = [[entry_out(e) for e in dq] for dq in g.per_base]
+                if g.merged:
+                    d["merged"] = {k: v for k in keep if (v := g.merged.get(k)) is not None}
             else:
                 d["episode"] = episode_out(ep, keep)
             groups.append(d)
@@ -214,4 +237,5 @@ class TemporalState(EpisodeSweep):
             else:
                 g.per_base = [deque(entry_in(x) for x in dq) for dq in gd["per_base"]][:n]
                 g.per_base += [deque() for _ in range(n - len(g.per_base))]
+                g.merged = dict(gd.get("merged", {}))
             self.groups[values[0] if len(values) == 1 else values] = g

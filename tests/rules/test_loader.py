@@ -146,20 +146,20 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     assert err.rule == "Copy" and "already used" in err.message and "a.yml" in err.message
 
 
-def test_temporal_over_a_correlation_is_reported_unsupported(tmp_path: Path) -> None:
+def test_a_count_over_a_correlation_is_refused(tmp_path: Path) -> None:
     ruleset = load(tmp_path, EVENT_COUNT + """
 ---
-title: Login then export
+title: Many bursts
 correlation:
-  type: temporal
-  rules: [view, many_views]
+  type: event_count
+  rules: [many_views]
   group-by: [user.id]
-  timespan: 5m
+  timespan: 1h
+  condition: {gte: 2}
 """)
     assert [c.title for c in ruleset.correlations] == ["Many views"]
     (err,) = ruleset.errors
-    assert err.rule == "Login then export" and "correlation of correlation" in err.message
-
+    assert err.rule == "Many bursts" and "must be 'temporal'" in err.message
 
 def test_building_blocks_do_not_alert_alone_unless_generate(tmp_path: Path) -> None:
     ruleset = load(tmp_path, EVENT_COUNT)
