@@ -109,8 +109,6 @@ def configure(folder: Path, state: Path) -> tuple[Config, list[str]]:
                      "enriched with roster, flagged patients, encounters or networks")
         return cfg, notes
     wanted = context_settings(folder)
-    notes.append("patients.csv (national_id) and workstations.csv (building) are not "
-                 "configurable context yet")
     try:
         data = cfg.model_dump()
         data["context"] = wanted
