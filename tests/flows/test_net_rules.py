@@ -405,3 +405,35 @@ def test_beaconing_fires_on_a_regular_caller(pack: RuleSet) -> None:
 )
 def test_beaconing_quiet(pack: RuleSet, events: list[Event]) -> None:
     assert "phiwatch-net-beaconing" not in run(pack, events, HIS)
+
+
+def _hours(days: int, per_hour: int, src: str = "10.20.21.13") -> list[Event]:
+    """Eight working hours a day of small uploads to assorted outside hosts."""
+    return [flow(src, f"45.1.{h}.{d % 250}", per_hour, at=d * 86400 + h * 3600 + 600)
+            for d in range(days) for h in range(1, 9)]
+
+
+def test_upload_above_the_hosts_own_baseline(pack: RuleSet) -> None:
+    quiet = _hours(5, 1 * MB)
+    spike = [flow("10.20.21.13", "103.97.125.8", 6 * MB, at=5 * 86400 + 3 * 3600 + 60 * i)
+             for i in range(5)]  # 30 MB: far above its 1 MB, below the fixed 50 MB
+    fired = run(pack, quiet + spike)
+    alert = fired["phiwatch-net-upload-above-baseline"][-1]
+    assert "phiwatch-net-large-upload" not in fired
+    assert alert.explanation.startswith("10.20.21.13 sent 30000000 bytes to unknown outside")
+    assert "own 5-day median is 1000000" in alert.explanation
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        # a new host: no history yet (the fixed rule's business)
+        [flow("10.20.21.14", "103.97.125.8", 30 * MB, at=3600)],
+        # a host whose usual is 25 MB an hour
+        _hours(5, 25 * MB) + [flow("10.20.21.13", "45.9.9.9", 30 * MB, at=5 * 86400 + 3600)],
+        # above its usual but under the 20 MB floor
+        _hours(5, 1 * MB) + [flow("10.20.21.13", "45.9.9.9", 15 * MB, at=5 * 86400 + 3600)],
+    ],
+)
+def test_upload_baseline_quiet(pack: RuleSet, events: list[Event]) -> None:
+    assert "phiwatch-net-upload-above-baseline" not in run(pack, events)
