@@ -31,6 +31,7 @@ from rules.build import (
 )
 from rules.chain import stand_in
 from rules.model import CorrelationRule, DetectionRule
+from rules.taxonomy import to_phiwatch_fields
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -152,6 +153,7 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
         keys = [k for k in (str(rule.id) if rule.id else None, rule.name) if k]
         alerts = all(referenced.get(k, True) for k in keys)
         try:
+            to_phiwatch_fields(rule)  # community (Sigma taxonomy) field names → ECS
             det, warnings = build_detection(rule, path, alerts)
         except BuildError as e:
             report(path, rule, str(e), e.warning)
@@ -169,6 +171,11 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
         except SigmaError as e:
             report(path, rule, f"{sigma_message(e)} (the referenced rule is missing, "
                                "or was not loaded because of an error)")
+            continue
+        try:
+            to_phiwatch_fields(rule)  # its group-by, now that its logsources are known
+        except BuildError as e:
+            report(path, rule, str(e), e.warning)
             continue
         pending.append((path, rule))
     # A correlation referencing correlations is built after them; rounds until none

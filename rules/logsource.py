@@ -16,9 +16,11 @@ from sigma.rule.logsource import SigmaLogSource
 HIS_ACCESS = "his.access"
 NETWORK_FLOW = "network.flow"
 NETWORK_DNS = "network.dns"
+#: Web proxy access logs (Squid), read by ``sensors.parsers.squid``.
+NETWORK_PROXY = "network.proxy"
 
 #: Every dataset a phiwatch sensor emits.
-DATASETS: frozenset[str] = frozenset({HIS_ACCESS, NETWORK_FLOW, NETWORK_DNS})
+DATASETS: frozenset[str] = frozenset({HIS_ACCESS, NETWORK_FLOW, NETWORK_DNS, NETWORK_PROXY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +44,14 @@ class LogsourceMapping:
 
 
 #: The table. Community network rules use categories (``network_connection``, ``firewall``,
-#: ``dns``) or Zeek's services; phiwatch's own HIS rules use product ``his``.
+#: ``dns``, ``proxy``) or Zeek's services; phiwatch's own HIS rules use product ``his``.
+#: Their field names are mapped onto the events' ECS names by ``rules.taxonomy``.
 MAPPINGS: tuple[LogsourceMapping, ...] = (
     LogsourceMapping("his", None, None, frozenset({HIS_ACCESS})),
     LogsourceMapping(None, "network_connection", None, frozenset({NETWORK_FLOW})),
     LogsourceMapping(None, "firewall", None, frozenset({NETWORK_FLOW})),
     LogsourceMapping(None, "dns", None, frozenset({NETWORK_DNS})),
+    LogsourceMapping(None, "proxy", None, frozenset({NETWORK_PROXY})),
     LogsourceMapping("zeek", None, "conn", frozenset({NETWORK_FLOW})),
     LogsourceMapping("zeek", None, "dns", frozenset({NETWORK_DNS})),
 )
