@@ -30,7 +30,13 @@
   kind-specific numbers such as ``failed_logins``) and ``expected_rules`` (Sigma rule ids).
   Kinds: the four of :mod:`.incidents` that fixed thresholds catch, and the eleven of
   :mod:`.patterns` that need context, baselines or sequences. ``HospitalSpec.small()``
-  injects the four only (``phiwatch demo`` fails on a missed incident); ``large`` all.
+  injects the four only (``phiwatch demo`` fails on a missed incident); ``large`` all;
+- with ``pcap=True`` (the default): ``net/capture-YYYY-MM-DD.pcap`` per day, the traffic of
+  the same hospital day (workstations talk only while the HIS log has them in use) with
+  four labelled network incidents, ``lookup_then_upload`` among them (HIS lookups, then
+  an upload from the same workstation), and ``net/network.yaml``, the ``network:``
+  section describing it (:mod:`.nettraffic`, :mod:`.netincidents`, :mod:`.netplan`);
+  ``networks.csv`` lists the servers' ``10.10.1.0/24`` too, with or without a capture.
 
 Normal-traffic bounds. Detection thresholds rest on these; they hold for every user
 outside the injected incidents, for any preset and ``activity``, and the tests check them:

@@ -1,16 +1,23 @@
 """``simulate()``: build the hospital, run every shift of the period, write everything out.
 
 Determinism: every random stream is a ``random.Random`` seeded from the seed and a label
-(the hospital, the census, the incidents, each staff member's shift on each day), never
-the global generator or the clock, so the same seed, spec and start give byte-identical
-files, and a change to one part of the model leaves the other streams alone.
+(the hospital, the census, the incidents, each staff member's shift on each day, the
+network incidents, each workstation's traffic on each day), never the global generator or
+the clock, so the same seed, spec and start give byte-identical files, and a change to
+one part of the model leaves the other streams alone.
+
+With ``pcap=True`` (the default) each day also gets ``net/capture-YYYY-MM-DD.pcap``, the
+network seen from the hospital's core and internet edge (:mod:`.nettraffic`, driven by
+that day's HIS log, plus the incidents of :mod:`.netincidents`), and ``net/network.yaml``
+the ``network:`` section that describes it (:mod:`.netplan`). Without it no network
+incident is planned, and the HIS log is what it was before captures existed.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from operator import itemgetter
 from pathlib import Path
@@ -22,12 +29,17 @@ from sensors.simulator.departments import BUILDINGS, NETWORKS
 from sensors.simulator.hospital import Hospital
 from sensors.simulator.identity import Identities
 from sensors.simulator.incidents import Incident
-from sensors.simulator.patterns import ALL_KINDS, ContextPlanner
-from sensors.simulator.spec import HospitalSpec
+from sensors.simulator.netincidents import NetIncident, NetPlanner, play
+from sensors.simulator.netplan import SERVER_NETWORK, network_yaml
+from sensors.simulator.nettraffic import Network, ordinary_day, usage
+from sensors.simulator.patterns import ALL_KINDS
+from sensors.simulator.spec import NETWORK_INCIDENT_KINDS, HospitalSpec
 from sensors.simulator.traffic import Row, Traffic
 from sensors.simulator.writer import LineEncoder, write_csv, write_json, write_log
 
 DEFAULT_START = date(2026, 11, 16)
+#: The hospital's own address ranges (``networks.csv``): workstations, VPN, servers.
+HOSPITAL_NETWORKS = (*NETWORKS, SERVER_NETWORK)
 
 
 @dataclass(frozen=True)
@@ -48,11 +60,17 @@ class SimulationResult:
     staff: int
     patients: int
     incidents: list[dict[str, Any]]
+    #: ``net/capture-YYYY-MM-DD.pcap`` per day, empty without ``pcap``
+    pcap_files: list[Path] = field(default_factory=list)
+    #: ``net/network.yaml``, or None without ``pcap``
+    network_config: Path | None = None
+    packets_per_day: dict[date, int] = field(default_factory=dict)
 
     @property
     def files(self) -> list[Path]:
+        net = [*self.pcap_files, self.network_config] if self.network_config else []
         return [*self.log_files, self.roster, self.flagged_patients, self.encounters,
-                self.patients_file, self.workstations, self.networks, self.ground_truth]
+                self.patients_file, self.workstations, self.networks, self.ground_truth, *net]
 
 
 def simulate(
@@ -63,9 +81,11 @@ def simulate(
     seed: int,
     start: date | None = None,
     progress: Callable[[int], None] | None = None,
+    pcap: bool = True,
 ) -> SimulationResult:
     """Simulate ``days`` days of ``spec``'s HIS from ``start`` (default 2026-11-16) into
-    ``out_dir``; ``progress`` is called with the number of events just written."""
+    ``out_dir``, and with ``pcap`` its network; ``progress`` is called with the number of
+    events just written."""
     if days < 1:
         raise ValueError(f"days must be at least 1, not {days}")
     first = start or DEFAULT_START
@@ -76,10 +96,16 @@ def simulate(
     traffic = Traffic(hospital, census, clock, seed, spec.activity, spec.typo_rate)
     identities = Identities(hospital, census, random.Random(f"{seed}:identity"))
     traffic.own_records = {uid: pid for pid, uid in identities.staff_patients.items()}
-    planner = ContextPlanner(hospital, census, clock, traffic,
-                             random.Random(f"{seed}:incidents"))
+    planner = NetPlanner(hospital, census, clock, traffic, random.Random(f"{seed}:incidents"))
     planner.identities = identities
     incidents = planner.plan(spec.incident_rounds, spec.incident_kinds or ALL_KINDS)
+    network: list[NetIncident] = []
+    if pcap:
+        kinds = NETWORK_INCIDENT_KINDS if spec.network_incident_kinds is None \
+            else spec.network_incident_kinds
+        network = planner.plan_network(spec.incident_rounds, kinds,
+                                       random.Random(f"{seed}:network"), len(incidents))
+        incidents = [*incidents, *network]
 
     his = out_dir / "his"
     his.mkdir(parents=True, exist_ok=True)
@@ -87,6 +113,11 @@ def simulate(
     injected = _by_day(incidents, clock)
     logs: list[Path] = []
     per_day: dict[date, int] = {}
+    captures: list[Path] = []
+    packets: dict[date, int] = {}
+    net_dir = out_dir / "net"
+    if pcap:
+        net_dir.mkdir(parents=True, exist_ok=True)
     carry: list[Row] = []
     for day in [first - timedelta(days=1), *clock.period_days()]:
         lo, hi = clock.midnight(day), clock.midnight(day + timedelta(days=1))
@@ -108,7 +139,15 @@ def simulate(
         path = his / f"access-{day.isoformat()}.log"
         per_day[day] = write_log(path, rows, encoder, progress)
         logs.append(path)
+        if pcap:
+            capture = net_dir / f"capture-{day.isoformat()}.pcap"
+            packets[day] = _capture(capture, rows, lo, hi, seed, day, network, clock)
+            captures.append(capture)
 
+    netconf = None
+    if pcap:
+        netconf = net_dir / "network.yaml"
+        netconf.write_text(network_yaml(HOSPITAL_NETWORKS), encoding="utf-8")
     truth = [inc.to_json(clock) for inc in incidents]
     result = SimulationResult(
         out_dir=out_dir, log_files=logs,
@@ -117,16 +156,31 @@ def simulate(
         workstations=out_dir / "workstations.csv", networks=out_dir / "networks.csv",
         ground_truth=out_dir / "ground_truth.json",
         events=sum(per_day.values()), events_per_day=per_day, staff=len(hospital.staff),
-        patients=len(census.patients), incidents=truth,
+        patients=len(census.patients), incidents=truth, pcap_files=captures,
+        network_config=netconf, packets_per_day=packets,
     )
     _write_context(result, hospital, census, clock, incidents, identities)
     write_json(result.ground_truth, {
         "generator": "phiwatch hospital simulator", "organization.id": spec.organization_id,
         "organization.name": spec.name, "timezone": spec.timezone, "seed": seed,
         "start": first.isoformat(), "days": days, "events": result.events,
+        **({"network": {"captures": [str(p.relative_to(out_dir)) for p in captures],
+                        "config": "net/network.yaml",
+                        "packets": sum(packets.values())}} if pcap else {}),
         "incidents": truth,
     })
     return result
+
+
+def _capture(path: Path, rows: list[Row], lo: int, hi: int, seed: int, day: date,
+             incidents: list[NetIncident], clock: Clock) -> int:
+    """Write one day's capture; returns its number of frames."""
+    net = Network(seed, day.isoformat())
+    ordinary_day(net, usage(rows, lo, hi), lo, hi)
+    for inc in incidents:
+        if clock.day_of(int(inc.plan[0][0])) == day:
+            play(net, inc)
+    return net.wire.write(path, lo, hi)
 
 
 def _by_day(incidents: list[Incident], clock: Clock) -> dict[date, list[Row]]:
@@ -173,4 +227,4 @@ def _write_context(result: SimulationResult, hospital: Hospital, census: Census,
               sorted(((ws.name, ws.ip, ws.department, BUILDINGS[ws.department])
                       for ws in stations),
                      key=lambda r: tuple(int(x) for x in r[1].split("."))))
-    write_csv(result.networks, ("cidr", "name"), NETWORKS)
+    write_csv(result.networks, ("cidr", "name"), HOSPITAL_NETWORKS)

@@ -23,6 +23,12 @@ INCIDENT_KINDS: tuple[str, ...] = (
     "external_login",
 )
 
+#: The incidents with traffic in the network capture (:mod:`.netincidents`), planned
+#: after the HIS kinds with a stream of their own, and only when a capture is written.
+NETWORK_INCIDENT_KINDS: tuple[str, ...] = (
+    "net_exfil_upload", "dns_tunnel", "beaconing", "lookup_then_upload",
+)
+
 ROLES: tuple[str, ...] = (
     "doctor", "nurse", "midwife", "lab_tech", "radiographer", "pharmacist",
     "billing_clerk", "receptionist", "it_admin", "vendor",
@@ -82,6 +88,8 @@ class HospitalSpec(BaseModel):
     incident_rounds: int = Field(default=1, ge=0, le=20)
     #: which kinds to inject (``sensors.simulator.patterns.ALL_KINDS``); ``None``: all
     incident_kinds: tuple[str, ...] | None = None
+    #: which network kinds to inject (:data:`NETWORK_INCIDENT_KINDS`); ``None``: all
+    network_incident_kinds: tuple[str, ...] | None = None
 
     @field_validator("incident_kinds")
     @classmethod
@@ -90,6 +98,15 @@ class HospitalSpec(BaseModel):
             for k in v:
                 if k not in INCIDENT_KINDS:
                     raise ValueError(f"unknown incident kind {k!r}; known: {INCIDENT_KINDS}")
+        return v
+
+    @field_validator("network_incident_kinds")
+    @classmethod
+    def _known_network_kinds(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for k in v or ():
+            if k not in NETWORK_INCIDENT_KINDS:
+                raise ValueError(f"unknown network incident kind {k!r}; known: "
+                                 f"{NETWORK_INCIDENT_KINDS}")
         return v
 
     @field_validator("timezone")
@@ -138,9 +155,10 @@ class HospitalSpec(BaseModel):
     def small(cls) -> HospitalSpec:
         """The demo hospital: about 250 staff, 50–80 thousand events a day.
 
-        It injects only the four kinds the fixed-threshold packs catch, because
+        It injects only the four HIS kinds the fixed-threshold packs catch, because
         ``phiwatch demo`` exits non-zero on any missed incident; add the context kinds
-        (``incident_kinds=None``) once their rules ship.
+        (``incident_kinds=None``) once their rules ship. The network kinds are all in
+        (they need the capture replayed with ``net/network.yaml``).
         """
         return cls(incident_kinds=INCIDENT_KINDS[:4])
 

@@ -47,8 +47,10 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_replaying_twice_adds_no_alert_and_finds_every_incident(simulated: Path) -> None:
     cfg = simulated / "phiwatch.yaml"
-    cfg.write_text("state_dir: var\nsources:\n  - paths: [his/*.log]\n")
+    cfg.write_text("state_dir: var\nsources:\n  - paths: [his/*.log]\n"
+                   + (simulated / "net" / "network.yaml").read_text())  # the `network:` block
     logs = sorted(str(p) for p in (simulated / "his").glob("*.log"))
+    logs += sorted(str(p) for p in (simulated / "net").glob("*.pcap"))  # network incidents
     first = phiwatch("replay", "--config", str(cfg), "--no-progress", *logs, cwd=simulated)
     assert first.returncode == 0, first.stderr
     after_first = alert_docs(simulated / "var" / "alerts.db")
