@@ -133,13 +133,20 @@ def simulate(
     start: Annotated[
         str | None, typer.Option(help="First simulated day, YYYY-MM-DD (default 2026-11-16).")
     ] = None,
+    pcap: Annotated[bool, typer.Option(
+        "--pcap/--no-pcap", help="Also write the network capture of each day (and the "
+        "network incidents in it).")] = True,
 ) -> None:
     """Write realistic HIS access logs, context files and labelled injected incidents.
 
     Output: `his/access-YYYY-MM-DD.log` (JSON lines), `roster.csv`,
-    `flagged_patients.csv`, `encounters.csv` and `ground_truth.json`.
+    `flagged_patients.csv`, `encounters.csv`, `patients.csv`, `workstations.csv`,
+    `networks.csv` and `ground_truth.json`; with `--pcap` (the default) also
+    `net/capture-YYYY-MM-DD.pcap` and `net/network.yaml`, the `network:` section that
+    describes the simulated network (replay with `--config net/network.yaml`).
     """
-    from phiwatch.demo import simulate_with_progress
+    from sensors.simulator import HospitalSpec
+    from sensors.simulator import simulate as run_simulation
 
     if preset not in ("small", "large"):
         _fail(f"--preset must be 'small' or 'large', not {preset!r}")
@@ -149,9 +156,13 @@ def simulate(
             first = datetime.strptime(start, "%Y-%m-%d").date()
         except ValueError:
             _fail(f"--start must be a date like 2026-11-16, not {start!r}")
-    result = simulate_with_progress(out_dir, days=days, seed=seed, preset=preset, start=first,
-                                    console=err)
-    out.print(f"wrote {result.events:,} events to {out_dir}")
+    spec = HospitalSpec.large() if preset == "large" else HospitalSpec.small()
+    with err.status(f"simulating {days} day(s) of a {preset} hospital…"):
+        result = run_simulation(spec, out_dir, days=days, seed=seed, start=first, pcap=pcap)
+    packets = sum(result.packets_per_day.values())
+    net = (f" and {packets:,} packets in {len(result.pcap_files)} capture(s)"
+           if result.pcap_files else "")
+    out.print(f"wrote {result.events:,} events{net} to {out_dir}")
 
 
 @app.command()
