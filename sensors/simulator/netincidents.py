@@ -15,8 +15,8 @@ someone is logged in on it (the capture shows no workstation that is not in use)
   queries in ten minutes: each exceeded many times over).
 - ``beaconing``: malware on a workstation opens a short TLS connection to one outside
   address every 60 s (±3 %, uniform) for three to five hours, a few hundred bytes each
-  way → ``phiwatch-net-beaconing`` (at least 20 connections between one pair with an
-  inter-arrival coefficient of variation below 0.1; here about 0.02).
+  way → ``phiwatch-net-beaconing`` (at least 20 connections between one pair whose
+  intervals stay within 10 % of their median; here within 3 %).
 - ``lookup_then_upload``: the correlated case. A receptionist (or a postpartum nurse,
   or a cashier) opens the registration records of 150–300 distinct recent mothers in 35–55 minutes
   (bulk-harvest rows), and 5–25 minutes after the last one the same workstation uploads
@@ -40,7 +40,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from sensors.simulator.clock import Clock
-from sensors.simulator.departments import MATERNITY
+from sensors.simulator.departments import MATERNITY, Workstation
+from sensors.simulator.hospital import Staff
 from sensors.simulator.incidents import BULK_LOOKUP, Incident
 from sensors.simulator.nettraffic import Network
 from sensors.simulator.packets import dns_answer, dns_query, txt
@@ -139,7 +140,7 @@ class NetPlanner(ContextPlanner):
         return out
 
     def _at_workstation(self, day: date, depts: tuple[str, ...], length: int
-                        ) -> tuple[Any, int, Any] | None:
+                        ) -> tuple[Staff, int, Workstation] | None:
         """Someone on a day shift in ``depts`` whose session holds ``length`` seconds;
         unlike an HIS incident, their work goes on meanwhile."""
         roles = ("doctor", "nurse", "midwife", "lab_tech", "pharmacist", "billing_clerk",
