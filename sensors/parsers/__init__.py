@@ -6,8 +6,9 @@ the field, and the tailer dead-letters the line. ``parser_for`` gives a new pars
 because CSV parsers remember the file's header line.
 
 Formats: ``json`` (canonical ECS JSON lines, ``ecs_json``), ``csv`` (column mapping,
-``csv_mapped``) and ``fhir`` (HL7 FHIR R4 AuditEvent, ``fhir``). Their configuration
-models are in ``sensors.parsers.config``.
+``csv_mapped``), ``fhir`` (HL7 FHIR R4 AuditEvent, ``fhir``) and ``squid`` (the Squid web
+proxy's access log, ``squid``). Their configuration models are in
+``sensors.parsers.config``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from sensors.parsers.config import (
     FhirParserConfig,
     JsonParserConfig,
     ParserConfig,
+    SquidParserConfig,
 )
 from sensors.parsers.csv_mapped import CsvParser
 from sensors.parsers.ecs_json import EcsJsonParser
 from sensors.parsers.fhir import FhirParser
+from sensors.parsers.squid import SquidParser
 
 __all__ = [
     "CsvParser",
@@ -35,6 +38,8 @@ __all__ = [
     "ParseError",
     "ParserConfig",
     "RecordParser",
+    "SquidParser",
+    "SquidParserConfig",
     "parser_for",
 ]
 
@@ -47,4 +52,6 @@ def parser_for(fmt: ParserConfig, path: Path | str | None = None) -> RecordParse
         return CsvParser(fmt, str(path) if path is not None else "")
     if isinstance(fmt, FhirParserConfig):
         return FhirParser(fmt)
+    if isinstance(fmt, SquidParserConfig):
+        return SquidParser(fmt)
     raise TypeError(f"not a parser configuration: {fmt!r}")

@@ -25,6 +25,9 @@ parse:
 
 parse: {format: fhir}                      # FHIR R4 AuditEvent or Bundle, one per line
 ```
+
+A web proxy source is ``parse: {format: squid}`` (Squid's native access.log) or
+``{format: squid, logformat: combined}``; see ``sensors.parsers.squid``.
 """
 
 from __future__ import annotations
@@ -124,6 +127,16 @@ class FhirParserConfig(_ParserConfigBase):
     settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
 
 
+class SquidParserConfig(_ParserConfigBase):
+    """Squid web proxy ``access.log`` (see ``sensors.parsers.squid``): the native format
+    (``logformat squid``, Squid's default) or the Apache-style ``combined`` one, which
+    adds the Referer and User-Agent headers."""
+
+    format: Literal["squid"]
+    logformat: Literal["squid", "combined"] = "squid"
+
+
 ParserConfig = Annotated[
-    JsonParserConfig | CsvParserConfig | FhirParserConfig, Field(discriminator="format")
+    JsonParserConfig | CsvParserConfig | FhirParserConfig | SquidParserConfig,
+    Field(discriminator="format"),
 ]
