@@ -239,8 +239,8 @@ def _items(table: FieldTable) -> list[ProcessingItem]:
     return [
         item("fields", FieldMappingTransformation(mapping)),
         item("unavailable", RefuseField(
-            f"field '{{field}}' has no counterpart in phiwatch's {table.name} events "
-            "({reason}); the rule is not evaluated",
+            f"field '{{field}}' has no counterpart in phiwatch's {table.name} events: "
+            "{reason}; the rule is not evaluated",
             reasons=table.unavailable, warning=True,
         ), IncludeFieldCondition(fields=list(table.unavailable))),
         item("unknown", RefuseField(
