@@ -200,23 +200,28 @@ def replay(
 @app.command()
 def run(config: ConfigOption = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Tail the configured logs continuously until SIGINT or SIGTERM.
+    """Tail the configured logs and live network inputs until SIGINT or SIGTERM.
 
     Resumes where the last run stopped (state in `state_dir`), follows rotation and
-    truncation, and on shutdown flushes open alerts and saves its position.
+    truncation, and on shutdown flushes open alerts and saves its position. `flows:` in the
+    configuration adds live capture on an interface or a NetFlow/IPFIX collector.
     """
     from phiwatch.runner import Runner
 
     _logging(verbose)
     cfg = _config(config)
-    if not cfg.sources:
+    if not cfg.sources and not cfg.flows:
         _fail(f"{config or 'defaults'}: sources: no log source configured "
-              "(add a `sources:` list with the `paths` of your HIS access logs)")
+              "(add a `sources:` list with the `paths` of your HIS access logs, or a "
+              "`flows:` list of live network inputs)")
     store = open_store(cfg)
     stop = threading.Event()
-    runner = Runner(cfg, store, on_alert=lambda a: err.print(
-        f"[bold]{a.severity}[/] {a.rule_title}: {a.explanation}", highlight=False)
-        if a.revision == 0 or a.final else None)
+    try:
+        runner = Runner(cfg, store, on_alert=lambda a: err.print(
+            f"[bold]{a.severity}[/] {a.rule_title}: {a.explanation}", highlight=False)
+            if a.revision == 0 or a.final else None)
+    except OSError as e:  # a live input that cannot open: no right to capture, port taken
+        _fail(str(e))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()

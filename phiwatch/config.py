@@ -12,10 +12,18 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alerting.elasticsearch.config import ElasticsearchConfig
 from sensors.context import ContextConfig
+from sensors.flows.inputs import FlowInputConfig, check_lateness
 from sensors.flows.network_model import NetworkConfig
 from sensors.parsers import ParserConfig
 from sensors.timestamps import DEFAULT_ZONE
@@ -89,6 +97,9 @@ class Config(_Model):
     timezone: str = DEFAULT_ZONE
     state_dir: Path = Path("var")
     sources: list[SourceConfig] = []
+    #: Live network inputs for ``phiwatch run`` (capture, NetFlow); capture files and Zeek
+    #: logs are replayed with ``phiwatch replay``.
+    flows: list[FlowInputConfig] = []
     rules: RulesConfig = RulesConfig()
     store: StoreConfig = StoreConfig()
     pipeline: PipelineConfig = PipelineConfig()
@@ -105,6 +116,11 @@ class Config(_Model):
             raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as "
                              f"'Asia/Ho_Chi_Minh')") from None
         return v
+
+    @model_validator(mode="after")
+    def _flows_fit_the_lateness(self) -> Config:
+        check_lateness(self.flows, self.rules.lateness_seconds)
+        return self
 
     @property
     def sqlite_path(self) -> Path:

@@ -35,6 +35,8 @@ from sensors.checkpoint import Checkpoint, FilePosition
 from sensors.context import ContextWatcher, Enricher
 from sensors.deadletter import DeadLetter
 from sensors.file_source import FileSource
+from sensors.flows.inputs import FlowInputs
+from sensors.flows.network_model import NetworkTagger
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,9 @@ class Runner:
                 grouper.backfill(store, AlertQuery(start=since, limit=10_000))
             except Exception as e:
                 log.warning("could not regroup recent alerts into incidents: %s", e)
+        # Live network inputs open now: a missing right to capture stops the start.
+        self.flow_inputs = FlowInputs(list(config.flows)) if config.flows else None
+        self._tag = NetworkTagger(config.network).tag
         dirs = [d for src in self.sources.values() for d in src.watched_dirs()]
         self.notifier = ChangeNotifier(dirs)
         # Rule folders are watched on their own: an edit reloads the rules in place.
@@ -122,6 +127,8 @@ class Runner:
         self.rules_notifier.start()
         if self.context_watcher is not None:
             self.context_watcher.start()  # a broken edit keeps the last good version
+        if self.flow_inputs is not None:
+            self.flow_inputs.start()
         self._scan()
         last_scan = last_snapshot = time.monotonic()
         try:
@@ -139,10 +146,14 @@ class Runner:
                     last_snapshot = now
                 if not got:
                     self.notifier.wait(cfg.poll_interval_seconds)
+            if self.flow_inputs is not None:
+                self.flow_inputs.stop()  # open flows are reported as ended
             self._read_all(cfg.batch_size)
             self.processor.commit(self.engine.flush())
             self.save_snapshot()
         finally:
+            if self.flow_inputs is not None:
+                self.flow_inputs.close()
             self.notifier.stop()
             self.rules_notifier.stop()
             if self.context_watcher is not None:
@@ -169,7 +180,26 @@ class Runner:
                 if self._last_event_epoch is None or newest > self._last_event_epoch:
                     self._last_event_epoch = newest
                 self._last_event_wall = time.monotonic()
+        if self.flow_inputs is not None:
+            got += self._read_flows(batch_size)
         return got
+
+    def _read_flows(self, batch_size: int) -> int:
+        """Tag and process a batch of the flow and DNS events the live inputs delivered
+        (one batch per turn of the loop, so log files get their turn too)."""
+        assert self.flow_inputs is not None
+        events = self.flow_inputs.drain(batch_size)
+        if not events:
+            return 0
+        tag = self._tag
+        for e in events:
+            tag(e)
+        self.processor.process(events)
+        newest = max(e.epoch for e in events)
+        if self._last_event_epoch is None or newest > self._last_event_epoch:
+            self._last_event_epoch = newest
+        self._last_event_wall = time.monotonic()
+        return len(events)
 
     def _maybe_reload_rules(self) -> None:
         """Reload the rules half a second after their files stop changing.

@@ -430,9 +430,9 @@ def test_upload_above_the_hosts_own_baseline(pack: RuleSet) -> None:
         # a new host: no history yet (the fixed rule's business)
         [flow("10.20.21.14", "103.97.125.8", 30 * MB, at=3600)],
         # a host whose usual is 25 MB an hour
-        _hours(5, 25 * MB) + [flow("10.20.21.13", "45.9.9.9", 30 * MB, at=5 * 86400 + 3600)],
+        [*_hours(5, 25 * MB), flow("10.20.21.13", "45.9.9.9", 30 * MB, at=5 * 86400 + 3600)],
         # above its usual but under the 20 MB floor
-        _hours(5, 1 * MB) + [flow("10.20.21.13", "45.9.9.9", 15 * MB, at=5 * 86400 + 3600)],
+        [*_hours(5, 1 * MB), flow("10.20.21.13", "45.9.9.9", 15 * MB, at=5 * 86400 + 3600)],
     ],
 )
 def test_upload_baseline_quiet(pack: RuleSet, events: list[Event]) -> None:

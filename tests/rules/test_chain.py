@@ -97,7 +97,7 @@ def by_rule(alerts: list[Alert]) -> dict[str, list[Alert]]:
 def test_lookup_then_upload_is_one_alert_with_both_numbers(tmp_path: Path) -> None:
     engine = Engine(rules(tmp_path))
     # 8 patients over 7 minutes, then 10 minutes later 1,500 bytes in two flows
-    events = views(8, 0) + [flow(7 * 60 + 600, 600), flow(7 * 60 + 660, 900)]
+    events = [*views(8, 0), flow(7 * 60 + 600, 600), flow(7 * 60 + 660, 900)]
     fired = by_rule(run(engine, events) + engine.flush())
     (chain,) = {a.id: a for a in fired["lookup-then-upload"]}.values()
     last = fired["lookup-then-upload"][-1]
@@ -111,18 +111,18 @@ def test_lookup_then_upload_is_one_alert_with_both_numbers(tmp_path: Path) -> No
 def test_the_window_runs_from_the_last_record_opened(tmp_path: Path) -> None:
     # The lookup crossed its threshold at minute 4 but went on to minute 24: an upload
     # 25 minutes after the crossing is 5 minutes after the lookup, and counts.
-    events = views(25, 0) + [flow(24 * 60 + 300, 2000)]
+    events = [*views(25, 0), flow(24 * 60 + 300, 2000)]
     fired = by_rule(run(Engine(rules(tmp_path)), events))
     assert "lookup-then-upload" in fired
 
 
 def test_no_alert_when_too_late_wrong_order_or_another_address(tmp_path: Path) -> None:
     ruleset = rules(tmp_path)
-    too_late = views(8, 0) + [flow(7 * 60 + 31 * 60, 2000)]
-    upload_first = [flow(0, 2000)] + views(8, 120)
-    elsewhere = views(8, 0) + [flow(600, 2000, src="10.20.9.9")]
-    small = views(8, 0) + [flow(600, 500)]
-    few = views(3, 0) + [flow(600, 2000)]
+    too_late = [*views(8, 0), flow(7 * 60 + 31 * 60, 2000)]
+    upload_first = [flow(0, 2000), *views(8, 120)]
+    elsewhere = [*views(8, 0), flow(600, 2000, src="10.20.9.9")]
+    small = [*views(8, 0), flow(600, 500)]
+    few = [*views(3, 0), flow(600, 2000)]
     for events in (too_late, upload_first, elsewhere, small, few):
         engine = Engine(ruleset)
         assert "lookup-then-upload" not in by_rule(run(engine, events) + engine.flush())
@@ -130,7 +130,7 @@ def test_no_alert_when_too_late_wrong_order_or_another_address(tmp_path: Path) -
 
 def test_referenced_correlations_are_silent_without_generate(tmp_path: Path) -> None:
     engine = Engine(rules(tmp_path, generate="false"))
-    events = views(8, 0) + [flow(600, 2000)]
+    events = [*views(8, 0), flow(600, 2000)]
     assert set(by_rule(run(engine, events) + engine.flush())) == {"lookup-then-upload"}
 
 
