@@ -136,13 +136,21 @@ class FlowTable:
                 f.flags |= flags
                 return f
             del flows[key]
+            self.done.append(f)
             if ts - f.last >= self.idle_timeout:  # idle, and no sweep came by since
                 f.end_reason = "idle_timeout"
                 self.idle_expired += 1
             else:
                 f.end_reason = "active_timeout"
                 self.active_expired += 1
-            self.done.append(f)
+                # The same conversation goes on: it keeps its initiator, whichever side
+                # sends the packet that opens the next report (an upload cut in two must
+                # not come back as half an upload and half a download).
+                if low is not f.a_is_low:
+                    g = flows[key] = Flow(key, ver, f.a_is_low, ts, 0, flags, vlan, ivlan,
+                                          frame)
+                    g.a_packets, g.b_packets, g.b_bytes = 0, 1, wirelen
+                    return g
         elif len(flows) >= self.max_flows:
             _, old = flows.popitem(last=False)
             old.end_reason = "evicted"

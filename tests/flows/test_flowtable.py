@@ -167,3 +167,22 @@ def test_reading_twice_gives_the_same_events_and_counters(pcap: Callable[..., Pa
         == {**counters, "packets": 3, "ip_packets": 3, "flows": 1, "bytes": 3 * len(frame)}
     )
     assert [c.frames for c in reader.conversations()] == [3]
+
+
+def test_a_flow_cut_by_the_active_timeout_keeps_its_initiator() -> None:
+    from sensors.flows.flowtable import FlowTable
+
+    table = FlowTable(idle_timeout=60, active_timeout=300.25)  # the server's ACK at 300.5 opens #2
+    client, server = 0x0A14150D, 0x67617D08  # 10.20.21.13 -> 103.97.125.8
+    t = 0.0
+    while t < 600:  # an upload: the client sends 1500-byte segments, the server ACKs
+        table.add(t, 4, client, server, 6, 50000, 443, 0x10, -1, -1, 1500, 1)
+        table.add(t + 0.5, 4, server, client, 6, 443, 50000, 0x10, -1, -1, 60, 2)
+        t += 1.0
+    table.flush()
+    flows = table.take()
+    assert len(flows) == 2
+    for f in flows:
+        a, _, b, _ = f.endpoints
+        assert (a, b) == (client, server)
+        assert f.a_bytes > 20 * f.b_bytes
