@@ -85,7 +85,10 @@ def run_demo(folder: Path, *, days: int, seed: int, console: Console) -> int:
     result = simulate_with_progress(folder, days=days, seed=seed, preset="small", start=None,
                                     console=console)
     cfg = demo_config(folder)
-    logs = sorted((folder / "his").glob("*.log"))
+    network = folder / "net" / "network.yaml"  # the simulated hospital's network model
+    if network.is_file():
+        cfg = cfg.model_copy(update={"network": load_config(network).network})
+    logs = sorted((folder / "his").glob("*.log")) + sorted((folder / "net").glob("*.pcap"))
     store = SQLiteAlertStore(cfg.sqlite_path)
     with byte_progress(sum(p.stat().st_size for p in logs), console=console) as tick:
         report = replay(cfg, logs, store, progress=tick)
