@@ -2,9 +2,11 @@
 
 For each seed, simulates (once, cached under the temp dir, keyed by the simulator's
 source) ``phiwatch simulate --preset large --days 7`` — about 1,500 staff and 300,000 HIS
-events a day with every injected kind of ``sensors/simulator`` — replays it through the
-shipped rule packs with the pipeline, and prints per injected incident whether an alert
-of one of its expected rules caught it (``phiwatch.demo.match_ground_truth``: same user,
+events a day with every injected kind of ``sensors/simulator``, and a day's network
+capture beside each day's log — replays logs and captures together through the shipped
+rule packs with the pipeline and the simulated network model, and prints per injected
+incident whether an alert of one of its expected rules caught it
+(``phiwatch.demo.match_ground_truth``: same user, or same address for network alerts,
 overlapping window), which other alerts landed on it, and the false alerts: alerts tied
 to no injected incident, per 1,000 staff-days. Target (issue 3): every incident found,
 at most 1 false alert per 1,000 staff-days, on three seeds.
@@ -44,7 +46,7 @@ import orjson  # noqa: E402
 from alerting.sqlite_store import SQLiteAlertStore  # noqa: E402
 from alerting.store import AlertQuery, alert_user  # noqa: E402
 from phiwatch.config import Config, SourceConfig, load_config  # noqa: E402
-from phiwatch.demo import match_ground_truth  # noqa: E402
+from phiwatch.demo import about, match_ground_truth, simulated_context  # noqa: E402
 from phiwatch.pipeline import replay  # noqa: E402
 from rules.alert import Alert  # noqa: E402
 from rules.loader import load_rules  # noqa: E402
@@ -54,11 +56,6 @@ CACHE = Path(tempfile.gettempdir()) / "phiwatch-bench-cache"
 #: (``sensors.context.config.ContextConfig``); ``networks.csv`` becomes
 #: ``internal_networks``. ``patients.csv`` (``national_id``) and ``workstations.csv``
 #: (``building``) have no key there yet: the own-record and workstation-hop rules need them.
-CONTEXT_FILES = {"roster": "roster.csv", "flagged_patients": "flagged_patients.csv",
-                 "encounters": "encounters.csv", "workstations": "workstations.csv",
-                 "patients": "patients.csv"}
-
-
 def simulator_digest() -> str:
     """A short hash of the simulator's source, so a changed simulator is simulated again."""
     h = hashlib.sha256()
@@ -84,17 +81,6 @@ def simulated(preset: str, days: int, seed: int) -> Path:
     return folder
 
 
-def context_settings(folder: Path) -> dict[str, Any]:
-    """The ``context:`` section for a simulation folder."""
-    wanted: dict[str, Any] = {k: str(folder / v) for k, v in CONTEXT_FILES.items()}
-    networks = (folder / "networks.csv").read_text(encoding="utf-8").splitlines()[1:]
-    wanted["internal_networks"] = [line.split(",")[0] for line in networks if line]
-    # The simulator's staff log out up to 70 minutes after their shift ends (overtime,
-    # late notes; its documented bound): a smaller margin turns overtime into alerts.
-    wanted["shift_tolerance_minutes"] = 90
-    return wanted
-
-
 def configure(folder: Path, state: Path) -> tuple[Config, list[str]]:
     """The embedded default on ``folder``'s logs, with its context files when the
     configuration knows a ``context:`` section; returns notes on what could not be set."""
@@ -108,7 +94,7 @@ def configure(folder: Path, state: Path) -> tuple[Config, list[str]]:
         notes.append("the configuration has no `context:` section yet: events are not "
                      "enriched with roster, flagged patients, encounters or networks")
         return cfg, notes
-    wanted = context_settings(folder)
+    wanted = simulated_context(folder)
     try:
         data = cfg.model_dump()
         data["context"] = wanted
@@ -145,10 +131,9 @@ class SeedResult:
 
 
 def tied(inc: dict[str, Any], alert: Alert) -> bool:
-    """The alert is about the incident's user and overlaps its time (any rule)."""
-    start, end = datetime.fromisoformat(inc["start"]), datetime.fromisoformat(inc["end"])
-    return (alert_user(alert) == inc.get("user.id") and alert.window_start <= end
-            and alert.window_end >= start)
+    """The alert concerns the incident (any rule): its user, or its address for network
+    alerts, during its time (``phiwatch.demo.about``)."""
+    return about(alert, inc)
 
 
 #: Departments that serve every patient without an encounter of their own.
@@ -221,7 +206,10 @@ def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
     state = work / f"seed{seed}"
     cfg, notes = configure(folder, state)
     shipped = {r.name or r.id for r in load_rules(cfg.rules.paths).rules}
-    logs = sorted((folder / "his").glob("*.log"))
+    network = folder / "net" / "network.yaml"  # the simulated network model
+    if network.is_file():
+        cfg = cfg.model_copy(update={"network": load_config(network).network})
+    logs = sorted((folder / "his").glob("*.log")) + sorted((folder / "net").glob("*.pcap"))
     store = SQLiteAlertStore(cfg.sqlite_path)
     t = time.perf_counter()
     report = replay(cfg, logs, store)
@@ -254,7 +242,7 @@ def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
     missing = {r for inc in incidents for r in inc.get("expected_rules", [])} - shipped
     checked = None
     if missing:
-        checked = signals(folder, incidents, context_settings(folder))
+        checked = signals(folder, incidents, simulated_context(folder))
     return SeedResult(seed, staff, days, report.events, seconds, rows,
                       sum(1 for r in rows if r[3] == "found"), len(rows), false, missing, notes,
                       checked, moved)
