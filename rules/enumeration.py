@@ -86,17 +86,18 @@ def parse_sequence(block: Any) -> SequenceSpec:
                         _int(block, "max_step", 3, 1), gap, _int(block, "tracks", 4, 1))
 
 
+_DIGITS = "0123456789"
+
+
 def split_id(value: Any) -> tuple[str, int] | None:
-    """``BN2026004512`` → (``BN2026``, 4512): the prefix and trailing number; ``None`` for
-    an id without trailing digits."""
+    """``BN-2026-004512`` → (``BN-2026-``, 4512): the prefix and trailing number; ``None``
+    for an id without trailing digits (or with more than 18)."""
     text = value if value.__class__ is str else str(value)
-    end = len(text)
-    i = end
-    while i and "0" <= text[i - 1] <= "9":
-        i -= 1
-    if i == end or end - i > 18:
+    prefix = text.rstrip(_DIGITS)  # in C: this runs on every record view
+    n = len(text) - len(prefix)
+    if n == 0 or n > 18:
         return None
-    return text[:i], int(text[i:])
+    return prefix, int(text[len(prefix):])
 
 
 class Run:
@@ -120,13 +121,19 @@ class Run:
 
 
 class Walker:
-    """One user's live runs, most recently extended last."""
+    """One user's live runs, most recently extended last, and their latest lone ids.
 
-    __slots__ = ("runs", "values")
+    Most ids a user opens start nothing (a ward's patients are scattered), so a lone id is
+    kept as a light (number, prefix, entry) tuple and becomes a :class:`Run` only when the
+    next id of a walk arrives: the common case costs a tuple, not an object and a list.
+    """
+
+    __slots__ = ("lone", "runs", "values")
 
     def __init__(self, values: tuple[str, ...]) -> None:
         self.values = values
         self.runs: list[Run] = []
+        self.lone: list[tuple[int, str, Entry]] = []
 
 
 class SequenceState:
@@ -137,7 +144,8 @@ class SequenceState:
         self.rule = rule
         self.spec: SequenceSpec = rule.sequence
         self.sample_size = sample_size
-        self.groups: OrderedDict[tuple[str, ...], Walker] = OrderedDict()
+        #: By the group's value (one ``by`` field) or tuple of values; in touch order.
+        self.groups: OrderedDict[Any, Walker] = OrderedDict()
         self.opened = 0
         self.closed = 0
         self.evicted = 0
@@ -150,28 +158,42 @@ class SequenceState:
         sample_size = self.sample_size
         groups = self.groups
 
+        single = names[0] if len(names) == 1 else None
+        digits = _DIGITS
+        get_walker, touch = groups.get, groups.move_to_end
+
         def add(event: Event, out: list[Alert]) -> None:
             fields = event.fields
-            vals = [fields.get(n) for n in names]
             raw = fields.get(field)
-            if raw is None or None in vals:
+            if raw is None:
                 return
-            parts = split_id(raw)
-            if parts is None:
+            text = raw if raw.__class__ is str else str(raw)
+            prefix = text.rstrip(digits)
+            width = len(text) - len(prefix)
+            if width == 0 or width > 18:
                 return
-            prefix, number = parts
-            key = tuple(map(key_text, vals))
-            w = groups.get(key)
-            if w is None:
-                w = groups[key] = Walker(key)
+            number = int(text[len(prefix):])
+            key: Any
+            if single is not None:  # one field (the usual user.id): the value is the key
+                key = fields.get(single)
+                if key is None:
+                    return
+                if key.__class__ is not str:
+                    key = key_text(key)
             else:
-                groups.move_to_end(key)
+                vals = [fields.get(n) for n in names]
+                if None in vals:
+                    return
+                key = tuple(map(key_text, vals))
+            w = get_walker(key)
+            if w is None:
+                w = groups[key] = Walker(key if single is None else (key,))
+            else:
+                touch(key)
             epoch = event.epoch
-            entry: Entry = (epoch, raw, event.ref, event.id,
-                            tuple(map(fields.get, keep_first)) if keep_first else ())
             runs = w.runs
             for i, r in enumerate(runs):
-                if r.prefix != prefix:
+                if r.number - number > step or number - r.number > step or r.prefix != prefix:
                     continue
                 if epoch > r.last[0] + gap:
                     continue  # ended; the sweep or eviction closes it
@@ -179,12 +201,14 @@ class SequenceState:
                 if d == 0:
                     r.count += 1
                     return
-                if (r.direction == 0 and -step <= d <= step) or 0 < d * r.direction <= step:
+                if r.direction == 0 or (d > 0) is (r.direction > 0):
+                    entry: Entry = (epoch, raw, event.ref, event.id,
+                                    tuple(map(fields.get, keep_first)) if keep_first else ())
                     r.direction = 1 if d > 0 else -1
                     r.number = number
                     r.count += 1
                     r.distinct += 1
-                    r.last, r.last_fields, r.last_id = entry, fields, raw
+                    r.last, r.last_fields, r.last_id = entry, fields, text
                     if len(r.sample) < sample_size:
                         r.sample.append(entry)
                     if i != len(runs) - 1:
@@ -194,10 +218,33 @@ class SequenceState:
                         self.opened += 1
                         out.append(self._alert(w, r, final=False))
                     return
-            if len(runs) >= tracks:
-                self._end(w, runs.pop(0), out)
-            runs.append(Run(prefix, number, entry, raw if raw.__class__ is str else str(raw),
-                            fields))
+            lone = w.lone
+            for j, (n0, p0, e0) in enumerate(lone):
+                if -step <= number - n0 <= step and number != n0 and p0 == prefix \
+                        and epoch <= e0[0] + gap:
+                    del lone[j]
+                    entry = (epoch, raw, event.ref, event.id,
+                             tuple(map(fields.get, keep_first)) if keep_first else ())
+                    r = Run(prefix, n0, e0, e0[1] if e0[1].__class__ is str else str(e0[1]),
+                            fields)
+                    r.direction = 1 if number > n0 else -1
+                    r.number, r.count, r.distinct = number, 2, 2
+                    r.last, r.last_id = entry, text
+                    if sample_size > 1:
+                        r.sample.append(entry)
+                    if len(runs) >= tracks:
+                        self._end(w, runs.pop(0), out)
+                    runs.append(r)
+                    if min_run <= 2:
+                        r.fired = True
+                        self.opened += 1
+                        out.append(self._alert(w, r, final=False))
+                    return
+            if len(lone) >= tracks:
+                del lone[0]
+            lone.append((number, prefix, (epoch, raw, event.ref, event.id,
+                                          tuple(map(fields.get, keep_first))
+                                          if keep_first else ())))
 
         return add
 
@@ -223,7 +270,7 @@ class SequenceState:
     def sweep(self, watermark: float, out: list[Alert], *, full: bool = False) -> None:
         """End the runs ``max_gap`` behind the watermark; forget users with none left."""
         gap = self.spec.max_gap
-        dead: list[tuple[str, ...]] = []
+        dead: list[Any] = []
         for key, w in self.groups.items():
             live = [r for r in w.runs if r.last[0] + gap >= watermark]
             if len(live) != len(w.runs):
@@ -231,7 +278,9 @@ class SequenceState:
                     if r.last[0] + gap < watermark:
                         self._end(w, r, out)
                 w.runs = live
-            if not live:
+            if w.lone and w.lone[-1][2][0] + gap < watermark:
+                w.lone.clear()
+            if not live and not w.lone:
                 dead.append(key)
             elif not full:
                 break  # touch order: the rest were extended more recently
@@ -249,7 +298,8 @@ class SequenceState:
                 [r.prefix, r.number, r.direction, r.count, r.distinct, r.fired,
                  entry_out(r.first), entry_out(r.last), r.first_id, r.last_id,
                  {f: v for f in keep if (v := r.last_fields.get(f)) is not None},
-                 [entry_out(e) for e in r.sample]] for r in w.runs]]
+                 [entry_out(e) for e in r.sample]] for r in w.runs],
+                [[n, p, entry_out(e)] for n, p, e in w.lone]]
                 for w in self.groups.values()],
             "opened": self.opened, "closed": self.closed,
         }
@@ -257,8 +307,10 @@ class SequenceState:
     def restore(self, d: dict[str, Any]) -> None:
         self.opened, self.closed = d["opened"], d["closed"]
         self.groups.clear()
-        for values, runs in d["groups"]:
-            w = self.groups[tuple(values)] = Walker(tuple(values))
+        single = len(self.spec.by) == 1
+        for values, runs, lone in d["groups"]:
+            w = self.groups[values[0] if single else tuple(values)] = Walker(tuple(values))
+            w.lone = [(n, p, entry_in(e)) for n, p, e in lone]
             for (prefix, number, direction, count, distinct, fired, first, last, first_id,
                  last_id, fields, sample) in runs:
                 r = Run(prefix, number, entry_in(first), first_id, dict(fields))
