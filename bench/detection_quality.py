@@ -130,12 +130,6 @@ class SeedResult:
         return self.false_total / (self.staff * self.days / 1000)
 
 
-def tied(inc: dict[str, Any], alert: Alert) -> bool:
-    """The alert concerns the incident (any rule): its user, or its address for network
-    alerts, during its time (``phiwatch.demo.about``)."""
-    return about(alert, inc)
-
-
 #: Departments that serve every patient without an encounter of their own.
 SERVICES = frozenset({"xet-nghiem", "chan-doan-hinh-anh", "duoc", "tai-chinh", "tiep-nhan"})
 
@@ -223,7 +217,7 @@ def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
         inc = m.incident
         expected = inc.get("expected_rules", [])
         by = sorted({a.rule_id for a in m.alerts})
-        also = sorted({a.rule_id for a in alerts if tied(inc, a)} - set(by))
+        also = sorted({a.rule_id for a in alerts if about(a, inc)} - set(by))
         absent = [r for r in expected if r not in shipped]
         status = "found" if m.alerts else ("no rule" if absent and len(absent) == len(expected)
                                            else "MISSED")
@@ -234,7 +228,7 @@ def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
     with open(folder / "roster.csv", encoding="utf-8", newline="") as f:
         roster_dept = {row["user_id"]: row["department"] for row in csv.DictReader(f)}
     for a in alerts:
-        if not any(tied(inc, a) for inc in incidents):
+        if not any(about(a, inc) for inc in incidents):
             false[a.rule_id] = false.get(a.rule_id, 0) + 1
             dept = a.context.get("user.department")
             if dept and dept != roster_dept.get(str(alert_user(a))):

@@ -53,6 +53,16 @@ def parse_duration(value: Any, key: str) -> float:
     raise SpecError(f"'{key}' must be a duration such as 30s, 10m, 1h, 30d (got {value!r})")
 
 
+def field_list(value: Any, key: str, *, empty: bool = False) -> tuple[str, ...]:
+    """A field name or a list of them (``[user.id]``) → a tuple; ``empty`` allows ``[]``."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not (value or empty) or not all(
+            isinstance(v, str) for v in value):
+        raise SpecError(f"'{key}' must be a list of field names")
+    return tuple(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Method:
     """How a history becomes a limit: median + k·MAD, or a percentile; times ``margin``."""
@@ -159,11 +169,7 @@ def parse_baseline(block: Any) -> BaselineSpec:
     period = parse_duration(m.group(5), "phiwatch.baseline.metric (period)")
     if period <= 0:
         raise SpecError("'phiwatch.baseline.metric' needs a period > 0")
-    peers = block.get("peers", [])
-    if isinstance(peers, str):
-        peers = [peers]
-    if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
-        raise SpecError("'phiwatch.baseline.peers' must be a list of field names")
+    peers = field_list(block.get("peers", []), "phiwatch.baseline.peers", empty=True)
     history = parse_duration(block.get("history", "30d"), "phiwatch.baseline.history")
     if history < period:
         raise SpecError("'phiwatch.baseline.history' must be at least one period")
@@ -172,7 +178,7 @@ def parse_baseline(block: Any) -> BaselineSpec:
         raise SpecError(f"'phiwatch.baseline.floor' must be a number (got {floor!r})")
     return BaselineSpec(
         metric=metric, field=m.group(3), group_by=group_by, period=period,
-        peers=tuple(peers), history=history,
+        peers=peers, history=history,
         own=_method(block.get("own"), "phiwatch.baseline.own", Method("mad", k=6.0)),
         peer=_method(block.get("peer"), "phiwatch.baseline.peer",
                      Method("percentile", p=99.0, margin=1.5)),

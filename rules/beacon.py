@@ -32,7 +32,7 @@ from itertools import pairwise
 from typing import Any
 
 from rules.alert import Alert
-from rules.baseline_spec import SpecError, parse_duration
+from rules.baseline_spec import SpecError, field_list, parse_duration
 from rules.correlation import Adder, entry_in, entry_out, key_text
 from rules.explain import Entry, Numbers, episode_alert
 from rules.model import DetectionRule
@@ -62,11 +62,7 @@ def parse_beacon(block: Any) -> BeaconSpec:
     if unknown:
         raise SpecError("'phiwatch.beacon' has unknown key(s): "
                         + ", ".join(sorted(map(str, unknown))))
-    by = block.get("by", ["source.ip", "destination.ip"])
-    if isinstance(by, str):
-        by = [by]
-    if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
-        raise SpecError("'phiwatch.beacon.by' must be a list of field names")
+    by = field_list(block.get("by", ["source.ip", "destination.ip"]), "phiwatch.beacon.by")
     n = block.get("min_connections", 20)
     if not isinstance(n, int) or isinstance(n, bool) or n < 4:
         raise SpecError(f"'phiwatch.beacon.min_connections' must be a whole number >= 4 "
@@ -83,7 +79,7 @@ def parse_beacon(block: Any) -> BeaconSpec:
     hi = parse_duration(span[1], "phiwatch.beacon.interval")
     if not 0 < lo < hi:
         raise SpecError("'phiwatch.beacon.interval' must be two durations, shortest first")
-    return BeaconSpec(tuple(by), n, float(jitter), lo, hi)
+    return BeaconSpec(by, n, float(jitter), lo, hi)
 
 
 def regularity(times: list[float]) -> tuple[float, float]:

@@ -7,8 +7,8 @@ that into a ``RuleError`` naming the file and the rule, and goes on with the oth
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 from sigma.correlations import (
@@ -26,7 +26,13 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from rules.alert import SEVERITIES
-from rules.baseline_spec import BaselineSpec, SpecError, parse_baseline, parse_duration
+from rules.baseline_spec import (
+    BaselineSpec,
+    SpecError,
+    field_list,
+    parse_baseline,
+    parse_duration,
+)
 from rules.beacon import BeaconSpec, parse_beacon
 from rules.compiler import CompileError, compile_rule, requirement
 from rules.enumeration import SequenceSpec, parse_sequence
@@ -40,6 +46,8 @@ from rules.model import (
     DetectionRule,
     Presence,
 )
+
+T = TypeVar("T")
 
 #: The keys phiwatch reads inside a rule's ``phiwatch:`` block.
 EXTENSION_KEYS = frozenset({"explain", "context", "realert", "realert_by", "baseline",
@@ -146,43 +154,34 @@ def realert(rule: SigmaRule | SigmaCorrelationRule) -> tuple[float, tuple[str, .
     block = _block(rule)
     try:
         seconds = parse_duration(block.get("realert", 0), "phiwatch.realert")
+        by = field_list(block.get("realert_by", ["user.id"]), "phiwatch.realert_by")
     except SpecError as e:
         raise BuildError(str(e)) from e
-    by = block.get("realert_by", ["user.id"])
-    if isinstance(by, str):
-        by = [by]
-    if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
-        raise BuildError("'phiwatch.realert_by' must be a list of field names")
-    return seconds, tuple(by)
+    return seconds, by
+
+
+def _spec(rule: SigmaRule, key: str, parse: Callable[[Any], T]) -> T | None:
+    """The ``phiwatch.<key>`` block parsed by ``parse``, if the rule has one."""
+    block = _block(rule).get(key)
+    try:
+        return None if block is None else parse(block)
+    except SpecError as e:
+        raise BuildError(str(e)) from e
 
 
 def baseline(rule: SigmaRule) -> BaselineSpec | None:
     """The parsed ``phiwatch.baseline`` block, if the rule has one."""
-    block = _block(rule).get("baseline")
-    if block is None:
-        return None
-    try:
-        return parse_baseline(block)
-    except SpecError as e:
-        raise BuildError(str(e)) from e
+    return _spec(rule, "baseline", parse_baseline)
 
 
 def sequence(rule: SigmaRule) -> SequenceSpec | None:
     """The parsed ``phiwatch.sequence`` block, if the rule has one."""
-    block = _block(rule).get("sequence")
-    try:
-        return None if block is None else parse_sequence(block)
-    except SpecError as e:
-        raise BuildError(str(e)) from e
+    return _spec(rule, "sequence", parse_sequence)
 
 
 def beacon(rule: SigmaRule) -> BeaconSpec | None:
     """The parsed ``phiwatch.beacon`` block, if the rule has one."""
-    block = _block(rule).get("beacon")
-    try:
-        return None if block is None else parse_beacon(block)
-    except SpecError as e:
-        raise BuildError(str(e)) from e
+    return _spec(rule, "beacon", parse_beacon)
 
 
 def digest(rule: SigmaRule | SigmaCorrelationRule, *parts: str) -> str:

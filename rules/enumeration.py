@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules.alert import Alert
-from rules.baseline_spec import SpecError, parse_duration
+from rules.baseline_spec import SpecError, field_list, parse_duration
 from rules.correlation import Adder, entry_in, entry_out, key_text
 from rules.explain import Entry, Numbers, episode_alert
 from rules.model import DetectionRule
@@ -74,15 +74,11 @@ def parse_sequence(block: Any) -> SequenceSpec:
     if not isinstance(field, str) or not field:
         raise SpecError("'phiwatch.sequence.field' must name the identifier field, "
                         "e.g. patient.id")
-    by = block.get("by", ["user.id"])
-    if isinstance(by, str):
-        by = [by]
-    if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
-        raise SpecError("'phiwatch.sequence.by' must be a list of field names")
+    by = field_list(block.get("by", ["user.id"]), "phiwatch.sequence.by")
     gap = parse_duration(block.get("max_gap", "10m"), "phiwatch.sequence.max_gap")
     if gap <= 0:
         raise SpecError("'phiwatch.sequence.max_gap' must be more than 0")
-    return SequenceSpec(field, tuple(by), _int(block, "min_run", 40, 3),
+    return SequenceSpec(field, by, _int(block, "min_run", 40, 3),
                         _int(block, "max_step", 3, 1), gap, _int(block, "tracks", 4, 1))
 
 

@@ -18,10 +18,10 @@ at a time when it would happen:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sensors.simulator.census import Census
 from sensors.simulator.clock import Clock
@@ -72,6 +72,9 @@ class Incident:
         }
 
 
+IncidentT = TypeVar("IncidentT", bound=Incident)
+
+
 class Planner:
     """Chooses actors, days and times, and builds each incident's events."""
 
@@ -89,15 +92,20 @@ class Planner:
                 "scripted_scraper": self._scraper, "brute_force": self._brute_force}
 
     def plan(self, rounds: int, kinds: tuple[str, ...] = KINDS) -> list[Incident]:
+        return self.spread(self.makers(), rounds, kinds, numbered=0)
+
+    def spread(self, makers: Mapping[str, Callable[[date, int], IncidentT | None]], rounds: int,
+               kinds: tuple[str, ...], *, numbered: int) -> list[IncidentT]:
+        """One incident of each of ``kinds`` per round, spread evenly over the period; ids
+        follow the ``numbered`` incidents planned before."""
         total = rounds * len(kinds)
-        out: list[Incident] = []
-        makers = self.makers()
+        out: list[IncidentT] = []
         for i in range(total):
             kind = kinds[i % len(kinds)]
             day = self.clock.first + timedelta(days=(i * self.clock.days) // max(1, total))
             inc = makers[kind](day, i // len(kinds))
             if inc is not None:
-                inc.id = f"inc-{len(out) + 1:03d}"
+                inc.id = f"inc-{numbered + len(out) + 1:03d}"
                 self.used.add(inc.staff.user_id)
                 out.append(inc)
         return out

@@ -36,7 +36,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sensors.simulator.clock import Clock
@@ -125,19 +125,10 @@ class NetPlanner(ContextPlanner):
         following the ``numbered`` incidents planned before."""
         assert set(self.network_makers()) == set(NETWORK_INCIDENT_KINDS)
         saved, self.rng = self.rng, rng
-        makers = self.network_makers()
-        out: list[NetIncident] = []
-        total = rounds * len(kinds)
-        for i in range(total):
-            kind = kinds[i % len(kinds)]
-            day = self.clock.first + timedelta(days=(i * self.clock.days) // max(1, total))
-            inc = makers[kind](day, i // len(kinds))
-            if inc is not None:
-                inc.id = f"inc-{numbered + len(out) + 1:03d}"
-                self.used.add(inc.staff.user_id)
-                out.append(inc)
-        self.rng = saved
-        return out
+        try:
+            return self.spread(self.network_makers(), rounds, kinds, numbered=numbered)
+        finally:
+            self.rng = saved
 
     def _at_workstation(self, day: date, depts: tuple[str, ...], length: int
                         ) -> tuple[Staff, int, Workstation] | None:
