@@ -17,12 +17,13 @@ from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
 from alerting.store import AlertQuery, AlertStore
 from phiwatch.config import Config, ConfigError, load_config
-from phiwatch.render import alert_blocks, alert_table, write_ndjson
+from phiwatch.render import AlertPrinter, alert_blocks, alert_table, write_ndjson
 from phiwatch.stores import open_store, store_exists
+from phiwatch.text import SafeFormatter, console, printable
 
 app = typer.Typer(
     name="phiwatch",
@@ -52,8 +53,9 @@ incidents_app = typer.Typer(
 )
 app.add_typer(incidents_app, name="incidents")
 
-err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
-out = Console()
+# Literal consoles (``phiwatch.text``): log fields are never markup or escapes.
+err = console(stderr=True)
+out = console()
 
 ConfigOption = Annotated[
     Path | None,
@@ -68,9 +70,21 @@ ConfigOption = Annotated[
 ]
 
 
+def _say(label: str, style: str, message: str) -> None:
+    """One line on stderr: a styled label, then ``message`` printed literally."""
+    line = Text(label, style=style)
+    line.append(" " + printable(message, one_line=True))
+    err.print(line)
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    _say("error:", "bold red", message)
     raise typer.Exit(code)
+
+
+def _echo(text: str) -> None:
+    """Plain text on stdout with control characters escaped (reports quote log fields)."""
+    typer.echo(printable(text))
 
 
 def _config(path: Path | None) -> Config:
@@ -84,17 +98,16 @@ def _close(store: AlertStore) -> None:
     """Deliver what is still queued (Elasticsearch spool), then close."""
     flush = getattr(store, "flush", None)
     if flush is not None and not flush():
-        err.print("[yellow]warning:[/] Elasticsearch is not reachable; alerts stay in the "
-                  "spool and are sent on the next start (`phiwatch es check` shows the depth)")
+        _say("warning:", "yellow", "Elasticsearch is not reachable; alerts stay in the "
+             "spool and are sent on the next start (`phiwatch es check` shows the depth)")
     store.close()
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        handlers=[handler], force=True)
 
 
 @app.command()
@@ -217,9 +230,7 @@ def run(config: ConfigOption = None,
     store = open_store(cfg)
     stop = threading.Event()
     try:
-        runner = Runner(cfg, store, on_alert=lambda a: err.print(
-            f"[bold]{a.severity}[/] {a.rule_title}: {a.explanation}", highlight=False)
-            if a.revision == 0 or a.final else None)
+        runner = Runner(cfg, store, on_alert=AlertPrinter(_say))
     except OSError as e:  # a live input that cannot open: no right to capture, port taken
         _fail(str(e))
 
@@ -232,13 +243,13 @@ def run(config: ConfigOption = None,
     try:
         report = runner.run(stop)
     except Exception as e:  # the store refused alerts (spool full, disk): resume from snapshot
-        err.print(f"[bold red]error:[/] {type(e).__name__}: {e}", highlight=False)
+        _say("error:", "bold red", f"{type(e).__name__}: {e}")
         err.print("phiwatch stopped without saving its position past the failure; the next "
                   "start re-reads from the last snapshot, so no alert is lost")
         raise typer.Exit(1) from e
     _close(store)
-    err.print(f"stopped: {report.events:,} events, {report.alerts} alert(s) raised, "
-              f"dead letters: {report.dead_letters or 'none'}")
+    err.print(printable(f"stopped: {report.events:,} events, {report.alerts} alert(s) raised, "
+                        f"dead letters: {report.dead_letters or 'none'}"))
 
 
 @app.command()
@@ -295,7 +306,7 @@ def rules_validate(
     from rules.loader import format_report, validate_directories
 
     errors, good = validate_directories(dirs)
-    typer.echo(format_report(errors, good))
+    _echo(format_report(errors, good))
     raise typer.Exit(1 if any(e.is_error for e in errors) else 0)
 
 
@@ -343,7 +354,7 @@ def rules_test(
                                sample_size=cfg.rules.sample_size)
         bad = dead.total
         dead.close()
-    typer.echo(format_test_report(report))
+    _echo(format_test_report(report))
     if bad:
         err.print(f"{bad} line(s) of {events} could not be read (see `phiwatch replay` for "
                   "the dead-letter file)")
@@ -364,7 +375,7 @@ def es_setup(config: ConfigOption = None) -> None:
 
     _, es = _es_config(config)
     report = setup(es)
-    typer.echo(format_setup(report))
+    _echo(format_setup(report))
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -375,7 +386,7 @@ def es_check(config: ConfigOption = None) -> None:
 
     cfg, es = _es_config(config)
     report = check(es, state_dir=cfg.state_dir)
-    typer.echo(format_check(report))
+    _echo(format_check(report))
     raise typer.Exit(0 if report.ok and report.error is None else 1)
 
 
@@ -389,7 +400,7 @@ def es_prune(
 
     _, es = _es_config(config)
     report = prune_indices(es, dry_run=dry_run)
-    typer.echo(format_prune(report, es.retention_days))
+    _echo(format_prune(report, es.retention_days))
 
 
 @es_app.command("resend")
@@ -401,7 +412,7 @@ def es_resend(config: ConfigOption = None) -> None:
     store = open_store(cfg)
     report = resend_rejected(es, store, state_dir=cfg.state_dir)
     _close(store)
-    typer.echo(format_resend(report))
+    _echo(format_resend(report))
 
 
 def _incident_store(config: Path | None) -> Any:
@@ -434,7 +445,7 @@ def incidents_list(
         query = IncidentQuery(status=status, principal=user, min_severity=severity, limit=limit)
     except ValueError as e:
         _fail(str(e))
-    typer.echo(format_incident_list(list_incidents(store, query)))
+    _echo(format_incident_list(list_incidents(store, query)))
     store.close()
 
 
@@ -447,7 +458,7 @@ def incidents_show(incident_id: Annotated[str, typer.Argument(help="The incident
 
     store = _incident_store(config)
     try:
-        typer.echo(format_incident(show_incident(store, incident_id)))
+        _echo(format_incident(show_incident(store, incident_id)))
     except IncidentError as e:
         _fail(str(e), code=1)
     finally:
@@ -475,7 +486,7 @@ def incidents_status(
     try:
         incident = change_incident_status(store, incident_id, to, actor, note,
                                           expected_version, role)
-        typer.echo(format_status_change(incident))
+        _echo(format_status_change(incident))
     except IncidentError as e:
         _fail(str(e), code=1)
     finally:

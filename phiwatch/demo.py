@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery, alert_user
@@ -21,6 +22,7 @@ from phiwatch.config import Config, SourceConfig, load_config
 from phiwatch.pipeline import replay
 from phiwatch.progress import byte_progress
 from phiwatch.render import alert_blocks
+from phiwatch.text import printable
 from rules.alert import Alert
 from sensors.context import ContextConfig
 from sensors.simulator import HospitalSpec, SimulationResult, simulate
@@ -135,8 +137,9 @@ def run_demo(folder: Path, *, days: int, seed: int, console: Console) -> int:
         rules = ", ".join(sorted({a.rule_title for a in m.alerts}))
         inc = m.incident
         who = inc.get("user.id") or f"{inc.get('host.name')} ({inc.get('source.ip')})"
-        table.add_row(inc["kind"], str(who),
-                      f"[green]{rules}[/]" if m.alerts else "[bold red]MISSED[/]")
+        table.add_row(Text(inc["kind"]), Text(printable(str(who), one_line=True)),
+                      Text(printable(rules), style="green") if m.alerts
+                      else Text("MISSED", style="bold red"))
     console.print(table)
     caught = sum(1 for m in matches if m.alerts)
     # An alert about an incident's user during the incident is a true detection even
