@@ -2,7 +2,7 @@
 
 For each seed, simulates (once, cached under the temp dir, keyed by the simulator's
 source) ``phiwatch simulate --preset large --days 7`` — about 1,500 staff and 300,000 HIS
-events a day with every injected kind of ``sensors/simulator``, and a day's network
+events a day with every injected kind of ``simulator``, and a day's network
 capture beside each day's log — replays logs and captures together through the shipped
 rule packs with the pipeline and the simulated network model, and prints per injected
 incident whether an alert of one of its expected rules caught it

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sensors.context import Context, ContextConfig, Enricher
 from sensors.event import Event
 from sensors.parsers import JsonParserConfig, parser_for
-from sensors.simulator import HospitalSpec, simulate
+from simulator import HospitalSpec, simulate
 
 
 def main() -> None:

@@ -158,8 +158,8 @@ def simulate(
     `net/capture-YYYY-MM-DD.pcap` and `net/network.yaml`, the `network:` section that
     describes the simulated network (replay with `--config net/network.yaml`).
     """
-    from sensors.simulator import HospitalSpec
-    from sensors.simulator import simulate as run_simulation
+    from simulator import HospitalSpec
+    from simulator import simulate as run_simulation
 
     if preset not in ("small", "large"):
         _fail(f"--preset must be 'small' or 'large', not {preset!r}")

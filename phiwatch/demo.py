@@ -25,8 +25,8 @@ from phiwatch.render import alert_blocks
 from phiwatch.text import printable
 from rules.alert import Alert
 from sensors.context import ContextConfig
-from sensors.simulator import HospitalSpec, SimulationResult, simulate
-from sensors.simulator.spec import INCIDENT_KINDS
+from simulator import HospitalSpec, SimulationResult, simulate
+from simulator.spec import INCIDENT_KINDS
 
 
 @dataclass

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sensors.context.networks import RFC1918, parse_network
 from sensors.context.shifts import ShiftBook
 
-#: The simulator's maternity departments (``sensors.simulator.departments.MATERNITY``):
+#: The simulator's maternity departments (``simulator.departments.MATERNITY``):
 #: obstetrics A and B, postpartum, neonatal.
 DEFAULT_MATERNITY: tuple[str, ...] = ("san-a", "san-b", "hau-san", "so-sinh")
 

@@ -14,7 +14,7 @@ several, joined by ``+`` (``day+night``)   any of them
 empty                                      unknown: no shift fields are added
 =========================================  =================================================
 
-These are the simulator's windows (``sensors.simulator.hospital.SHIFT_WINDOWS``); a
+These are the simulator's windows (``simulator.hospital.SHIFT_WINDOWS``); a
 hospital adds or redefines names with ``context.shifts`` in the configuration
 (``{"hanh-chinh": "07:00-16:30"}``). The roster says which shift a person works, not on
 which days, so "outside the shift" means outside its hours on any day.

@@ -263,7 +263,7 @@ def test_maternity_departments_configurable(make_enricher: Callable[..., Enriche
 
 def test_default_maternity_departments_are_the_simulators() -> None:
     from sensors.context import DEFAULT_MATERNITY
-    from sensors.simulator.departments import MATERNITY
+    from simulator.departments import MATERNITY
 
     assert set(DEFAULT_MATERNITY) == set(MATERNITY)
 

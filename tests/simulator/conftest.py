@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from simkit import Line, read_all
 
-from sensors.simulator import HospitalSpec, SimulationResult, simulate
+from simulator import HospitalSpec, SimulationResult, simulate
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from simkit import (
     read_csv,
 )
 
-from sensors.simulator import SimulationResult
+from simulator import SimulationResult
 
 DISTINCT_PATIENTS_PER_HOUR = 80
 VIEWS_PER_MINUTE = 12

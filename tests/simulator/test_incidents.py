@@ -18,7 +18,7 @@ from simkit import (
     read_csv,
 )
 
-from sensors.simulator import SimulationResult
+from simulator import SimulationResult
 
 RULES = {"phiwatch-his-bulk-patient-lookup", "phiwatch-his-machine-speed-viewing",
          "phiwatch-his-bulk-export", "phiwatch-his-failed-login-burst"}

@@ -7,8 +7,8 @@ from collections import Counter
 
 from simkit import read_csv
 
-from sensors.simulator import SimulationResult
-from sensors.simulator.names import SURNAME_SHARES, NameGenerator
+from simulator import SimulationResult
+from simulator.names import SURNAME_SHARES, NameGenerator
 
 
 def test_surname_shares_sum_to_100() -> None:

@@ -27,9 +27,9 @@ from rules.loader import RuleSet, load_rules
 from sensors.flows import FlowReader, NetworkConfig, NetworkTagger
 from sensors.flows.conversations import compare, conversations, run_tshark_conv
 from sensors.flows.pcapfile import Capture
-from sensors.simulator import HospitalSpec, SimulationResult, simulate
-from sensors.simulator.netplan import BACKUP, HIS_APP, HIS_DB, RESOLVER
-from sensors.simulator.spec import INCIDENT_KINDS, NETWORK_INCIDENT_KINDS
+from simulator import HospitalSpec, SimulationResult, simulate
+from simulator.netplan import BACKUP, HIS_APP, HIS_DB, RESOLVER
+from simulator.spec import INCIDENT_KINDS, NETWORK_INCIDENT_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 NET_PACK = ROOT / "rules" / "packs" / "net"

@@ -10,7 +10,7 @@ import orjson
 from simkit import Line, read_csv
 
 from sensors.event import HIS_ACTIONS
-from sensors.simulator import HospitalSpec, SimulationResult, simulate
+from simulator import HospitalSpec, SimulationResult, simulate
 
 PATIENT_ID = re.compile(r"^BN20\d{2}\d{6}$")
 MODULES = {"emr", "lab", "pacs", "pharmacy", "billing", "reception", "admin"}

@@ -24,9 +24,9 @@ from simkit import (
     read_csv,
 )
 
-from sensors.simulator import HospitalSpec, SimulationResult, simulate
-from sensors.simulator.patterns import ALL_KINDS, CONTEXT_KINDS
-from sensors.simulator.spec import INCIDENT_KINDS
+from simulator import HospitalSpec, SimulationResult, simulate
+from simulator.patterns import ALL_KINDS, CONTEXT_KINDS
+from simulator.spec import INCIDENT_KINDS
 
 MATERNITY = ("san-a", "san-b", "hau-san", "so-sinh")
 NON_CLINICAL = ("billing_clerk", "receptionist", "it_admin", "vendor")

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from simkit import read_all
 
-from sensors.simulator import DEFAULT_START, HospitalSpec, simulate
+from simulator import DEFAULT_START, HospitalSpec, simulate
 
 
 def test_presets() -> None:

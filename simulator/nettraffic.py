@@ -37,8 +37,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from math import log
 
-from sensors.simulator.departments import DEPARTMENTS, Kind, Workstation
-from sensors.simulator.netplan import (
+from simulator.departments import DEPARTMENTS, Kind, Workstation
+from simulator.netplan import (
     BACKUP,
     HIS_APP,
     HIS_DB,
@@ -52,8 +52,8 @@ from sensors.simulator.netplan import (
     ZONE,
     inside,
 )
-from sensors.simulator.packets import Tcp, Wire, dns_answer, dns_query, ip_raw
-from sensors.simulator.traffic import Row
+from simulator.packets import Tcp, Wire, dns_answer, dns_query, ip_raw
+from simulator.traffic import Row
 
 #: HIS events of one workstation this close to the first of a batch share one exchange.
 MERGE_SECONDS = 300

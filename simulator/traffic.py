@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import date
 from math import log
 
-from sensors.simulator.census import Census
-from sensors.simulator.clock import Clock
-from sensors.simulator.departments import DEPARTMENTS, Kind, Workstation
-from sensors.simulator.hospital import SHIFT_WINDOWS, SPONSOR, Account, Hospital, Staff
+from simulator.census import Census
+from simulator.clock import Clock
+from simulator.departments import DEPARTMENTS, Kind, Workstation
+from simulator.hospital import SHIFT_WINDOWS, SPONSOR, Account, Hospital, Staff
 
 #: One event: time, who, action, patient id or None, HIS module, record count, where.
 Row = tuple[int, Account, str, str | None, str, int, Workstation]

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from sensors.simulator.census import Census
-from sensors.simulator.clock import Clock
-from sensors.simulator.departments import MATERNITY, Workstation, vpn_endpoint
-from sensors.simulator.hospital import Hospital, Staff
-from sensors.simulator.traffic import Row, Traffic, search_size
+from simulator.census import Census
+from simulator.clock import Clock
+from simulator.departments import MATERNITY, Workstation, vpn_endpoint
+from simulator.hospital import Hospital, Staff
+from simulator.traffic import Row, Traffic, search_size
 
 BULK_LOOKUP = "phiwatch-his-bulk-patient-lookup"
 MACHINE_SPEED = "phiwatch-his-machine-speed-viewing"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sensors.simulator.departments import DEPARTMENTS
+from simulator.departments import DEPARTMENTS
 
 #: Every incident kind, the demo's four first (kept in step with ``patterns.ALL_KINDS``,
 #: which the tests check; spelled out here so that the spec imports no generator).
@@ -59,7 +59,7 @@ class HospitalSpec(BaseModel):
 
     ``activity`` multiplies every user's rate of patient tasks, but the minimum gap
     between tasks is fixed, so the normal-traffic bounds documented in
-    :mod:`sensors.simulator` hold for any value.
+    :mod:`simulator` hold for any value.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -86,7 +86,7 @@ class HospitalSpec(BaseModel):
     typo_rate: float = Field(default=0.04, ge=0, le=0.5)
     #: each round injects one incident of every kind
     incident_rounds: int = Field(default=1, ge=0, le=20)
-    #: which kinds to inject (``sensors.simulator.patterns.ALL_KINDS``); ``None``: all
+    #: which kinds to inject (``simulator.patterns.ALL_KINDS``); ``None``: all
     incident_kinds: tuple[str, ...] | None = None
     #: which network kinds to inject (:data:`NETWORK_INCIDENT_KINDS`); ``None``: all
     network_incident_kinds: tuple[str, ...] | None = None

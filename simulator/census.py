@@ -18,10 +18,10 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sensors.simulator.clock import Clock
-from sensors.simulator.departments import CLINICAL
-from sensors.simulator.names import NameGenerator
-from sensors.simulator.spec import HospitalSpec
+from simulator.clock import Clock
+from simulator.departments import CLINICAL
+from simulator.names import NameGenerator
+from simulator.spec import HospitalSpec
 
 _OP_HOURS = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 _OP_WEIGHTS = (3, 10, 10, 9, 8, 6, 2, 5, 5, 4, 2)

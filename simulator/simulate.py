@@ -23,19 +23,19 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sensors.simulator.census import Census
-from sensors.simulator.clock import Clock
-from sensors.simulator.departments import BUILDINGS, NETWORKS
-from sensors.simulator.hospital import Hospital
-from sensors.simulator.identity import Identities
-from sensors.simulator.incidents import Incident
-from sensors.simulator.netincidents import NetIncident, NetPlanner, play
-from sensors.simulator.netplan import SERVER_NETWORK, network_yaml
-from sensors.simulator.nettraffic import Network, ordinary_day, usage
-from sensors.simulator.patterns import ALL_KINDS
-from sensors.simulator.spec import NETWORK_INCIDENT_KINDS, HospitalSpec
-from sensors.simulator.traffic import Row, Traffic
-from sensors.simulator.writer import LineEncoder, write_csv, write_json, write_log
+from simulator.census import Census
+from simulator.clock import Clock
+from simulator.departments import BUILDINGS, NETWORKS
+from simulator.hospital import Hospital
+from simulator.identity import Identities
+from simulator.incidents import Incident
+from simulator.netincidents import NetIncident, NetPlanner, play
+from simulator.netplan import SERVER_NETWORK, network_yaml
+from simulator.nettraffic import Network, ordinary_day, usage
+from simulator.patterns import ALL_KINDS
+from simulator.spec import NETWORK_INCIDENT_KINDS, HospitalSpec
+from simulator.traffic import Row, Traffic
+from simulator.writer import LineEncoder, write_csv, write_json, write_log
 
 DEFAULT_START = date(2026, 11, 16)
 #: The hospital's own address ranges (``networks.csv``): workstations, VPN, servers.

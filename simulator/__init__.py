@@ -20,7 +20,7 @@
   both rows — the link for "a user opening their own record" (never the name: about 38 %
   of Vietnamese are Nguyễn); newborns have none;
 - ``workstations.csv`` (``host_name, ip, department, building``: the address plan in
-  :mod:`sensors.simulator.departments`, which a network simulator must reuse) and
+  :mod:`simulator.departments`, which a network simulator must reuse) and
   ``networks.csv`` (``cidr, name``: the hospital's own address ranges);
 - ``ground_truth.json``: ``{"generator", "organization.id", "organization.name",
   "timezone", "seed", "start", "days", "events", "incidents": [...]}``; each incident has
@@ -74,7 +74,7 @@ emergency doctor's day shift has about 200 views, a laboratory technician's abou
 views and 400 result updates.
 """
 
-from sensors.simulator.simulate import DEFAULT_START, SimulationResult, simulate
-from sensors.simulator.spec import HospitalSpec
+from simulator.simulate import DEFAULT_START, SimulationResult, simulate
+from simulator.spec import HospitalSpec
 
 __all__ = ["DEFAULT_START", "HospitalSpec", "SimulationResult", "simulate"]

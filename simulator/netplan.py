@@ -9,7 +9,7 @@ address, and the tests and the demo look them up here rather than in the capture
   one), the HIS database ``10.10.1.20`` (``his_db``; only the application servers talk to
   it, and it sends the nightly backup out), and the domain controller ``10.10.1.2``, the
   internal DNS resolver and time server (``infra``).
-- Workstations and VPN addresses as in :mod:`sensors.simulator.departments`.
+- Workstations and VPN addresses as in :mod:`simulator.departments`.
 - The internet edge has no proxy: workstations open connections to outside addresses
   themselves, after asking the resolver for the name. :data:`SITES` are the names staff
   use; :data:`KNOWN` are the outside services the hospital declares (cloud backup, time

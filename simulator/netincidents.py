@@ -39,15 +39,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sensors.simulator.clock import Clock
-from sensors.simulator.departments import MATERNITY, Workstation
-from sensors.simulator.hospital import Staff
-from sensors.simulator.incidents import BULK_LOOKUP, Incident
-from sensors.simulator.nettraffic import Network
-from sensors.simulator.packets import dns_answer, dns_query, txt
-from sensors.simulator.patterns import ContextPlanner
-from sensors.simulator.spec import NETWORK_INCIDENT_KINDS
-from sensors.simulator.traffic import Row
+from simulator.clock import Clock
+from simulator.departments import MATERNITY, Workstation
+from simulator.hospital import Staff
+from simulator.incidents import BULK_LOOKUP, Incident
+from simulator.nettraffic import Network
+from simulator.packets import dns_answer, dns_query, txt
+from simulator.patterns import ContextPlanner
+from simulator.spec import NETWORK_INCIDENT_KINDS
+from simulator.traffic import Row
 
 LARGE_UPLOAD = "phiwatch-net-large-upload"
 TUNNEL_RULES = ["phiwatch-net-dns-tunnel-encoded-names", "phiwatch-net-dns-tunnel-unique-names",

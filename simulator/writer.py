@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from sensors.simulator.clock import Clock
-from sensors.simulator.departments import Workstation
-from sensors.simulator.hospital import Account
-from sensors.simulator.traffic import Row
+from simulator.clock import Clock
+from simulator.departments import Workstation
+from simulator.hospital import Account
+from simulator.traffic import Row
 
 _SECONDS = [b"%02d" % s for s in range(60)]
 _PATIENT_OPEN = b',"patient":{"id":"'

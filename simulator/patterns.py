@@ -36,11 +36,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from sensors.simulator.departments import MATERNITY, Workstation
-from sensors.simulator.hospital import SHIFT_WINDOWS, SPONSOR, Staff
-from sensors.simulator.identity import Identities
-from sensors.simulator.incidents import CLASSIC_KINDS, Incident, Planner
-from sensors.simulator.traffic import Row, search_size
+from simulator.departments import MATERNITY, Workstation
+from simulator.hospital import SHIFT_WINDOWS, SPONSOR, Staff
+from simulator.identity import Identities
+from simulator.incidents import CLASSIC_KINDS, Incident, Planner
+from simulator.traffic import Row, search_size
 
 SLOW_HARVEST = "phiwatch-his-slow-harvest"
 MATERNITY_NONCLINICAL = "phiwatch-his-maternity-bulk-nonclinical"

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sensors.simulator.departments import (
+from simulator.departments import (
     DEPARTMENTS,
     MAX_WORKSTATIONS,
     Kind,
@@ -22,8 +22,8 @@ from sensors.simulator.departments import (
     vpn_endpoint,
     workstation,
 )
-from sensors.simulator.names import NameGenerator
-from sensors.simulator.spec import HospitalSpec
+from simulator.names import NameGenerator
+from simulator.spec import HospitalSpec
 
 #: Shift → (start, end) in minutes after the local midnight of the day the shift starts.
 SHIFT_WINDOWS: dict[str, tuple[int, int]] = {

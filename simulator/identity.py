@@ -17,8 +17,8 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from sensors.simulator.census import Census
-from sensors.simulator.hospital import Hospital
+from simulator.census import Census
+from simulator.hospital import Hospital
 
 #: Province codes: mostly Ho Chi Minh City (079), then the provinces around it.
 _PROVINCES = ("079",) * 6 + ("074", "075", "080", "083", "086", "072", "077", "068")
