@@ -35,10 +35,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rules.alert import Alert
-from rules.baseline_spec import BaselineSpec, Limit, limit, percentile
-from rules.correlation import Adder, counted, entry_in, entry_out, key_text
-from rules.explain import Entry, Numbers, episode_alert, human_duration
+from rules.baseline_spec import BaselineSpec, Limit, limit, parse_baseline, percentile
+from rules.explain import Entry, Numbers, episode_alert, human_duration, show, stamp
 from rules.model import DetectionRule
+from rules.state import Adder, counted, entry_in, entry_out, key_text
+from rules.stream import StreamExtension, register
 from sensors.event import Event
 
 #: User-periods kept per peer group and day.
@@ -89,9 +90,9 @@ class BaselineState:
 
     def __init__(self, rule: DetectionRule, sample_size: int,
                  clock: Callable[[], float]) -> None:
-        assert rule.baseline is not None
+        assert rule.stream is not None
         self.rule = rule
-        self.spec: BaselineSpec = rule.baseline
+        self.spec: BaselineSpec = rule.stream.spec
         self.sample_size = sample_size
         self.clock = clock
         #: Period start → user key → running figure.
@@ -108,6 +109,7 @@ class BaselineState:
         self.started: float | None = None
         self.opened = 0
         self.closed = 0
+        self.evicted = 0
         self.groups = self.users  # for the engine's statistics
 
     # -- streaming ---------------------------------------------------------------------
@@ -343,6 +345,24 @@ class BaselineState:
 
     # -- snapshot ------------------------------------------------------------------------
 
+    def describe(self) -> list[str]:
+        """Histories, open periods and peer samples, for ``phiwatch rules test``."""
+        spec = self.spec
+        lines: list[str] = []
+        for key, h in self.users.items():
+            lines.append(f"{', '.join(key)}: {len(h.values)} past period(s) of "
+                         f"{human_duration(spec.period)}, last {show(h.values[-1])}"
+                         if len(h.values) else f"{', '.join(key)}: no past period")
+        for start, bucket in sorted(self.pending.items()):
+            for key, p in bucket.items():
+                status = "fired" if p.fired else "below its limits"
+                lines.append(f"{', '.join(key)}: open period from "
+                             f"{stamp(start)}: {show(self.figure(p))} ({status})")
+        for peer, days in self.peers.items():
+            n = sum(len(s) for s in days.values())
+            lines.append(f"peers {', '.join(peer)}: {n} sampled period(s)")
+        return lines
+
     def snapshot(self) -> dict[str, Any]:
         keep = tuple(dict.fromkeys((*self.rule.spec.keep, *self.spec.peers)))
         pending = [[start, [[list(k), p.count, sorted(p.distinct, key=repr), p.total,
@@ -398,3 +418,15 @@ def _number(v: Any) -> float | None:
 
 
 __all__ = ["BaselineState", "limit", "percentile"]
+
+
+register(StreamExtension(
+    key="baseline",
+    parse=parse_baseline,
+    state=BaselineState,
+    sentence="{value} ({metric}) for {group} in {period}; {comparison}",
+    placeholders=frozenset({
+        "value", "period", "own_baseline", "own_threshold", "own_method", "peer_baseline",
+        "peer_threshold", "peer_method", "peer_group", "history_days", "floor", "metric",
+        "peer_samples", "comparison"}),
+))

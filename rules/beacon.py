@@ -33,9 +33,10 @@ from typing import Any
 
 from rules.alert import Alert
 from rules.baseline_spec import SpecError, field_list, parse_duration
-from rules.correlation import Adder, entry_in, entry_out, key_text
 from rules.explain import Entry, Numbers, episode_alert
 from rules.model import DetectionRule
+from rules.state import Adder, entry_in, entry_out, key_text
+from rules.stream import Clock, StreamExtension, register
 from sensors.event import Event
 
 BEACON_KEYS = frozenset({"by", "min_connections", "max_jitter", "interval"})
@@ -115,9 +116,9 @@ class BeaconState:
     """The callers of one ``phiwatch.beacon`` rule."""
 
     def __init__(self, rule: DetectionRule, sample_size: int) -> None:
-        assert rule.beacon is not None
+        assert rule.stream is not None
         self.rule = rule
-        self.spec: BeaconSpec = rule.beacon
+        self.spec: BeaconSpec = rule.stream.spec
         self.sample_size = sample_size
         self.groups: OrderedDict[tuple[str, ...], Caller] = OrderedDict()
         self.opened = 0
@@ -222,6 +223,18 @@ class BeaconState:
     def open_alerts(self) -> list[Alert]:
         return [self._alert(c, final=False) for c in self.groups.values() if c.fired]
 
+    def describe(self) -> list[str]:
+        """One line per caller, for ``phiwatch rules test``."""
+        lines: list[str] = []
+        for c in self.groups.values():
+            if c.fired:
+                lines.append(f"{', '.join(c.values)}: beaconing every {c.interval:.1f} s "
+                             f"({c.count} connections)")
+            else:
+                lines.append(f"{', '.join(c.values)}: {len(c.recent)} recent connection(s), "
+                             f"needs {self.spec.min_connections}")
+        return lines
+
     def snapshot(self) -> dict[str, Any]:
         keep = self.rule.spec.keep
         groups = []
@@ -250,3 +263,17 @@ class BeaconState:
                 c.fired, c.count, c.interval, c.jitter = True, count, interval, jitter
                 c.first, c.last, c.last_fields = entry_in(first), entry_in(last), dict(fields)
                 c.sample = [entry_in(x) for x in sample]
+
+
+def _state(rule: DetectionRule, sample_size: int, clock: Clock) -> BeaconState:
+    return BeaconState(rule, sample_size)
+
+
+register(StreamExtension(
+    key="beacon",
+    parse=parse_beacon,
+    state=_state,
+    sentence=("{connections} connections for {group} every {interval} s with {jitter} "
+              "jitter over {duration}; limit {max_jitter}"),
+    placeholders=frozenset({"interval", "jitter", "connections", "max_jitter"}),
+))

@@ -7,7 +7,7 @@ that into a ``RuleError`` naming the file and the rule, and goes on with the oth
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -26,16 +26,8 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from rules.alert import SEVERITIES
-from rules.baseline_spec import (
-    BaselineSpec,
-    SpecError,
-    field_list,
-    parse_baseline,
-    parse_duration,
-)
-from rules.beacon import BeaconSpec, parse_beacon
+from rules.baseline_spec import SpecError, field_list, parse_duration
 from rules.compiler import CompileError, compile_rule, requirement
-from rules.enumeration import SequenceSpec, parse_sequence
 from rules.explain import AlertSpec
 from rules.logsource import datasets_for, describe
 from rules.model import (
@@ -46,14 +38,10 @@ from rules.model import (
     DetectionRule,
     Presence,
 )
+from rules.stream import RESERVED, Stream, extensions
 
 T = TypeVar("T")
 
-#: The keys phiwatch reads inside a rule's ``phiwatch:`` block.
-EXTENSION_KEYS = frozenset({"explain", "context", "realert", "realert_by", "baseline",
-                            "ordered_counts", "sequence", "beacon"})
-#: The blocks that make a detection rule measure a stream instead of alerting per event.
-STATEFUL_KEYS = ("baseline", "sequence", "beacon")
 
 _KINDS: dict[SigmaCorrelationType, CorrelationKind] = {
     SigmaCorrelationType.EVENT_COUNT: "event_count",
@@ -115,7 +103,8 @@ def extension(
         context = [context]
     if not isinstance(context, list) or not all(isinstance(c, str) for c in context):
         raise BuildError("'phiwatch.context' must be a list of field names")
-    warnings = [f"unknown key 'phiwatch.{k}' ignored" for k in block if k not in EXTENSION_KEYS]
+    known = RESERVED | extensions().keys()
+    warnings = [f"unknown key 'phiwatch.{k}' ignored" for k in block if k not in known]
     return template, tuple(context), warnings
 
 
@@ -160,28 +149,20 @@ def realert(rule: SigmaRule | SigmaCorrelationRule) -> tuple[float, tuple[str, .
     return seconds, by
 
 
-def _spec(rule: SigmaRule, key: str, parse: Callable[[Any], T]) -> T | None:
-    """The ``phiwatch.<key>`` block parsed by ``parse``, if the rule has one."""
-    block = _block(rule).get(key)
+def stream(rule: SigmaRule) -> Stream | None:
+    """The rule's stream extension block (``rules.stream``) parsed, if it has one."""
+    block = _block(rule)
+    present = [k for k in block if k in extensions()]  # in the order the author wrote
+    if not present:
+        return None
+    if len(present) > 1:
+        raise BuildError(f"a rule takes one of 'phiwatch.{present[0]}' and "
+                         f"'phiwatch.{present[1]}', not both")
+    ext = extensions()[present[0]]
     try:
-        return None if block is None else parse(block)
+        return Stream(ext, ext.parse(block[ext.key]))
     except SpecError as e:
         raise BuildError(str(e)) from e
-
-
-def baseline(rule: SigmaRule) -> BaselineSpec | None:
-    """The parsed ``phiwatch.baseline`` block, if the rule has one."""
-    return _spec(rule, "baseline", parse_baseline)
-
-
-def sequence(rule: SigmaRule) -> SequenceSpec | None:
-    """The parsed ``phiwatch.sequence`` block, if the rule has one."""
-    return _spec(rule, "sequence", parse_sequence)
-
-
-def beacon(rule: SigmaRule) -> BeaconSpec | None:
-    """The parsed ``phiwatch.beacon`` block, if the rule has one."""
-    return _spec(rule, "beacon", parse_beacon)
 
 
 def digest(rule: SigmaRule | SigmaCorrelationRule, *parts: str) -> str:
@@ -222,14 +203,9 @@ def build_detection(rule: SigmaRule, path: str, alerts: bool) -> tuple[Detection
         raise BuildError(sigma_message(e)) from e
     spec, warnings = alert_spec(rule)
     every, by = realert(rule)
-    stateful = [k for k in STATEFUL_KEYS if k in _block(rule)]
-    if len(stateful) > 1:
-        raise BuildError(f"a rule takes one of 'phiwatch.{stateful[0]}' and "
-                         f"'phiwatch.{stateful[1]}', not both")
     det = DetectionRule(rule_id(rule), rule.name, path, spec, datasets, predicate,
                         alerts, requirement=required, realert=every, realert_by=by,
-                        baseline=baseline(rule), sequence=sequence(rule), beacon=beacon(rule),
-                        digest=digest(rule))
+                        stream=stream(rule), digest=digest(rule))
     det.alerts = alerts and not det.stateful
     return det, warnings
 
@@ -245,7 +221,7 @@ def build_correlation(
     if kind is None:
         raise BuildError(f"correlation type '{rule.type.name.lower()}' is not supported yet")
     cond = rule.condition
-    for key in STATEFUL_KEYS:
+    for key in extensions():
         if key in _block(rule):
             raise BuildError(f"'phiwatch.{key}' belongs in a detection rule, not a correlation")
     if kind not in ("temporal", "temporal_ordered") and any(

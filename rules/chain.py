@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rules.alert import Alert
-from rules.correlation import Adder, Episode
 from rules.model import CorrelationRule, DetectionRule
+from rules.state import Adder, Episode
 from sensors.event import Event
 
 #: The ``event.dataset`` of alert events (no sensor emits it).

@@ -19,34 +19,28 @@ always ends with the final one.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
 from rules.alert import Alert
-from rules.explain import Entry, Numbers, episode_alert
+from rules.explain import Entry, Numbers, episode_alert, show, stamp
 from rules.model import CONDITION_OPS, CorrelationRule, DetectionRule
+from rules.state import (
+    Adder,
+    Chain,
+    Episode,
+    EpisodeSweep,
+    Key,
+    counted,
+    entry_in,
+    entry_out,
+    episode_in,
+    episode_out,
+    key_text,
+)
 from sensors.event import Event
 
-Key = Any  # the group value itself for one group-by field, else a tuple of them
-
-
-class Episode:
-    """An alert in progress: everything its versions report."""
-
-    __slots__ = ("count", "first", "last", "last_fields", "sample", "total", "values")
-
-    def __init__(self, first: Entry, last: Entry, last_fields: dict[str, Any], count: int,
-                 values: dict[Any, int] | None, total: float, sample: list[Entry]) -> None:
-        self.first = first
-        self.last = last
-        #: The last event's fields (the event's own dict: no copy on the hot path).
-        self.last_fields = last_fields
-        self.count = count
-        self.values = values
-        self.total = total
-        self.sample = sample
-
+_NO_CTX: tuple[Any, ...] = ()
 
 class Group:
     """One group's window (while no episode is open) or its open episode."""
@@ -60,96 +54,6 @@ class Group:
         self.total = 0.0
         self.last = float("-inf")
         self.episode: Episode | None = None
-
-
-def key_text(v: Any) -> str:
-    """A group-by value as text (alert groups are text; lists are joined)."""
-    if v.__class__ is str:
-        return v
-    if isinstance(v, list):
-        return ",".join(map(str, v))
-    return str(v)
-
-
-def counted(v: Any) -> Any:
-    """A counted value as a hashable JSON scalar (a list becomes its joined text)."""
-    if v.__class__ in (str, int, float, bool):
-        return v
-    return key_text(v)
-
-
-Adder = Callable[[Event, list[Alert]], None]
-#: Hands a referenced correlation's episode (group values, episode) on (``rules.chain``).
-Chain = Callable[[tuple[str, ...], "Episode", list[Alert]], None]
-_NO_CTX: tuple[Any, ...] = ()
-
-
-def episode_out(ep: Episode, keep: Iterable[str]) -> dict[str, Any]:
-    """An open episode as plain JSON, for the snapshot (windowed and temporal rules)."""
-    return {
-        "first": entry_out(ep.first), "last": entry_out(ep.last),
-        "last_fields": {k: v for k in keep if (v := ep.last_fields.get(k)) is not None},
-        "count": ep.count, "total": ep.total,
-        "values": None if ep.values is None else [[k, n] for k, n in ep.values.items()],
-        "sample": [entry_out(e) for e in ep.sample],
-    }
-
-
-def episode_in(e: dict[str, Any]) -> Episode:
-    """``episode_out`` read back."""
-    return Episode(
-        entry_in(e["first"]), entry_in(e["last"]), dict(e["last_fields"]), e["count"],
-        None if e["values"] is None else {k: n for k, n in e["values"]},
-        e.get("total", 0.0), [entry_in(x) for x in e["sample"]],
-    )
-
-
-class EpisodeSweep:
-    """Closing and evicting groups on the watermark, shared by every windowed state.
-
-    A state keeps ``groups`` in touch order (an ``OrderedDict`` moved to the end on each
-    event), each with ``last`` (event time) and ``episode``, and knows how to ``_close``
-    an episode and build its ``_alert``.
-    """
-
-    groups: OrderedDict[Key, Any]
-    timespan: float
-    evicted: int
-    closed: int
-
-    def _close(self, g: Any, ep: Episode) -> Alert:
-        """The final version of a closing episode's alert."""
-        self.closed += 1
-        return self._alert(g, ep, final=True)
-
-    def _alert(self, g: Any, ep: Episode, *, final: bool) -> Alert:
-        raise NotImplementedError
-
-    def sweep(self, watermark: float, out: list[Alert], *, full: bool = False) -> None:
-        """Close the episodes and drop the windows that nothing can join any more.
-
-        A quick sweep stops at the first live group in touch order (bounded work per call);
-        a ``full`` one looks at every group (before a flush).
-        """
-        timespan = self.timespan
-        groups = self.groups
-        dead: list[Key] = []
-        for key, g in groups.items():
-            if g.last + timespan < watermark:
-                dead.append(key)
-            elif not full:
-                break
-        for key in dead:
-            g = groups.pop(key)
-            if g.episode is not None:
-                out.append(self._close(g, g.episode))
-            else:
-                self.evicted += 1
-
-    def open_alerts(self) -> list[Alert]:
-        """The current version of every open episode, which stays open."""
-        return [self._alert(g, g.episode, final=False)
-                for g in self.groups.values() if g.episode is not None]
 
 
 class CorrelationState(EpisodeSweep):
@@ -306,6 +210,24 @@ class CorrelationState(EpisodeSweep):
 
     # -- snapshot ------------------------------------------------------------------------
 
+    def describe(self) -> list[str]:
+        """One line per group: its open episode or its window, for ``phiwatch rules test``."""
+        rule = self.rule
+        lines: list[str] = []
+        for g in self.groups.values():
+            who = ", ".join(f"{n}={v}" for n, v in zip(rule.group_by, g.values,
+                                                         strict=False)) or "all"
+            ep = g.episode
+            if ep is not None:
+                lines.append(f"{who}: episode open since {stamp(ep.first[0])} with "
+                             f"{ep.count} event(s)")
+                continue
+            figure = (len(g.entries) if rule.kind == "event_count"
+                      else len(g.counts) if rule.kind == "value_count" else g.total)
+            lines.append(f"{who}: {len(g.entries)} event(s) in the window, figure "
+                         f"{show(float(figure))} (needs {rule.op} {show(rule.threshold)})")
+        return lines
+
     def snapshot(self) -> dict[str, Any]:
         groups: list[dict[str, Any]] = []
         keep = self.rule.spec.keep
@@ -338,16 +260,6 @@ class CorrelationState(EpisodeSweep):
                     for x in g.entries:
                         g.counts[x[1]] = g.counts.get(x[1], 0) + 1
             self.groups[values[0] if single else values] = g
-
-
-def entry_out(e: Entry) -> list[Any]:
-    """An entry as JSON (tuples become lists)."""
-    return [e[0], e[1], e[2], e[3], list(e[4])]
-
-
-def entry_in(x: list[Any]) -> Entry:
-    """``entry_out``'s list read back."""
-    return (x[0], x[1], x[2], x[3], tuple(x[4]))
 
 
 def _number(v: Any) -> float | None:

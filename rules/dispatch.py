@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rules.compiler import Predicate
-from rules.correlation import Adder
 from rules.explain import AlertSpec
 from rules.model import DetectionRule
+from rules.state import Adder
 
 #: What the engine does with one rule: its predicate, the spec of its own alert (``None``
 #: for a building block), the correlations counting its matches, and the rule (for errors).

@@ -17,22 +17,21 @@ from typing import Any
 
 from rules import dispatch, reload
 from rules.alert import Alert
-from rules.baseline import BaselineState
-from rules.beacon import BeaconState
 from rules.chain import Feeder
-from rules.correlation import Adder, CorrelationState
+from rules.correlation import CorrelationState
 from rules.dispatch import Dispatch, Route
-from rules.enumeration import SequenceState
 from rules.explain import event_alert
 from rules.loader import RuleSet
 from rules.logsource import HIS_ACCESS
 from rules.model import CorrelationRule, DetectionRule
 from rules.reload import ReloadReport
+from rules.state import Adder
+from rules.stream import StreamState
 from rules.suppression import RuleSuppression, Suppressor
 from rules.temporal import TemporalState
 from sensors.event import Event
 
-State = CorrelationState | TemporalState | BaselineState | SequenceState | BeaconState
+State = CorrelationState | TemporalState | StreamState
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +133,10 @@ class Engine:
         if self.default_dataset is not None and self.default_dataset in self._dispatch:
             self._dispatch[None] = self._dispatch[self.default_dataset]
 
-    def _stream_state(self, rule: DetectionRule) -> BaselineState | SequenceState | BeaconState:
-        """The state of a detection rule that measures a stream, by its block."""
-        if rule.baseline is not None:
-            return BaselineState(rule, self.sample_size, self._clock)
-        if rule.sequence is not None:
-            return SequenceState(rule, self.sample_size)
-        return BeaconState(rule, self.sample_size)
+    def _stream_state(self, rule: DetectionRule) -> StreamState:
+        """The state of a detection rule that measures a stream (``rules.stream``)."""
+        assert rule.stream is not None
+        return rule.stream.extension.state(rule, self.sample_size, self._clock)
 
     def reload(self, ruleset: RuleSet) -> ReloadReport:
         """Replace the rules without a restart (see ``rules.reload``).
@@ -261,7 +257,7 @@ class Engine:
             "late": self.late,
             "rule_failures": self.rule_failures,
             "groups": sum(len(s.groups) for s in states),
-            "groups_evicted": sum(getattr(s, "evicted", 0) for s in states),
+            "groups_evicted": sum(s.evicted for s in states),
             "episodes_opened": sum(s.opened for s in states),
             "episodes_closed": sum(s.closed for s in states),
             "suppressed": self.suppressor.suppressed,

@@ -34,9 +34,10 @@ from typing import Any
 
 from rules.alert import Alert
 from rules.baseline_spec import SpecError, field_list, parse_duration
-from rules.correlation import Adder, entry_in, entry_out, key_text
 from rules.explain import Entry, Numbers, episode_alert
 from rules.model import DetectionRule
+from rules.state import Adder, entry_in, entry_out, key_text
+from rules.stream import Clock, StreamExtension, register
 from sensors.event import Event
 
 SEQUENCE_KEYS = frozenset({"field", "by", "min_run", "max_step", "max_gap", "tracks"})
@@ -136,9 +137,9 @@ class SequenceState:
     """The runs of one ``phiwatch.sequence`` rule."""
 
     def __init__(self, rule: DetectionRule, sample_size: int) -> None:
-        assert rule.sequence is not None
+        assert rule.stream is not None
         self.rule = rule
-        self.spec: SequenceSpec = rule.sequence
+        self.spec: SequenceSpec = rule.stream.spec
         self.sample_size = sample_size
         #: By the group's value (one ``by`` field) or tuple of values; in touch order.
         self.groups: OrderedDict[Any, Walker] = OrderedDict()
@@ -287,6 +288,16 @@ class SequenceState:
         return [self._alert(w, r, final=False)
                 for w in self.groups.values() for r in w.runs if r.fired]
 
+    def describe(self) -> list[str]:
+        """One line per run, for ``phiwatch rules test``."""
+        lines: list[str] = []
+        for w in self.groups.values():
+            for r in w.runs:
+                status = "fired" if r.fired else f"needs {self.spec.min_run}"
+                lines.append(f"{', '.join(w.values)}: run of {r.distinct} id(s) "
+                             f"{r.first_id}..{r.last_id} ({status})")
+        return lines
+
     def snapshot(self) -> dict[str, Any]:
         keep = self.rule.spec.keep
         return {
@@ -314,3 +325,17 @@ class SequenceState:
                 r.last, r.last_id = entry_in(last), last_id
                 r.sample = [entry_in(x) for x in sample]
                 w.runs.append(r)
+
+
+def _state(rule: DetectionRule, sample_size: int, clock: Clock) -> SequenceState:
+    return SequenceState(rule, sample_size)
+
+
+register(StreamExtension(
+    key="sequence",
+    parse=parse_sequence,
+    state=_state,
+    sentence=("{run} consecutive {field} values ({first_id} to {last_id}, {direction}) for "
+              "{group} in {duration}; threshold {threshold}"),
+    placeholders=frozenset({"run", "first_id", "last_id", "max_step", "direction"}),
+))

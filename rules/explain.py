@@ -40,15 +40,8 @@ SPECIAL = frozenset(
     {"event_count", "value_count", "value_sum", "threshold", "timespan", "duration",
      "window_start", "window_end", "title", "group", "field", "op",
      # temporal correlations: the base rules seen
-     "rules",
-     # baselines (rules.baseline)
-     "value", "period", "own_baseline", "own_threshold", "own_method", "peer_baseline",
-     "peer_threshold", "peer_method", "peer_group", "history_days", "floor", "metric",
-     "peer_samples", "comparison",
-     # sequences (rules.enumeration) and beacons (rules.beacon)
-     "run", "first_id", "last_id", "max_step", "direction", "interval", "jitter",
-     "connections", "max_jitter"}
-)
+     "rules"}
+)  # stream extensions add theirs (``register_sentence``)
 #: Copied into every alert's context when the event has them, whatever the rule's
 #: ``context`` says: who and where, so that alerts group into incidents by principal.
 BASE_CONTEXT = ("user.id", "source.ip", "host.name")
@@ -73,16 +66,15 @@ DEFAULT_CORRELATION = {
     "temporal_ordered": (
         "'{title}': {rules} in that order for {group} within {duration} ({event_count} events)"
     ),
-    "baseline": "{value} ({metric}) for {group} in {period}; {comparison}",
-    "sequence": (
-        "{run} consecutive {field} values ({first_id} to {last_id}, {direction}) for "
-        "{group} in {duration}; threshold {threshold}"
-    ),
-    "beacon": (
-        "{connections} connections for {group} every {interval} s with {jitter} jitter "
-        "over {duration}; limit {max_jitter}"
-    ),
 }
+
+
+def register_sentence(kind: str, sentence: str, placeholders: frozenset[str]) -> None:
+    """The default sentence of a stream extension's alerts and the numbers it provides
+    (``rules.stream.register``)."""
+    DEFAULT_CORRELATION[kind] = sentence
+    global SPECIAL
+    SPECIAL = SPECIAL | placeholders
 
 
 class Template:
@@ -180,6 +172,11 @@ def human_duration(seconds: float) -> str:
 def utc(epoch: float) -> datetime:
     """The instant of ``epoch`` as an aware UTC datetime (the same in every run)."""
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def stamp(epoch: float) -> str:
+    """An event time as people read it in reports: ``2026-11-22 01:15:02 UTC``."""
+    return utc(epoch).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _stamp(dt: datetime) -> str:

@@ -5,15 +5,11 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from rules.baseline_spec import BaselineSpec
 from rules.compiler import Predicate, Requirement
 from rules.explain import AlertSpec
-
-if TYPE_CHECKING:  # the specs' modules hold their state, which needs this module
-    from rules.beacon import BeaconSpec
-    from rules.enumeration import SequenceSpec
+from rules.stream import Stream
 
 CorrelationKind = Literal[
     "event_count", "value_count", "value_sum", "temporal", "temporal_ordered"]
@@ -50,12 +46,10 @@ class DetectionRule:
     #: ``phiwatch.realert`` in seconds (0: no suppression) and the fields naming whom.
     realert: float = 0.0
     realert_by: tuple[str, ...] = ("user.id",)
-    #: ``phiwatch.baseline``: the rule alerts on a user above their own and peers' history.
-    baseline: BaselineSpec | None = None
-    #: ``phiwatch.sequence``: the rule alerts on a run of consecutive identifiers.
-    sequence: SequenceSpec | None = None
-    #: ``phiwatch.beacon``: the rule alerts on connections at regular intervals.
-    beacon: BeaconSpec | None = None
+    #: A stream extension (``phiwatch.baseline``, ``.sequence``, ``.beacon`` …,
+    #: ``rules.stream``): the rule measures the stream of its matches instead of
+    #: alerting per event.
+    stream: Stream | None = None
     #: A fingerprint of the rule as written: hot reload keeps state only if it is unchanged.
     digest: str = ""
     #: Set on the stand-in for a correlation that another correlation references: this
@@ -68,10 +62,8 @@ class DetectionRule:
 
     @property
     def stateful(self) -> bool:
-        """Whether the rule measures a stream (baseline, sequence, beacon) rather than
-        alerting per event."""
-        return (self.baseline is not None or self.sequence is not None
-                or self.beacon is not None)
+        """Whether the rule measures a stream rather than alerting per event."""
+        return self.stream is not None
 
 
 @dataclass(eq=False, slots=True)

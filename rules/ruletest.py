@@ -17,21 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rules.alert import Alert
-from rules.baseline import BaselineState
-from rules.beacon import BeaconState
 from rules.compiler import Predicate
-from rules.correlation import Group
-from rules.engine import Engine, State
-from rules.enumeration import SequenceState
-from rules.explain import human_duration, show, utc
+from rules.engine import Engine
 from rules.loader import RuleError, RuleSet, load_rules
 from rules.logsource import HIS_ACCESS
-from rules.temporal import TemporalState
 from sensors.event import Event
 
 #: Event references listed per rule at most (the count is always exact).
 MAX_MATCHES = 50
-
 
 @dataclass
 class RuleTestReport:
@@ -52,7 +45,6 @@ class RuleTestReport:
     @property
     def errors(self) -> list[RuleError]:
         return self.ruleset.errors
-
 
 def run_rule_test(
     rules: str | Path | Sequence[str | Path],
@@ -89,82 +81,21 @@ def run_rule_test(
                 if n < MAX_MATCHES:
                     report.matches.setdefault(rule.id, []).append(event.ref)
         keep(engine.process(event))
-    report.state = {rid: describe(st) for rid, st in engine.states.items()}
+    report.state = {rid: st.describe() for rid, st in engine.states.items()}
     keep(engine.flush())
     report.alerts = list(latest.values())
     report.suppressed = engine.suppressor.suppressed
     return report
 
-
 # The command line imports it by this name; pytest must not take it for a test.
 test_rule = run_rule_test
 test_rule.__test__ = False  # type: ignore[attr-defined]
-
 
 def _matches(predicate: Predicate, event: Event) -> bool:
     try:
         return bool(predicate(event.fields))
     except Exception:  # reported by the engine as a rule failure
         return False
-
-
-def describe(state: State) -> list[str]:
-    """One line per group of a rule's state."""
-    lines: list[str] = []
-    if isinstance(state, SequenceState):
-        for w in state.groups.values():
-            for r in w.runs:
-                status = "fired" if r.fired else f"needs {state.spec.min_run}"
-                lines.append(f"{', '.join(w.values)}: run of {r.distinct} id(s) "
-                             f"{r.first_id}..{r.last_id} ({status})")
-        return lines
-    if isinstance(state, BeaconState):
-        for c in state.groups.values():
-            if c.fired:
-                lines.append(f"{', '.join(c.values)}: beaconing every {c.interval:.1f} s "
-                             f"({c.count} connections)")
-            else:
-                lines.append(f"{', '.join(c.values)}: {len(c.recent)} recent connection(s), "
-                             f"needs {state.spec.min_connections}")
-        return lines
-    if isinstance(state, BaselineState):
-        spec = state.spec
-        for key, h in state.users.items():
-            lines.append(f"{', '.join(key)}: {len(h.values)} past period(s) of "
-                         f"{human_duration(spec.period)}, last {show(h.values[-1])}"
-                         if len(h.values) else f"{', '.join(key)}: no past period")
-        for start, bucket in sorted(state.pending.items()):
-            for key, p in bucket.items():
-                status = "fired" if p.fired else "below its limits"
-                lines.append(f"{', '.join(key)}: open period from "
-                             f"{_stamp(start)}: {show(state.figure(p))} ({status})")
-        for peer, days in state.peers.items():
-            n = sum(len(s) for s in days.values())
-            lines.append(f"peers {', '.join(peer)}: {n} sampled period(s)")
-        return lines
-    names = state.rule.group_by
-    for g in state.groups.values():
-        who = ", ".join(f"{n}={v}" for n, v in zip(names, g.values, strict=False)) or "all"
-        ep = g.episode
-        if ep is not None:
-            lines.append(f"{who}: episode open since {_stamp(ep.first[0])} with "
-                         f"{ep.count} event(s)")
-        elif isinstance(g, Group):
-            figure = (len(g.entries) if state.rule.kind == "event_count"
-                      else len(g.counts) if state.rule.kind == "value_count" else g.total)
-            lines.append(f"{who}: {len(g.entries)} event(s) in the window, figure "
-                         f"{show(float(figure))} (needs {state.rule.op} "
-                         f"{show(state.rule.threshold)})")
-        else:
-            assert isinstance(state, TemporalState) and not isinstance(g, Group)
-            seen = [f"{state.names[i]} x{len(dq)}" for i, dq in enumerate(g.per_base) if dq]
-            lines.append(f"{who}: seen {', '.join(seen) or 'nothing'} in the window")
-    return lines
-
-
-def _stamp(epoch: float) -> str:
-    return utc(epoch).strftime("%Y-%m-%d %H:%M:%S UTC")
-
 
 def format_test_report(report: RuleTestReport) -> str:
     """Plain text for the terminal (no markup; print it with markup off)."""

@@ -22,7 +22,9 @@ from itertools import islice
 from typing import Any
 
 from rules.alert import Alert
-from rules.correlation import (
+from rules.explain import Entry, Numbers, episode_alert, stamp
+from rules.model import CorrelationRule, DetectionRule
+from rules.state import (
     Adder,
     Chain,
     Episode,
@@ -34,8 +36,6 @@ from rules.correlation import (
     episode_out,
     key_text,
 )
-from rules.explain import Entry, Numbers, episode_alert
-from rules.model import CorrelationRule, DetectionRule
 from sensors.event import Event
 
 _NO_CTX: tuple[Any, ...] = ()
@@ -207,6 +207,21 @@ class TemporalState(EpisodeSweep):
 
 
     # -- snapshot ------------------------------------------------------------------------
+
+    def describe(self) -> list[str]:
+        """One line per group: its open episode or the rules seen, for ``rules test``."""
+        lines: list[str] = []
+        for g in self.groups.values():
+            who = ", ".join(f"{n}={v}" for n, v in zip(self.rule.group_by, g.values,
+                                                         strict=False)) or "all"
+            ep = g.episode
+            if ep is not None:
+                lines.append(f"{who}: episode open since {stamp(ep.first[0])} with "
+                             f"{ep.count} event(s)")
+                continue
+            seen = [f"{self.names[i]} x{len(dq)}" for i, dq in enumerate(g.per_base) if dq]
+            lines.append(f"{who}: seen {', '.join(seen) or 'nothing'} in the window")
+        return lines
 
     def snapshot(self) -> dict[str, Any]:
         keep = self.rule.spec.keep
