@@ -41,6 +41,7 @@ import orjson
 
 from alerting.store import SEVERITY_RANK
 from rules.alert import SEVERITIES, Alert
+from sensors.errors import PhiwatchError
 
 STATUSES: tuple[str, ...] = (
     "new", "investigating", "confirmed_leak", "false_positive", "reported", "closed",
@@ -62,7 +63,7 @@ NOTE_REQUIRED: frozenset[str] = frozenset({"confirmed_leak", "false_positive", "
 SUMMARY_MAX = 300
 
 
-class IncidentError(Exception):
+class IncidentError(PhiwatchError):
     """Base of the incident errors, so a command line can catch them in one place."""
 
 

@@ -100,6 +100,10 @@ class SQLiteAlertStore(SQLiteIncidents):
         row = self._db.execute(f"SELECT count(*) FROM alerts {where}", args).fetchone()
         return int(row[0])
 
+    def flush(self) -> bool:
+        """Nothing is ever queued: every write is committed when it returns."""
+        return True
+
     def close(self) -> None:
         self._db.close()
 

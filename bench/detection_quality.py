@@ -47,7 +47,7 @@ from alerting.sqlite_store import SQLiteAlertStore  # noqa: E402
 from alerting.store import AlertQuery, alert_user  # noqa: E402
 from phiwatch.config import Config, SourceConfig, load_config  # noqa: E402
 from phiwatch.demo import about, match_ground_truth, simulated_context  # noqa: E402
-from phiwatch.pipeline import replay  # noqa: E402
+from phiwatch.replay import replay  # noqa: E402
 from rules.alert import Alert  # noqa: E402
 from rules.loader import load_rules  # noqa: E402
 

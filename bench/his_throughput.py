@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from alerting.sqlite_store import SQLiteAlertStore  # noqa: E402
 from alerting.store import AlertQuery  # noqa: E402
 from phiwatch.config import SourceConfig, load_config  # noqa: E402
-from phiwatch.pipeline import replay  # noqa: E402
+from phiwatch.replay import replay  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "phiwatch-bench-cache"
 

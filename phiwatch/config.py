@@ -23,17 +23,20 @@ from pydantic import (
 
 from alerting.elasticsearch.config import ElasticsearchConfig
 from sensors.context import ContextConfig
+from sensors.errors import PhiwatchError
 from sensors.flows.inputs import FlowInputConfig, check_lateness
 from sensors.flows.network_model import NetworkConfig
-from sensors.parsers import ParserConfig
+from sensors.formats import FormatConfig, format_config
 from sensors.timestamps import DEFAULT_ZONE
 
 #: The rule packs shipped inside the package (``rules/packs``).
 BUILTIN_PACKS = Path(__file__).resolve().parent.parent / "rules" / "packs"
 
 
-class ConfigError(Exception):
+class ConfigError(PhiwatchError):
     """A configuration problem, already phrased for the operator in one line."""
+
+    exit_code = 2
 
 
 class _Model(BaseModel):
@@ -48,15 +51,30 @@ class OrganizationConfig(_Model):
 
 
 class SourceConfig(_Model):
-    """One kind of log: which files, and how to read a line of them."""
+    """One kind of log: which files, how to read them, and how their time behaves."""
 
     name: str = "his"
     paths: Annotated[list[str], Field(min_length=1)]
     exclude: list[str] = ["*.gz", "*.bz2", "*.xz", "*.zst", "*.zip"]
-    parse: ParserConfig = Field(default_factory=lambda: _default_parser())
+    #: ``format:`` names a registered input format (``sensors.formats``); the other keys
+    #: are that format's.
+    parse: FormatConfig = Field(default_factory=lambda: _default_parser())
     start_at: Literal["beginning", "end"] = "beginning"
     max_line_bytes: Annotated[int, Field(ge=1024, le=256 << 20)] = 1 << 20
     rotate_wait_seconds: Annotated[float, Field(ge=0)] = 5.0
+    #: How far out of time order the records of one file may be (an HIS writing from
+    #: several threads: a second or two; a FHIR server's export in resource order: a day).
+    #: Records are held and sorted within this bound; later than it, they are late.
+    out_of_order_seconds: Annotated[float, Field(ge=0, le=7 * 86_400)] = 0.0
+    #: How long (wall clock) ``run`` waits for a quiet file before moving event time on
+    #: without it. Set it above the longest delay of a buffered shipper (one that writes
+    #: every 90 s needs more than 90).
+    idle_timeout_seconds: Annotated[float, Field(gt=0, le=86_400)] = 2.0
+
+    @field_validator("parse", mode="before")
+    @classmethod
+    def _known_format(cls, v: Any) -> FormatConfig:
+        return format_config(v)
 
 
 class RulesConfig(_Model):
@@ -70,6 +88,9 @@ class RulesConfig(_Model):
 class StoreConfig(_Model):
     """Where alerts are kept: Elasticsearch when configured, else an embedded SQLite file."""
 
+    #: A registered store backend (``phiwatch.stores``); ``None``: Elasticsearch when
+    #: ``elasticsearch`` is set, else SQLite.
+    backend: str | None = None
     sqlite_path: Path | None = None
     elasticsearch: ElasticsearchConfig | None = None
 
@@ -82,12 +103,22 @@ class IncidentsConfig(_Model):
 
 
 class PipelineConfig(_Model):
-    """How the run loop paces itself."""
+    """How the run loop paces itself, and how it defends event time."""
 
     snapshot_interval_seconds: Annotated[float, Field(gt=0)] = 5.0
     scan_interval_seconds: Annotated[float, Field(gt=0)] = 2.0
     poll_interval_seconds: Annotated[float, Field(gt=0, le=10)] = 0.25
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+    #: An event further than this ahead of the events before it in its file is held until
+    #: later events confirm the jump (a quiet night ending) or quarantined (a wrong clock,
+    #: a crafted line): one line never moves time forward for everyone.
+    max_jump_seconds: Annotated[float, Field(gt=0, le=30 * 86_400)] = 900.0
+    #: ``run`` quarantines an event stamped further than this ahead of the wall clock.
+    max_clock_skew_seconds: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    #: When every input has been quiet this long, ``run`` moves event time on with the
+    #: wall clock (less this much), so that finished alert episodes close. Buffered
+    #: deliveries arriving within it lose nothing.
+    idle_advance_seconds: Annotated[float, Field(gt=0, le=86_400)] = 300.0
 
 
 class Config(_Model):
@@ -135,10 +166,8 @@ class Config(_Model):
         return self.state_dir / "dead-letter"
 
 
-def _default_parser() -> ParserConfig:
-    from sensors.parsers import JsonParserConfig
-
-    return JsonParserConfig(format="json")
+def _default_parser() -> FormatConfig:
+    return format_config({"format": "json"})
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:

@@ -19,9 +19,9 @@ from rich.text import Text
 from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery, alert_user
 from phiwatch.config import Config, SourceConfig, load_config
-from phiwatch.pipeline import replay
 from phiwatch.progress import byte_progress
-from phiwatch.render import alert_blocks
+from phiwatch.render.alerts import alert_blocks
+from phiwatch.replay import replay
 from phiwatch.text import printable
 from rules.alert import Alert
 from sensors.context import ContextConfig

@@ -32,6 +32,8 @@ class Snapshot:
     dead_letter_size: int = 0
     counters: dict[str, int] = field(default_factory=dict)
     rules_digest: str = ""
+    #: Events read but not yet released by the event-time merge (``Event.to_record``).
+    held: list[dict[str, Any]] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -42,6 +44,7 @@ class Snapshot:
                 "dead_letter_size": self.dead_letter_size,
                 "counters": self.counters,
                 "rules_digest": self.rules_digest,
+                "held": self.held,
             }
         )
 
@@ -56,6 +59,7 @@ class Snapshot:
             dead_letter_size=int(d["dead_letter_size"]),
             counters={k: int(v) for k, v in d.get("counters", {}).items()},
             rules_digest=str(d.get("rules_digest", "")),
+            held=list(d.get("held", [])),
         )
 
 

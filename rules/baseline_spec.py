@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sensors.errors import RuleDefinitionError
+
 MetricKind = Literal["count", "distinct", "sum"]
 MethodKind = Literal["mad", "percentile"]
 
@@ -37,7 +39,7 @@ _METRIC = re.compile(
 )
 
 
-class SpecError(ValueError):
+class SpecError(RuleDefinitionError, ValueError):
     """A ``phiwatch`` block that cannot be used; the message names the key."""
 
 

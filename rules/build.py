@@ -39,6 +39,7 @@ from rules.model import (
     Presence,
 )
 from rules.stream import RESERVED, Stream, extensions
+from sensors.errors import RuleDefinitionError
 
 T = TypeVar("T")
 
@@ -55,7 +56,7 @@ _OPS: dict[str, ConditionOp] = {
 }
 
 
-class BuildError(Exception):
+class BuildError(RuleDefinitionError):
     """A rule that cannot be evaluated; ``warning`` when that is by design, not a mistake."""
 
     def __init__(self, message: str, *, warning: bool = False) -> None:

@@ -227,32 +227,13 @@ def _drop_duplicates(parsed: list[_Parsed], errors: list[RuleError]) -> list[_Pa
     return kept
 
 
-def validate_directories(dirs: Iterable[str | Path]) -> tuple[list[RuleError], int]:
-    """Everything wrong with the rules under ``dirs``, and how many rules are good."""
-    ruleset = load_rules(dirs)
-    return ruleset.errors, len(ruleset)
 
 
-def format_report(errors: list[RuleError], good: int) -> str:
-    """A plain-text report for ``phiwatch rules validate``: one line per problem, a summary.
-
-    The text contains no markup; print it with markup off (it may quote brackets).
-    """
-    lines = [str(e) for e in sorted(errors, key=lambda e: (e.path, e.level != "error"))]
-    n_err = sum(e.is_error for e in errors)
-    n_warn = len(errors) - n_err
-    lines.append(
-        f"{good} rule{'s' if good != 1 else ''} ready; {n_err} error{'s' if n_err != 1 else ''}"
-        f", {n_warn} warning{'s' if n_warn != 1 else ''}"
-    )
-    return "\n".join(lines)
 
 
 __all__ = [
     "RuleError",
     "RuleSet",
-    "format_report",
     "load_rules",
     "rule_id",
-    "validate_directories",
 ]

@@ -13,14 +13,10 @@ from dataclasses import dataclass
 
 from sigma.rule.logsource import SigmaLogSource
 
-HIS_ACCESS = "his.access"
-NETWORK_FLOW = "network.flow"
-NETWORK_DNS = "network.dns"
-#: Web proxy access logs (Squid), read by ``sensors.parsers.squid``.
-NETWORK_PROXY = "network.proxy"
+from sensors.event import DATASETS, HIS_ACCESS, NETWORK_DNS, NETWORK_FLOW, NETWORK_PROXY
 
-#: Every dataset a phiwatch sensor emits.
-DATASETS: frozenset[str] = frozenset({HIS_ACCESS, NETWORK_FLOW, NETWORK_DNS, NETWORK_PROXY})
+__all__ = ["DATASETS", "HIS_ACCESS", "NETWORK_DNS", "NETWORK_FLOW", "NETWORK_PROXY",
+           "datasets_for", "describe"]
 
 
 @dataclass(frozen=True, slots=True)

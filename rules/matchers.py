@@ -33,6 +33,8 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sensors.errors import RuleDefinitionError
+
 Fields = dict[str, Any]
 Predicate = Callable[[Fields], bool]
 #: A test of one scalar value (a list field is tested element by element).
@@ -41,7 +43,7 @@ Test = Callable[[Any], bool]
 Node = tuple[Predicate, int]
 
 
-class CompileError(Exception):
+class CompileError(RuleDefinitionError):
     """The rule uses something this engine does not evaluate (named in the message)."""
 
 

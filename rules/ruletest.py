@@ -96,34 +96,3 @@ def _matches(predicate: Predicate, event: Event) -> bool:
         return bool(predicate(event.fields))
     except Exception:  # reported by the engine as a rule failure
         return False
-
-def format_test_report(report: RuleTestReport) -> str:
-    """Plain text for the terminal (no markup; print it with markup off)."""
-    out: list[str] = []
-    for e in report.errors:
-        out.append(str(e))
-    out.append(f"{report.events} event(s) read, {report.late} late (ignored)")
-    out.append("")
-    out.append("Matches:")
-    for rule in report.ruleset.detections:
-        n = report.matched.get(rule.id, 0)
-        refs = report.matches.get(rule.id, [])
-        more = f" (first {len(refs)})" if n > len(refs) else ""
-        out.append(f"  {rule.id}: {n} event(s){more}")
-        out.extend(f"    {r}" for r in refs)
-    if report.state:
-        out.append("")
-        out.append("State at the end:")
-        for rid, lines in report.state.items():
-            out.append(f"  {rid}:" + ("" if lines else " no group"))
-            out.extend(f"    {line}" for line in lines)
-    out.append("")
-    out.append(f"Alerts it would raise: {len(report.alerts)}"
-               + (f" ({report.suppressed} suppressed by realert)" if report.suppressed else ""))
-    for a in report.alerts:
-        status = "final" if a.final else "open"
-        out.append(f"  [{a.severity}] {a.rule_id} ({status}) {a.window_start:%Y-%m-%d %H:%M:%S}"
-                   f" {', '.join(f'{k}={v}' for k, v in a.group.items())}")
-        out.append(f"    {a.explanation}")
-        out.append(f"    evidence: {a.first_event.ref} .. {a.last_event.ref}")
-    return "\n".join(out)

@@ -37,6 +37,12 @@ def read_head(fd: int, length: int = FINGERPRINT_BYTES) -> bytes:
     return os.pread(fd, length, 0)
 
 
+def tail_fingerprint(fd: int, offset: int) -> str:
+    """The fingerprint of the (up to) ``FINGERPRINT_BYTES`` before ``offset``."""
+    start = max(0, offset - FINGERPRINT_BYTES)
+    return fingerprint(os.pread(fd, offset - start, start)) if offset else ""
+
+
 @dataclass(slots=True)
 class FilePosition:
     """How far one file has been read: everything before ``offset`` is fully processed."""
@@ -48,6 +54,10 @@ class FilePosition:
     fp: str
     offset: int = 0
     line: int = 0
+    #: Fingerprint of the bytes just before ``offset`` (up to ``FINGERPRINT_BYTES``): two
+    #: files that start alike (a CSV export's long header) are told apart by it, while a
+    #: copy of the file (copytruncate) still matches. Empty in old snapshots.
+    tail_fp: str = ""
 
     @property
     def strong(self) -> bool:
@@ -58,9 +68,16 @@ class FilePosition:
         """Whether the open file ``fd`` (with stat ``st``) is the file this position is for."""
         if st.st_size < self.fp_len:
             return False
-        if not self.strong and (st.st_dev, st.st_ino) != (self.dev, self.ino):
+        same_inode = (st.st_dev, st.st_ino) == (self.dev, self.ino)
+        if not self.strong and not same_inode:
             return False
-        return fingerprint(read_head(fd, self.fp_len)) == self.fp
+        if fingerprint(read_head(fd, self.fp_len)) != self.fp:
+            return False
+        if same_inode or not self.tail_fp:
+            return True
+        # Another inode with the same start: the same file only if it also holds what was
+        # read last (a copy), not merely the same header (the next day's export).
+        return st.st_size >= self.offset and tail_fingerprint(fd, self.offset) == self.tail_fp
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +92,7 @@ class FilePosition:
             fp=str(d["fp"]),
             offset=int(d["offset"]),
             line=int(d["line"]),
+            tail_fp=str(d.get("tail_fp", "")),
         )
 
 

@@ -13,6 +13,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+#: ``event.dataset`` of each kind of event a sensor emits: the rule engine routes an event
+#: only to the rules whose Sigma logsource maps to its dataset (``rules.logsource``).
+HIS_ACCESS = "his.access"
+NETWORK_FLOW = "network.flow"
+NETWORK_DNS = "network.dns"
+#: Web proxy access logs (Squid).
+NETWORK_PROXY = "network.proxy"
+#: Every dataset a phiwatch sensor emits.
+DATASETS: frozenset[str] = frozenset({HIS_ACCESS, NETWORK_FLOW, NETWORK_DNS, NETWORK_PROXY})
+
 #: Actions an HIS access event can carry (``event.action``).
 HIS_ACTIONS: frozenset[str] = frozenset(
     {"login", "login_failed", "logout", "search", "view", "print", "export", "update"}
@@ -25,11 +35,11 @@ class Event:
     ``timestamp`` is timezone-aware UTC; ``epoch`` is the same instant in seconds, kept
     because windows compare it on every event. ``ref`` says where the event came from
     (``path:line``) so an alert's evidence can point back at the raw record, and ``id`` is
-    a stable fingerprint of the raw record (or the source's own ``event.id``) so that
-    replaying the same input yields the same alert ids.
+    a stable fingerprint of the record so that replaying the same input yields the same
+    alert ids.
     """
 
-    __slots__ = ("_when", "epoch", "fields", "id", "ref")
+    __slots__ = ("_when", "epoch", "fields", "id", "offset", "ref")
 
     def __init__(
         self, timestamp: datetime, fields: dict[str, Any], ref: str = "", id: str = ""
@@ -43,6 +53,9 @@ class Event:
         self.fields = fields
         self.ref = ref
         self.id = id
+        #: Byte offset of the record in its file (``ref``), -1 when it has none: a record
+        #: dead-lettered after parsing (late) is copied from there as it was written.
+        self.offset = -1
 
     @property
     def timestamp(self) -> datetime:
@@ -67,6 +80,19 @@ class Event:
                 node = child
             node[leaf] = value
         return doc
+
+    def to_record(self) -> dict[str, Any]:
+        """The event as plain JSON data, for a snapshot (``from_record`` reads it back)."""
+        return {"t": self.epoch, "f": self.fields, "r": self.ref, "i": self.id,
+                "o": self.offset}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Event:
+        event = cls(datetime.fromtimestamp(float(d["t"]), UTC), dict(d["f"]), str(d["r"]),
+                    str(d["i"]))
+        event.epoch = float(d["t"])  # exactly as it was (the order key compares it)
+        event.offset = int(d.get("o", -1))
+        return event
 
     def __repr__(self) -> str:
         return f"Event({self.timestamp.isoformat()}, {self.fields!r}, ref={self.ref!r})"

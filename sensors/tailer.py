@@ -18,7 +18,13 @@ from enum import Enum
 from pathlib import Path
 from typing import IO
 
-from sensors.checkpoint import FINGERPRINT_BYTES, FilePosition, fingerprint, read_head
+from sensors.checkpoint import (
+    FINGERPRINT_BYTES,
+    FilePosition,
+    fingerprint,
+    read_head,
+    tail_fingerprint,
+)
 from sensors.deadletter import DeadLetter
 
 CHUNK_BYTES = 1 << 20
@@ -63,6 +69,7 @@ class Tailer:
         self._read_offset = position.offset  # bytes read from the file so far
         self._oversize: tuple[Path, IO[bytes], int] | None = None  # (blob, file, line start)
         self.bytes_read = 0
+        self._tail_at, self._tail_fp = -1, ""
 
     # -- opening -------------------------------------------------------------------------
 
@@ -82,9 +89,8 @@ class Tailer:
             st = os.fstat(fd)
             head = read_head(fd)
             if resume is not None:
-                pos = FilePosition(
-                    path, st.st_dev, st.st_ino, resume.fp_len, resume.fp, resume.offset, resume.line
-                )
+                pos = FilePosition(path, st.st_dev, st.st_ino, resume.fp_len, resume.fp,
+                                   resume.offset, resume.line, resume.tail_fp)
             else:
                 start = st.st_size if at_end else 0
                 # Starting at the end, line numbers count from there.
@@ -114,7 +120,16 @@ class Tailer:
             if len(head) > pos.fp_len:
                 pos.fp_len, pos.fp = len(head), fingerprint(head)
         pos.path = self.path
-        return FilePosition(pos.path, pos.dev, pos.ino, pos.fp_len, pos.fp, pos.offset, pos.line)
+        self._note_tail()
+        return FilePosition(pos.path, pos.dev, pos.ino, pos.fp_len, pos.fp, pos.offset, pos.line,
+                            self._tail_fp)
+
+    def _note_tail(self) -> None:
+        """Fingerprint the bytes before the committed offset while they are still there
+        (a truncation later would take them with it)."""
+        offset = self._pos.offset
+        if offset != self._tail_at:
+            self._tail_at, self._tail_fp = offset, tail_fingerprint(self._fd, offset)
 
     @property
     def pending_bytes(self) -> int:
@@ -162,6 +177,8 @@ class Tailer:
             self._split(out)
             if len(buf) > self.max_line_bytes:
                 self._begin_oversize()
+        if out:
+            self._note_tail()
         return out
 
     def _split(self, out: list[Line]) -> None:
@@ -177,13 +194,27 @@ class Tailer:
                 break
             end = nl - 1 if nl > start and buf[nl - 1] == 13 else nl  # strip \r
             line_no += 1
-            if end > start:
+            if end - start > self.max_line_bytes:  # whole, but over the limit
+                self._oversize_line(bytes(buf[start:end]), line_no, base + start)
+            elif end > start:
                 out.append(Line(bytes(buf[start:end]), line_no, base + start))
             start = nl + 1
         if start:
             del buf[:start]
             pos.offset = base + start
             pos.line = line_no
+
+    def _oversize_line(self, data: bytes, number: int, offset: int) -> None:
+        """A complete line over ``max_line_bytes`` (read in one chunk with others): kept
+        whole in a side file and dead-lettered, as one that streamed in would be."""
+        blob, f = self._dead.open_oversize(self.path, offset)
+        with f:
+            f.write(data)
+        self._dead.write(
+            source=self.path, line=number, offset=offset, raw=b"", kind="oversize",
+            reason=f"line of {len(data)} bytes is longer than max_line_bytes "
+                   f"({self.max_line_bytes})",
+            extra={"blob": str(blob), "length": len(data)})
 
     def _begin_oversize(self) -> None:
         """The buffered partial line is over the limit: stream it to a side file instead."""
@@ -218,23 +249,26 @@ class Tailer:
         )
         return chunk[nl + 1 :]
 
-    def read_document(self, settle_seconds: float) -> bytes | None:
-        """The whole file, once, when it has not changed for ``settle_seconds``.
-
-        For sources whose files are single documents written once (a FHIR Bundle export):
-        a document still being written is left until it settles; one already read is not
-        read again (the committed offset is its size).
-        """
+    def document_ready(self, settle_seconds: float) -> bool:
+        """Whether the file, read as one whole document, is ready now: not empty, not
+        read before, and unchanged for ``settle_seconds`` (a document still being written
+        is left until it settles). Answers ``True`` once: the committed offset becomes the
+        file's size, so a restart does not read it again."""
         st = os.fstat(self._fd)
         if st.st_size == 0 or st.st_size <= self._pos.offset:
-            return None
+            return False
         if time.time() - st.st_mtime < settle_seconds:
-            return None
-        data = os.pread(self._fd, st.st_size, 0)
-        self._read_offset = self._pos.offset = len(data)
+            return False
+        self._read_offset = self._pos.offset = st.st_size
         self._pos.line = 1
-        self.bytes_read += len(data)
-        return data
+        self.bytes_read += st.st_size
+        return True
+
+    @property
+    def at_end(self) -> bool:
+        """Whether everything the file holds now has been read (a partial last line
+        aside)."""
+        return os.fstat(self._fd).st_size <= self._read_offset
 
     def flush_partial(self) -> list[Line]:
         """The unterminated last line, once the file can no longer grow (rotated away)."""

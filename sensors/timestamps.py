@@ -31,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sensors.errors import InputError
+
 #: The zone of a time written without an offset, unless the configuration names another.
 DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 
@@ -45,7 +47,7 @@ _MAX_MICROS = (datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(m
 _EPOCH_UNITS = ((1e11, 1_000_000, 1), (1e14, 1_000, 1), (1e17, 1, 1), (1e20, 1, 1_000))
 
 
-class TimeRangeError(ValueError):
+class TimeRangeError(InputError, ValueError):
     """A readable time outside ``MIN_YEAR``..``MAX_YEAR``."""
 
 

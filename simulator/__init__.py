@@ -2,7 +2,7 @@
 
 ``simulate(HospitalSpec.small(), out_dir, days=1, seed=7)`` writes:
 
-- ``his/access-YYYY-MM-DD.log``: canonical HIS JSON lines (DESIGN.md, "Events"), one file
+- ``his/access-YYYY-MM-DD.log``: canonical HIS JSON lines (README, "Event fields"), one file
   per local day, in time order, ``@timestamp`` with the zone's offset (``+07:00``);
 - ``roster.csv`` (``user_id, full_name, role, department, status, end_date, shift,
   vendor, national_id``): the department is the one at the end of the period (a few

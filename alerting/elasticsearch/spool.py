@@ -32,6 +32,7 @@ from pathlib import Path
 import orjson
 
 from rules.alert import Alert
+from sensors.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS spool (
 """
 
 
-class SpoolFullError(RuntimeError):
+class SpoolFullError(StoreError, RuntimeError):
     """The spool is at its cap: these alerts were not taken (the rest were)."""
 
     def __init__(self, refused: Sequence[str], capacity: int, path: Path) -> None:

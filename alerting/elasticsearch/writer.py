@@ -40,6 +40,7 @@ from alerting.elasticsearch.documents import index_for, to_document
 from alerting.elasticsearch.spool import Spool
 from alerting.store import WriteResult
 from rules.alert import Alert
+from sensors.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ _CLUSTER_ERROR_TYPES = frozenset({
 Outcome = Literal["created", "updated", "unchanged", "rejected", "retry"]
 
 
-class ClusterUnavailable(Exception):
+class ClusterUnavailable(StoreError):
     """The cluster did not take a request after the retries; the message says why."""
 
 

@@ -1,9 +1,9 @@
 """Context files and event enrichment: what the hospital knows, added to every event.
 
 The hospital already keeps a staff roster, a list of flagged patients and its patients'
-encounters with departments (DESIGN.md, "Events"); with the internal networks from the
-configuration they let rules ask "is this account still in use", "is this person on
-shift", "does their department care for this patient now". Use::
+encounters with departments (README, "What the hospital already knows"); with the
+internal networks from the configuration they let rules ask "is this account still in
+use", "is this person on shift", "does their department care for this patient now". Use::
 
     context = Context(config.context, default_timezone=config.timezone)
     context.load_all()

@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sensors.errors import InputError
+
 #: A file with more bad rows than this fraction (and than ``MAX_BAD_TOLERATED``) is rejected.
 MAX_BAD_FRACTION = 0.10
 #: This many bad rows are always tolerated, so a small file with a few typos still loads.
@@ -32,11 +34,11 @@ MAX_BAD_TOLERATED = 20
 MAX_REPORTED = 50
 
 
-class FileRejected(Exception):
+class FileRejected(InputError):
     """The file as a whole is unusable; the message names the file and the reason."""
 
 
-class RowError(ValueError):
+class RowError(InputError, ValueError):
     """One value of one row is unusable; raised by a row parser, naming the column."""
 
     def __init__(self, column: str, message: str) -> None:

@@ -27,7 +27,8 @@ from typing import Any
 from scapy.config import conf
 from scapy.layers.dns import DNS, DNSQR, DNSRR, DNSRR_DISPATCHER, dnstypes
 
-from sensors.event import Event
+from sensors.errors import InputError
+from sensors.event import NETWORK_DNS, Event
 
 RCODES: dict[int, str] = {
     0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
@@ -50,7 +51,7 @@ _SCAPY_TYPES = frozenset(DNSRR_DISPATCHER)
 _MAX_HOPS = 16
 
 
-class MalformedDNS(ValueError):
+class MalformedDNS(InputError, ValueError):
     """The payload is not a well-formed DNS message."""
 
 
@@ -261,7 +262,7 @@ def dns_event(
 ) -> Event:  # fmt: skip
     """A ``network.dns`` event for one message; raises :class:`MalformedDNS`."""
     fields: dict[str, Any] = {
-        "event.dataset": "network.dns",
+        "event.dataset": NETWORK_DNS,
         "event.kind": "event",
         "event.category": ["network"],
         "event.type": ["protocol"],

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from socket import AF_INET, AF_INET6, inet_ntop
 from typing import Any
 
-from sensors.event import Event
+from sensors.event import NETWORK_FLOW, Event
 
 #: Canonical flow key: (protocol, low address, low port, high address, high port).
 FlowKey = tuple[int, int | bytes, int, int | bytes, int]
@@ -238,7 +238,7 @@ def flow_event(flow: Flow, source: str = "") -> Event:
     start = datetime.fromtimestamp(flow.first, UTC)
     fid = _flow_id(proto, a_ip, ap, b_ip, bp, flow.first)
     fields: dict[str, Any] = {
-        "event.dataset": "network.flow",
+        "event.dataset": NETWORK_FLOW,
         "event.kind": "event",
         "event.category": ["network"],
         "event.type": ["connection", "end"],

@@ -29,7 +29,9 @@ from collections import Counter
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scapy.error import Scapy_Exception
 
+from sensors.errors import ConfigKeyError
 from sensors.event import Event
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,12 @@ class FlowInputs:
                     except OSError as e:
                         raise OSError(f"flows '{c.name}': cannot capture on "
                                       f"{cap.interface}: {e}") from e
+                    except Scapy_Exception as e:  # a BPF filter needs libpcap to compile
+                        raise ConfigKeyError(
+                            f"flows.{c.name}.capture.bpf",
+                            f"cannot compile the filter {cap.bpf!r}: {e}",
+                            hint="install libpcap (Debian: apt-get install libpcap0.8) or "
+                                 "leave out `bpf`") from None
                 else:
                     assert c.netflow is not None
                     try:

@@ -203,3 +203,16 @@ def loopback_available(iface: str = "lo") -> str | None:
     except Exception as e:  # scapy wraps some failures in its own exception type
         return f"cannot capture on {iface}: {type(e).__name__}: {e}"
     return None
+
+
+def bpf_unavailable() -> str | None:
+    """None if BPF filters can be compiled (scapy needs libpcap for it), else the reason
+    and the package to install."""
+    from scapy.arch.common import compile_filter
+
+    try:
+        compile_filter("udp", linktype=1)
+    except Exception as e:  # scapy's own exception type, whatever the cause
+        return (f"libpcap is not available to compile BPF filters (Debian: apt-get install "
+                f"libpcap0.8): {e}")
+    return None

@@ -38,7 +38,7 @@ from scapy.layers.netflow import (
     _netflowv9_defragment_packet,
 )
 
-from sensors.event import Event
+from sensors.event import NETWORK_FLOW, Event
 from sensors.flows.flowtable import TRANSPORTS, _iso, tcp_flag_names
 
 #: Template state of one exporter: (data templates, option templates, missing ids).
@@ -210,7 +210,7 @@ def _event(exporter: str, version: int, src: str, dst: str, proto: int, sport: i
     text = f"{exporter}|{proto}|{src}|{sport}|{dst}|{dport}|{start:.3f}|{end:.3f}|{nbytes}"
     fid = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
     fields: dict[str, Any] = {
-        "event.dataset": "network.flow", "event.kind": "event",
+        "event.dataset": NETWORK_FLOW, "event.kind": "event",
         "event.category": ["network"], "event.type": ["connection", "end"],
         "event.start": _iso(start), "event.end": _iso(end),
         "event.duration": round((end - start) * 1e9),

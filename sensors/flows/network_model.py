@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sensors.event import Event
+from sensors.event import NETWORK_DNS, NETWORK_FLOW, Event
 from sensors.flows.domains import DomainSet, name_features, read_domain_list
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -192,10 +192,10 @@ class NetworkTagger:
         (others pass untouched); returns the same event."""
         fields = event.fields
         dataset = fields.get("event.dataset")
-        if dataset != "network.flow" and dataset != "network.dns":
+        if dataset != NETWORK_FLOW and dataset != NETWORK_DNS:
             return event
         self._tag_addresses(fields)
-        if dataset == "network.dns":
+        if dataset == NETWORK_DNS:
             self._tag_dns(fields)
         else:
             self._tag_flow(fields)

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from sensors.errors import InputError
+
 #: One frame: (timestamp in epoch seconds, link type, offset in ``buf``, captured length,
 #: length on the wire).
 Record = tuple[float, int, int, int, int]
@@ -34,7 +36,7 @@ PCAPNG_SHB = 0x0A0D0D0A
 _BOM = 0x1A2B3C4D
 
 
-class CaptureError(ValueError):
+class CaptureError(InputError, ValueError):
     """The file is not a capture we can read (bad magic, corrupt block structure)."""
 
 

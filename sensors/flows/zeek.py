@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import orjson
 
-from sensors.event import Event
+from sensors.event import NETWORK_DNS, NETWORK_FLOW, Event
 from sensors.flows.dns import RCODES
 from sensors.flows.flowtable import TRANSPORTS, _flow_id, _iso
 from sensors.parsers.base import ParseError
@@ -207,7 +207,7 @@ def conn_event(rec: dict[str, Any], ref: str) -> Event:
     uid = str(rec.get("uid") or "")
     fid = _flow_id(proto, src, sport or 0, dst, dport or 0, ts)
     fields: dict[str, Any] = {
-        "event.dataset": "network.flow", "event.kind": "event",
+        "event.dataset": NETWORK_FLOW, "event.kind": "event",
         "event.category": ["network"], "event.type": ["connection", "end"],
         "event.start": _iso(ts), "event.end": _iso(ts + duration),
         "event.duration": round(duration * 1e9),
@@ -241,7 +241,7 @@ def dns_events(rec: dict[str, Any], ref: str) -> list[Event]:
     ts = _time(rec.get("ts"))
     src, sport, dst, dport = _endpoints(rec)
     base: dict[str, Any] = {
-        "event.dataset": "network.dns", "event.kind": "event",
+        "event.dataset": NETWORK_DNS, "event.kind": "event",
         "event.category": ["network"], "event.type": ["protocol"],
         "network.protocol": "dns", "network.transport": str(rec.get("proto") or "udp"),
         "network.type": "ipv6" if ":" in src else "ipv4",

@@ -8,7 +8,8 @@ because CSV parsers remember the file's header line.
 Formats: ``json`` (canonical ECS JSON lines, ``ecs_json``), ``csv`` (column mapping,
 ``csv_mapped``), ``fhir`` (HL7 FHIR R4 AuditEvent, ``fhir``) and ``squid`` (the Squid web
 proxy's access log, ``squid``). Their configuration models are in
-``sensors.parsers.config``.
+``sensors.parsers.config``; ``sensors.parsers.formats`` registers them with
+``sensors.formats``, the registry every input format goes through.
 """
 
 from __future__ import annotations
@@ -45,13 +46,11 @@ __all__ = [
 
 
 def parser_for(fmt: ParserConfig, path: Path | str | None = None) -> RecordParser:
-    """A new parser for one file (``path`` names it in messages); never shared between files."""
-    if isinstance(fmt, JsonParserConfig):
-        return EcsJsonParser(fmt)
-    if isinstance(fmt, CsvParserConfig):
-        return CsvParser(fmt, str(path) if path is not None else "")
-    if isinstance(fmt, FhirParserConfig):
-        return FhirParser(fmt)
-    if isinstance(fmt, SquidParserConfig):
-        return SquidParser(fmt)
-    raise TypeError(f"not a parser configuration: {fmt!r}")
+    """A new line parser for one file of a line format (``path`` names it in messages);
+    never shared between files. The pipeline opens files through ``sensors.formats``."""
+    from sensors.formats import format_named
+
+    opened = format_named(fmt.format).open(fmt, str(path) if path is not None else "")
+    if opened.lines is None:
+        raise ValueError(f"format {fmt.format!r} reads whole documents, not lines")
+    return opened.lines

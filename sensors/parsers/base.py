@@ -16,18 +16,19 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sensors.event import Event
+from sensors.errors import InputError
+from sensors.event import HIS_ACCESS, Event
 from sensors.timestamps import MAX_YEAR, MIN_YEAR, TimeRangeError, parse_timestamp
 
 #: Fields without which an HIS access event means nothing to the rules.
 REQUIRED_FIELDS: tuple[str, ...] = ("@timestamp", "event.action", "user.id")
 #: ``event.dataset`` when the record does not say.
-DEFAULT_DATASET = "his.access"
+DEFAULT_DATASET = HIS_ACCESS
 
 _fromisoformat = datetime.fromisoformat
 
 
-class ParseError(Exception):
+class ParseError(InputError):
     """A record that cannot become an event; ``reason`` is one line naming the field.
 
     ``field`` is the ECS name of the offending field (``"user.id"``), or ``None`` when the
@@ -42,11 +43,11 @@ class ParseError(Exception):
 
 
 class RecordParser(Protocol):
-    """Turns one complete line (without its line ending) into events.
+    """Turns one complete line (without its line ending) into events (the line formats'
+    side of ``sensors.formats.LineParser``).
 
     Usually one event; a FHIR Bundle line gives several, a CSV header line none. Raises
-    ``ParseError`` for a bad record and nothing else. Stateful parsers (CSV) also have
-    ``prime(header: bytes)`` for a file resumed after its first line.
+    ``ParseError`` for a bad record and nothing else.
     """
 
     def parse(self, line: bytes, ref: str) -> list[Event]: ...

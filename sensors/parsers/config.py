@@ -34,44 +34,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from sensors.timestamps import get_zone
+from sensors.formats import FormatConfig
 
-
-class _ParserConfigBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    #: Zone of times written without an offset; ``None``: the configuration's ``timezone``.
-    timezone: str | None = None
-    #: ``organization.id`` for records that do not carry one.
-    organization_id: str | None = None
-    #: ``strptime`` formats tried, in order, for times that are not ISO 8601 or epoch.
-    timestamp_formats: list[str] = []
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone_exists(cls, v: str | None) -> str | None:
-        if v is not None:
-            get_zone(v)  # ValueError with a readable message
-        return v
-
-    @field_validator("timestamp_formats")
-    @classmethod
-    def _formats_have_directives(cls, v: list[str]) -> list[str]:
-        for fmt in v:
-            if "%" not in fmt:
-                raise ValueError(f"timestamp format {fmt!r} has no % directive")
-        return v
+#: Kept for callers of the old name: every format's configuration derives from it.
+_ParserConfigBase = FormatConfig
 
 
-class JsonParserConfig(_ParserConfigBase):
+class JsonParserConfig(FormatConfig):
     """Canonical HIS access log: one ECS JSON object per line, nested or dotted keys."""
 
     format: Literal["json"] = "json"
 
 
-class CsvParserConfig(_ParserConfigBase):
+class CsvParserConfig(FormatConfig):
     """CSV (or any delimiter) with a mapping from columns to ECS fields."""
 
     format: Literal["csv"]
@@ -84,7 +61,7 @@ class CsvParserConfig(_ParserConfigBase):
     #: CSV column name -> ECS field. Columns not listed are ignored.
     columns: Annotated[dict[str, str], Field(min_length=1)]
     #: ECS field -> {code as written in the file: value}; codes not listed are kept.
-    values: dict[str, dict[str, str]] = {}
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: Text encoding of the file; a UTF-8 byte-order mark is always skipped.
     encoding: str = "utf-8"
 
@@ -114,7 +91,7 @@ class CsvParserConfig(_ParserConfigBase):
         return self
 
 
-class FhirParserConfig(_ParserConfigBase):
+class FhirParserConfig(FormatConfig):
     """HL7 FHIR R4 AuditEvent resources (or Bundles of them), one JSON resource per line.
 
     With ``document: true`` each file is instead one whole JSON document (a pretty-printed
@@ -127,7 +104,7 @@ class FhirParserConfig(_ParserConfigBase):
     settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
 
 
-class SquidParserConfig(_ParserConfigBase):
+class SquidParserConfig(FormatConfig):
     """Squid web proxy ``access.log`` (see ``sensors.parsers.squid``): the native format
     (``logformat squid``, Squid's default) or the Apache-style ``combined`` one, which
     adds the Referer and User-Agent headers."""
@@ -136,7 +113,6 @@ class SquidParserConfig(_ParserConfigBase):
     logformat: Literal["squid", "combined"] = "squid"
 
 
-ParserConfig = Annotated[
-    JsonParserConfig | CsvParserConfig | FhirParserConfig | SquidParserConfig,
-    Field(discriminator="format"),
-]
+#: The configuration of any registered format (``sensors.formats``); the ``format:`` key
+#: picks the model that validates the rest.
+ParserConfig = FormatConfig

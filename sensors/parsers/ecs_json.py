@@ -1,4 +1,4 @@
-"""The canonical HIS access log: one ECS JSON object per line (see DESIGN.md, "Events").
+"""The canonical HIS access log: one ECS JSON object per line (README, "Event fields").
 
 Objects may be nested (``{"user": {"id": ...}}``), dotted (``{"user.id": ...}``) or a mix;
 all three give the same flat event. Lists stay lists (``user.roles``); empty objects carry

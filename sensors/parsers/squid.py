@@ -41,12 +41,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sensors.event import Event
+from sensors.event import NETWORK_PROXY, Event
 from sensors.parsers.base import ParseError, fingerprint, show
 from sensors.parsers.config import SquidParserConfig
 from sensors.timestamps import MAX_YEAR, MIN_YEAR
 
-DATASET = "network.proxy"
+DATASET = NETWORK_PROXY
 _BOM = "\ufeff"
 _CODE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 _HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\Z")

@@ -17,15 +17,13 @@ from alerting.elasticsearch import (
     ElasticsearchConfig,
     build_client,
     check,
-    format_check,
-    format_prune,
-    format_setup,
     prune_indices,
     setup,
 )
 from alerting.elasticsearch.documents import index_for, org_slug
 from alerting.elasticsearch.retention import ilm_policy_body, index_month_end
 from alerting.elasticsearch.template import template_body, template_name
+from phiwatch.render.elasticsearch import format_check, format_prune, format_setup
 
 
 def _dead_url() -> str:

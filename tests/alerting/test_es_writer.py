@@ -19,11 +19,11 @@ from es_testkit import Seen, es_config, make_alert, recording_proxy
 from alerting.elasticsearch import (
     ElasticsearchAlertStore,
     SpoolFullError,
-    format_resend,
     resend_rejected,
 )
 from alerting.elasticsearch.deadletter import read_rejected
 from alerting.store import AlertQuery, WriteResult
+from phiwatch.render.elasticsearch import format_resend
 
 _JSON = {"Content-Type": "application/json", "X-Elastic-Product": "Elasticsearch"}
 

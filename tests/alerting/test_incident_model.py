@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from es_testkit import T0, es_config, make_alert
 
-from alerting.elasticsearch import check, format_check, setup
+from alerting.elasticsearch import check, setup
 from alerting.grouping import IncidentGrouper
 from alerting.incident import (
     STATUSES,
@@ -21,6 +21,7 @@ from alerting.incident import (
 )
 from alerting.incident_store import IncidentQuery
 from alerting.sqlite_store import SQLiteAlertStore
+from phiwatch.render.elasticsearch import format_check
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 

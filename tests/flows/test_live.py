@@ -10,10 +10,12 @@ import pytest
 from scapy.layers.dns import DNS, DNSQR
 
 from sensors.event import Event
-from sensors.flows.live import LiveCapture, loopback_available
+from sensors.flows.live import LiveCapture, bpf_unavailable, loopback_available
 
 REASON = loopback_available("lo")
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+NO_BPF = bpf_unavailable()
+needs_bpf = pytest.mark.skipif(NO_BPF is not None, reason=NO_BPF or "")
 
 
 def free_udp_port() -> int:
@@ -41,6 +43,7 @@ def run_capture(cap: LiveCapture, send: list[tuple[bytes, int]], settle: float =
     return events
 
 
+@needs_bpf
 def test_udp_on_loopback_becomes_one_flow() -> None:
     port = free_udp_port()
     with LiveCapture("lo", f"udp and dst port {port}", idle_timeout=30) as cap:
@@ -60,6 +63,7 @@ def test_udp_on_loopback_becomes_one_flow() -> None:
     assert cap.counters.packets == 20 and cap.kernel_drops == 0
 
 
+@needs_bpf
 def test_bpf_filter_keeps_other_traffic_out() -> None:
     wanted, other = free_udp_port(), free_udp_port()
     with LiveCapture("lo", f"udp and dst port {wanted}") as cap:
@@ -68,6 +72,7 @@ def test_bpf_filter_keeps_other_traffic_out() -> None:
     assert flow.fields["destination.port"] == wanted and cap.counters.packets == 3
 
 
+@needs_bpf
 def test_dns_on_loopback() -> None:
     # Port 53 is taken by nothing on 127.0.0.1 in the test machine, and sending needs no
     # listener: the datagram crosses lo either way.
@@ -80,6 +85,7 @@ def test_dns_on_loopback() -> None:
     assert dns.fields["dns.question.type"] == "NULL"
 
 
+@needs_bpf
 def test_closed_capture_refuses() -> None:
     cap = LiveCapture("lo", "udp and port 9")
     cap.close()

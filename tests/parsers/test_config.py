@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from sensors.formats import FormatConfig, format_config
 from sensors.parsers import (
     CsvParser,
     CsvParserConfig,
@@ -16,12 +17,9 @@ from sensors.parsers import (
     FhirParser,
     FhirParserConfig,
     JsonParserConfig,
-    ParserConfig,
     parser_for,
 )
 from sensors.parsers import config as config_module
-
-ADAPTER: TypeAdapter[Any] = TypeAdapter(ParserConfig)
 
 
 def documented_examples() -> list[dict[str, Any]]:
@@ -34,14 +32,15 @@ def documented_examples() -> list[dict[str, Any]]:
 
 
 def test_the_documented_examples_validate() -> None:
-    examples = [ADAPTER.validate_python(x) for x in documented_examples()]
+    examples = [format_config(x) for x in documented_examples()]
     assert [type(x) for x in examples] == [JsonParserConfig, CsvParserConfig, FhirParserConfig]
     assert [type(parser_for(x, "f")) for x in examples] == [EcsJsonParser, CsvParser, FhirParser]
+    assert isinstance(examples[0], FormatConfig)
     assert examples[1].columns["GIO"] == "@timestamp"
 
 
 def test_documented_csv_example_reads_a_row() -> None:
-    csv = ADAPTER.validate_python(documented_examples()[1])
+    csv = format_config(documented_examples()[1])
     parser = parser_for(csv, "audit.csv")
     parser.parse(b"NGAY;GIO;MA_NV;THAO_TAC;MA_BN", "audit.csv:1")
     [event] = parser.parse(b"22/11/2026;08:15:02;nv01234;XEM;BN2026001234", "audit.csv:2")
@@ -50,25 +49,29 @@ def test_documented_csv_example_reads_a_row() -> None:
 
 
 def test_json_is_the_default_format() -> None:
-    assert ADAPTER.validate_python({"format": "json"}) == JsonParserConfig()
+    assert format_config({"format": "json"}) == JsonParserConfig()
+    assert format_config({}) == JsonParserConfig()
     assert JsonParserConfig().timezone is None  # filled from the configuration by the pipeline
 
 
 @pytest.mark.parametrize(
     ("data", "location"),
     [
-        ({"format": "xml"}, ()),
-        ({}, ()),
-        ({"format": "json", "timezone": "Mars/Olympus"}, ("json", "timezone")),
-        ({"format": "json", "delimiter": ";"}, ("json", "delimiter")),
-        ({"format": "fhir", "columns": {}}, ("fhir", "columns")),
-        ({"format": "csv"}, ("csv", "columns")),
+        ({"format": "json", "timezone": "Mars/Olympus"}, ("timezone",)),
+        ({"format": "json", "delimiter": ";"}, ("delimiter",)),
+        ({"format": "fhir", "columns": {}}, ("columns",)),
+        ({"format": "csv"}, ("columns",)),
     ],
 )
 def test_bad_sections_name_the_key(data: dict[str, Any], location: tuple[str, ...]) -> None:
     with pytest.raises(ValidationError) as e:
-        ADAPTER.validate_python(data)
+        format_config(data)
     assert e.value.errors()[0]["loc"] == location
+
+
+def test_an_unknown_format_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown input format 'xml' \(known: csv, fhir, json"):
+        format_config({"format": "xml"})
 
 
 def test_the_pipeline_can_fill_in_zone_and_organization() -> None:

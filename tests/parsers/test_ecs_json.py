@@ -11,7 +11,7 @@ import pytest
 
 from sensors.parsers import EcsJsonParser, JsonParserConfig, ParseError, parser_for
 
-#: The example record of DESIGN.md, "Events".
+#: The example record of the README's "Event fields" (the canonical HIS log).
 DESIGN_LINE = (
     '{"@timestamp": "2026-11-22T08:15:02+07:00",'
     ' "event": {"action": "view", "outcome": "success"},'

@@ -11,12 +11,14 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from sensors.deadletter import DeadLetter
 from sensors.event import Event
 from sensors.file_source import FileSource
-from sensors.parsers import ParseError, ParserConfig, SquidParser, SquidParserConfig, parser_for
+from sensors.formats import FileParser, format_config
+from sensors.parsers import ParseError, SquidParser, SquidParserConfig, parser_for
+from sensors.split import Split
 
 NATIVE = SquidParserConfig(format="squid")
 COMBINED = SquidParserConfig(format="squid", logformat="combined")
@@ -195,12 +197,11 @@ def test_invalid_utf8() -> None:
 
 
 def test_configuration() -> None:
-    adapter: TypeAdapter[ParserConfig] = TypeAdapter(ParserConfig)
-    assert adapter.validate_python({"format": "squid"}) == NATIVE
-    assert isinstance(parser_for(adapter.validate_python(
+    assert format_config({"format": "squid"}) == NATIVE
+    assert isinstance(parser_for(format_config(
         {"format": "squid", "logformat": "combined", "timezone": "UTC"})), SquidParser)
     with pytest.raises(ValidationError, match="logformat"):
-        adapter.validate_python({"format": "squid", "logformat": "icap"})
+        format_config({"format": "squid", "logformat": "icap"})
     config = SquidParserConfig(format="squid", organization_id="tu-du")
     assert parse(PASTE, config).fields["organization.id"] == "tu-du"
 
@@ -210,10 +211,13 @@ def test_bad_lines_go_to_the_dead_letter_file_and_the_rest_is_read(tmp_path: Pat
     log.write_bytes(b"\n".join([PASTE, b"1795405200.1 1 10.0.0.1 TCP_MISS/200 -1 GET "
                                 b"http://a.org/ - HIER_DIRECT/- -", TUNNEL, b""]))
     dead = DeadLetter(tmp_path / "dead" / "dead.ndjson")
-    factory: Callable[[str], SquidParser] = lambda p: SquidParser(NATIVE)  # noqa: E731
-    source = FileSource([str(log)], factory, dead)
+    factory: Callable[[str], FileParser] = (  # noqa: E731
+        lambda p: FileParser(lines=SquidParser(NATIVE)))
+    splits: list[Split] = []
+    source = FileSource([str(log)], factory, dead, on_split=splits.append)
     source.scan()
-    events = source.read(100)
+    source.fill(100, 1000)
+    events = splits[0].pending
     assert [e.fields["url.domain"] for e in events] == ["pastebin.com", "www.dropbox.com"]
     dead.flush()
     entries = [orjson.loads(x) for x in dead.path.read_bytes().splitlines()]

@@ -18,7 +18,8 @@ from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery
 from phiwatch.config import ConfigError, load_config
 from phiwatch.runner import Runner
-from sensors.flows.live import loopback_available
+from sensors.errors import ConfigKeyError
+from sensors.flows.live import bpf_unavailable, loopback_available
 
 
 def config(tmp_path: Path, flows: list[dict[str, Any]]) -> Any:
@@ -60,8 +61,8 @@ def test_netflow_upload_raises_the_large_upload_rule(tmp_path: Path) -> None:
     cfg = config(tmp_path, [{"name": "core", "netflow": {"host": "127.0.0.1", "port": 0}}])
     store = SQLiteAlertStore(cfg.sqlite_path)
     runner = Runner(cfg, store)
-    assert runner.flow_inputs is not None
-    address = runner.flow_inputs.addresses()["core"]
+    assert runner.inputs.flows is not None
+    address = runner.inputs.flows.addresses()["core"]
     now = int(time.time())
     datagram = raw(NetflowHeader(version=5) / NetflowHeaderV5(unixSecs=now, sysUptime=90_000)
                    / NetflowRecordV5(src="10.20.21.13", dst="103.97.125.8", srcport=50000,
@@ -82,6 +83,7 @@ def test_netflow_upload_raises_the_large_upload_rule(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(bool(loopback_available()), reason=str(loopback_available()))
+@pytest.mark.skipif(bool(bpf_unavailable()), reason=str(bpf_unavailable()))
 def test_capture_on_loopback_raises_dns_tunnelling(tmp_path: Path) -> None:
     # The capture sees the queries whether or not anything on 127.0.0.1 answers them.
     port = 53  # DNS events are made from port-53 traffic
@@ -103,4 +105,24 @@ def test_capture_on_loopback_raises_dns_tunnelling(tmp_path: Path) -> None:
 
     run_until(runner, queried_and_alerted)
     assert "phiwatch-net-dns-tunnel-record-types" in rules_fired(store)
-    assert runner.flow_inputs is None or runner.flow_inputs.stats()["lo"] > 0
+    assert runner.inputs.flows is None or runner.inputs.flows.stats()["lo"] > 0
+
+
+def test_a_filter_without_libpcap_is_one_clear_error(tmp_path: Path, monkeypatch: Any) -> None:
+    """Mocked: libpcap cannot be removed from this machine for one test, so scapy's
+    filter compiler is made to fail as it does without libpcap."""
+    import scapy.arch.linux as linux
+    from scapy.error import Scapy_Exception
+
+    def no_libpcap(*args: Any, **kwargs: Any) -> None:
+        raise Scapy_Exception("libpcap is not available. Cannot compile filter !")
+
+    monkeypatch.setattr(linux, "attach_filter", no_libpcap)
+    cfg = config(tmp_path, [{"name": "span", "capture": {
+        "interface": "lo", "bpf": "udp port 53", "active_timeout_seconds": 10,
+        "idle_timeout_seconds": 5}}])
+    with pytest.raises(ConfigKeyError) as e:
+        Runner(cfg, SQLiteAlertStore(cfg.sqlite_path))
+    assert str(e.value).startswith("flows.span.capture.bpf: cannot compile the filter "
+                                   "'udp port 53'")
+    assert "apt-get install libpcap0.8" in str(e.value)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from rulekit import EVENT_COUNT, VALUE_COUNT, load, write
 
-from rules.loader import format_report, load_rules, validate_directories
+from phiwatch.render.rules import format_report
+from phiwatch.service import validate_rules
+from rules.loader import load_rules
 
 GOOD = """
 title: Bulk export
@@ -27,7 +29,8 @@ def _messages(folder: Path) -> list[str]:
 
 def test_shipped_packs_load_cleanly() -> None:
     packs = Path(__file__).resolve().parents[2] / "rules" / "packs"
-    errors, good = validate_directories([packs])
+    result = validate_rules([packs])
+    errors, good = result.errors, result.ready
     assert [str(e) for e in errors] == []
     assert good >= 7
 
@@ -205,7 +208,8 @@ def test_aliases_map_group_by_per_rule(tmp_path: Path) -> None:
 def test_missing_folder_and_report_format(tmp_path: Path) -> None:
     write(tmp_path, "good.yml", GOOD)
     write(tmp_path, "bad.yml", "title: [\n")
-    errors, good = validate_directories([tmp_path, tmp_path / "absent"])
+    result = validate_rules([tmp_path, tmp_path / "absent"])
+    errors, good = result.errors, result.ready
     report = format_report(errors, good)
     lines = report.splitlines()
     assert any("absent: error: no such file or folder" in line for line in lines)

@@ -7,6 +7,7 @@ from pathlib import Path
 from rulekit import EVENT_COUNT, his, write
 from test_temporal import ORDERED
 
+from phiwatch.render.rules import format_test_report
 from rules import ruletest
 
 
@@ -21,7 +22,7 @@ def test_report_lists_matches_state_and_alerts(tmp_path: Path) -> None:
     state = report.state["many_views"]
     assert any(line.startswith("user.id=nv01: episode open") for line in state)
     assert "user.id=nv02: 1 event(s) in the window, figure 1 (needs gte 3)" in state
-    text = ruletest.format_test_report(report)
+    text = format_test_report(report)
     assert "  view: 4 event(s)" in text
     assert f"    {events[0].ref}" in text
     assert "Alerts it would raise: 1" in text
@@ -34,7 +35,7 @@ def test_report_shows_temporal_state_and_rule_errors(tmp_path: Path) -> None:
     report = ruletest.test_rule(tmp_path, [his(0, action="login_failed")], lateness_seconds=0)
     assert report.errors
     assert report.state["guess_then_export"] == ["user.id=nv01: seen failed x1 in the window"]
-    text = ruletest.format_test_report(report)
+    text = format_test_report(report)
     assert "bad.yml" in text and "Alerts it would raise: 0" in text
 
 

@@ -9,22 +9,34 @@ import sys
 import time
 from pathlib import Path
 
+from phiwatch.config import load_config
+from phiwatch.inputs import opener
 from sensors.checkpoint import Checkpoint
 from sensors.deadletter import DeadLetter
 from sensors.file_source import FileSource
-from sensors.parsers import FhirParserConfig, parser_for
+from sensors.parsers import FhirParserConfig
+from sensors.split import Split
 
 BUNDLE = Path(__file__).parent.parent / "parsers" / "data" / "bundle_searchset.json"
 
 
+SPLITS: dict[int, list[Split]] = {}
+
+
 def source(folder: Path, dead: DeadLetter, checkpoint: Checkpoint) -> FileSource:
     cfg = FhirParserConfig(format="fhir", document=True, settle_seconds=0.2)
-    return FileSource([str(folder / "*.json")], lambda p: parser_for(cfg, p), dead, checkpoint)
+    splits: list[Split] = []
+    src = FileSource([str(folder / "*.json")], opener(load_config(None), cfg), dead,
+                     checkpoint, on_split=splits.append)
+    SPLITS[id(src)] = splits
+    return src
 
 
 def drain(src: FileSource) -> list[str]:
     src.scan()
-    return [str(e.fields["event.action"]) for e in src.read()]
+    src.fill(1000, 1_000_000)
+    return [str(e.fields["event.action"])
+            for split in SPLITS[id(src)] for e in split.take(float("inf"))]
 
 
 def test_a_bundle_is_read_whole_once_it_settles_and_never_again(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ import pytest
 from sensors.checkpoint import Checkpoint
 from sensors.deadletter import DeadLetter
 from sensors.file_source import FileSource
+from sensors.formats import FileParser
 from sensors.parsers import JsonParserConfig, parser_for
+from sensors.split import Split
 
 
 def rec(n: int) -> bytes:
@@ -48,18 +50,19 @@ class Harness:
 
     def _new(self, checkpoint: Checkpoint) -> FileSource:
         cfg = JsonParserConfig(format="json")
-        factory: Callable[[str], object] = lambda p: parser_for(cfg, Path(p))  # noqa: E731
-        return FileSource([self.pattern], factory, self.dead, checkpoint,  # type: ignore[arg-type]
-                          rotate_wait=self.rotate_wait)
+        factory: Callable[[str], FileParser] = (  # noqa: E731
+            lambda p: FileParser(lines=parser_for(cfg, Path(p))))
+        self.splits: list[Split] = []
+        return FileSource([self.pattern], factory, self.dead, checkpoint,
+                          on_split=self.splits.append, rotate_wait=self.rotate_wait)
 
     def pump(self, rounds: int = 3) -> None:
         for _ in range(rounds):
             self.source.scan()
-            while True:
-                events = self.source.read(1000)
-                if not events:
-                    break
-                self.seen.extend(int(e.fields["seq"]) for e in events)
+            while self.source.fill(1000, 1_000_000):
+                pass
+            for split in self.splits:
+                self.seen.extend(int(e.fields["seq"]) for e in split.take(float("inf")))
 
     def restart(self) -> None:
         positions = self.source.positions()

@@ -20,7 +20,7 @@ from simkit import ground_truth, read_csv, read_log
 from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery
 from phiwatch.config import load_config
-from phiwatch.pipeline import replay
+from phiwatch.replay import replay
 from rules.alert import Alert
 from rules.engine import Engine
 from rules.loader import RuleSet, load_rules

@@ -1,4 +1,5 @@
-"""The command-line functions and their plain-text formatters, on the SQLite store."""
+"""The incident use cases (``phiwatch.service``) and their plain-text rendering, on the
+SQLite store."""
 
 from __future__ import annotations
 
@@ -10,17 +11,15 @@ from es_testkit import T0, make_alert
 
 from alerting.grouping import IncidentGrouper
 from alerting.incident import ConflictError, IncidentNotFound, TransitionError
-from alerting.incident_commands import (
-    change_incident_status,
+from alerting.incident_store import IncidentQuery
+from alerting.sqlite_store import SQLiteAlertStore
+from phiwatch.render.incidents import (
     format_incident,
     format_incident_list,
     format_status_change,
     format_transitions,
-    list_incidents,
-    show_incident,
 )
-from alerting.incident_store import IncidentQuery
-from alerting.sqlite_store import SQLiteAlertStore
+from phiwatch.service import change_incident_status, list_incidents, show_incident
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 

@@ -1,62 +1,12 @@
-"""What ``phiwatch incidents list``, ``show`` and ``status`` do, and how they read.
-
-Each function takes any store with the incident methods (SQLite or Elasticsearch) and
-returns plain data; each formatter phrases it for a terminal, plain text, one fact a
-line, times in UTC ISO so they sort and paste. Errors are the ``IncidentError`` family
-(``IncidentNotFound``, ``TransitionError``, ``ConflictError``), each with a message meant
-for the operator: a command line prints ``str(e)`` and exits non-zero.
-"""
+"""Incidents on a terminal: plain text, one fact a line, times in UTC ISO so they sort and
+paste. ``phiwatch.text.printable`` is applied by the command line when it prints."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from alerting.incident import (
-    ADMIN_ROLES,
-    NOTE_REQUIRED,
-    STATUSES,
-    TRANSITIONS,
-    Incident,
-    IncidentNotFound,
-)
-from alerting.incident_store import IncidentQuery, IncidentStore
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentPage:
-    """One page of incidents and how many match in all."""
-
-    query: IncidentQuery
-    total: int
-    incidents: list[Incident]
-
-
-def list_incidents(store: IncidentStore, q: IncidentQuery) -> IncidentPage:
-    return IncidentPage(q, store.count_incidents(q), store.query_incidents(q))
-
-
-def show_incident(store: IncidentStore, incident_id: str) -> Incident:
-    """The incident, or ``IncidentNotFound``."""
-    incident = store.get_incident(incident_id.strip())
-    if incident is None:
-        raise IncidentNotFound(incident_id)
-    return incident
-
-
-def change_incident_status(
-    store: IncidentStore,
-    incident_id: str,
-    to: str,
-    actor: str,
-    note: str = "",
-    expected_version: int | None = None,
-    role: str | None = None,
-) -> Incident:
-    """Move the status. Pass ``expected_version`` (as ``show`` printed it) so a change
-    made by someone else since is a ``ConflictError`` rather than decided over."""
-    return store.change_status(incident_id.strip(), to, actor, note, expected_version,
-                               role=role)
+from alerting.incident import ADMIN_ROLES, NOTE_REQUIRED, STATUSES, TRANSITIONS, Incident
+from phiwatch.service import IncidentPage
 
 
 def _t(dt: datetime) -> str:
@@ -122,3 +72,4 @@ def format_transitions() -> str:
     lines.append(f"A note is required for: {', '.join(sorted(NOTE_REQUIRED))}, and to reopen.")
     lines.append(f"Reopening a closed incident needs role: {', '.join(sorted(ADMIN_ROLES))}.")
     return "\n".join(lines)
+

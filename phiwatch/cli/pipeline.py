@@ -1,0 +1,208 @@
+"""Commands that run the pipeline: ``demo``, ``simulate``, ``replay``, ``run``, ``flows``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import tempfile
+import threading
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from phiwatch.cli.common import (
+    ConfigOption,
+    close_store,
+    err,
+    errors,
+    fail,
+    load,
+    out,
+    say,
+    setup_logging,
+)
+from phiwatch.stores import open_store
+from phiwatch.text import printable
+
+
+def demo(
+    days: Annotated[int, typer.Option(min=1, max=30, help="Simulated days.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the simulated logs and alert store in this folder.")
+    ] = None,
+) -> None:
+    """Simulate a hospital with injected leaks, replay it, and show the alerts found.
+
+    Needs nothing else: no Elasticsearch, no configuration. Exits 0 when every injected
+    incident was found.
+    """
+    from phiwatch.demo import run_demo
+
+    setup_logging(False)
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        code = run_demo(keep, days=days, seed=seed, console=out)
+    else:
+        with tempfile.TemporaryDirectory(prefix="phiwatch-demo-") as tmp:
+            code = run_demo(Path(tmp), days=days, seed=seed, console=out)
+    raise typer.Exit(code)
+
+
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the logs into.")],
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days to simulate.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
+    preset: Annotated[
+        str, typer.Option(help="Hospital size: `small` (~250 staff) or `large` (1,500 staff).")
+    ] = "small",
+    start: Annotated[
+        str | None, typer.Option(help="First simulated day, YYYY-MM-DD (default 2026-11-16).")
+    ] = None,
+    pcap: Annotated[bool, typer.Option(
+        "--pcap/--no-pcap", help="Also write the network capture of each day (and the "
+        "network incidents in it).")] = True,
+) -> None:
+    """Write realistic HIS access logs, context files and labelled injected incidents.
+
+    Output: `his/access-YYYY-MM-DD.log` (JSON lines), `roster.csv`,
+    `flagged_patients.csv`, `encounters.csv`, `patients.csv`, `workstations.csv`,
+    `networks.csv` and `ground_truth.json`; with `--pcap` (the default) also
+    `net/capture-YYYY-MM-DD.pcap` and `net/network.yaml`, the `network:` section that
+    describes the simulated network (replay with `--config net/network.yaml`).
+    """
+    from simulator import HospitalSpec
+    from simulator import simulate as run_simulation
+
+    if preset not in ("small", "large"):
+        fail(f"--preset must be 'small' or 'large', not {preset!r}")
+    first = None
+    if start is not None:
+        try:
+            first = datetime.strptime(start, "%Y-%m-%d").date()
+        except ValueError:
+            fail(f"--start must be a date like 2026-11-16, not {start!r}")
+    spec = HospitalSpec.large() if preset == "large" else HospitalSpec.small()
+    with err.status(f"simulating {days} day(s) of a {preset} hospital…"):
+        result = run_simulation(spec, out_dir, days=days, seed=seed, start=first, pcap=pcap)
+    packets = sum(result.packets_per_day.values())
+    net = (f" and {packets:,} packets in {len(result.pcap_files)} capture(s)"
+           if result.pcap_files else "")
+    out.print(f"wrote {result.events:,} events{net} to {out_dir}")
+
+
+def replay(
+    files: Annotated[list[Path], typer.Argument(
+        help="Log files, Zeek logs and packet captures; each is read with the format of the "
+        "configured source whose paths match it, else the format its content shows "
+        "(pcap/pcapng, Zeek, FHIR, Squid, JSON lines).",
+        exists=True, dir_okay=False)],
+    config: ConfigOption = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Process log files to their end as fast as possible, on event time.
+
+    Files are merged in time order, so a replay of last month gives the same alerts as
+    the live feed did. Replaying the same files again adds no alert: ids are derived from
+    the rule, the group and the window. Exits 1 when not one record could be read.
+    """
+    from phiwatch.progress import byte_progress
+    from phiwatch.replay import replay as run_replay
+
+    setup_logging(False)
+    cfg = load(config)
+    with errors():
+        store = open_store(cfg)
+        total = sum(f.stat().st_size for f in files)
+        with byte_progress(total, enabled=progress, console=err) as tick:
+            report = run_replay(cfg, files, store, progress=tick)
+        close_store(store)
+    dead = ", ".join(f"{k}: {v}" for k, v in sorted(report.dead_letters.items())) or "none"
+    where = f" ({report.dead_letter_path})" if report.dead_letters else ""
+    err.print(f"{report.events:,} events from {report.files} file(s); "
+              f"{report.new_alerts} new alert(s), {report.alerts} raised; "
+              f"dead letters: {dead}{where}")
+    if report.unreadable:
+        fail(f"no record of the {report.files} file(s) could be read; every one was "
+             f"dead-lettered — see the reasons in {report.dead_letter_path} (a wrong "
+             "format, delimiter or column mapping in the source's `parse:` section?)", 1)
+
+
+def run(config: ConfigOption = None,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Tail the configured logs and live network inputs until SIGINT or SIGTERM.
+
+    Resumes where the last run stopped (state in `state_dir`), follows rotation and
+    truncation, and on shutdown flushes open alerts and saves its position. `flows:` in the
+    configuration adds live capture on an interface or a NetFlow/IPFIX collector.
+    """
+    from phiwatch.render.alerts import AlertPrinter
+    from phiwatch.runner import Runner
+
+    setup_logging(verbose)
+    cfg = load(config)
+    if not cfg.sources and not cfg.flows:
+        fail(f"{config or 'defaults'}: sources: no log source configured "
+             "(add a `sources:` list with the `paths` of your HIS access logs, or a "
+             "`flows:` list of live network inputs)")
+    stop = threading.Event()
+    with errors():
+        store = open_store(cfg)
+        try:
+            runner = Runner(cfg, store, on_alert=AlertPrinter(say))
+        except OSError as e:  # a live input that cannot open: no right to capture, port taken
+            fail(str(e))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        runner.wake()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        report = runner.run(stop)
+    except Exception as e:  # the store refused alerts (spool full, disk): resume from snapshot
+        say("error:", "bold red", f"{type(e).__name__}: {e}")
+        err.print("phiwatch stopped without saving its position past the failure; the next "
+                  "start re-reads from the last snapshot, so no alert is lost")
+        raise typer.Exit(1) from e
+    close_store(store)
+    err.print(printable(f"stopped: {report.events:,} events, {report.alerts} alert(s) raised, "
+                        f"dead letters: {report.dead_letters or 'none'}"))
+
+
+def flows(
+    pcap: Annotated[Path, typer.Option("--pcap", help="pcap or pcapng capture file.",
+                                       exists=True, dir_okay=False)],
+    format: Annotated[str, typer.Option("--format", "-f", help="`ndjson` or `csv`.")] = "ndjson",
+    idle_timeout: Annotated[float, typer.Option(help="Seconds of silence that end a flow.")] = 60,
+    active_timeout: Annotated[float, typer.Option(
+        help="Seconds after which a long flow is reported and started afresh.")] = 300,
+) -> None:
+    """Print the bidirectional flows (and DNS queries) of a capture, as ECS events.
+
+    Bytes are counted on the wire, as `tshark -z conv,ip` counts them.
+    """
+    from sensors.flows import FlowReader, write_events
+
+    if format not in ("ndjson", "csv"):
+        fail(f"--format must be 'ndjson' or 'csv', not {format!r}")
+    reader = FlowReader(pcap, idle_timeout=idle_timeout, active_timeout=active_timeout)
+    with errors():
+        try:
+            n = write_events(reader, sys.stdout, format)
+        except BrokenPipeError:  # `phiwatch flows … | head` is fine
+            return
+    c = reader.counters
+    bad = sum(c.decode_errors.values())
+    err.print(f"{n:,} events ({c.flows:,} flows, {c.dns_events:,} DNS) from {c.packets:,} "
+              f"packets of {pcap}; undecodable packets: {bad:,}"
+              + (f" ({dict(c.decode_errors)})" if bad else ""))
+
+
+def register(app: typer.Typer) -> None:
+    for command in (demo, simulate, replay, run, flows):
+        app.command()(command)
