@@ -50,12 +50,12 @@ def breach_notification(
     body.append(L.Bullet(f"Tên tổ chức: {hospital.name}."))
     if hospital.address:
         body.append(L.Bullet(f"Địa chỉ: {hospital.address}."))
-    body.append(L.Bullet(f"Cơ quan quản lý trực tiếp: {', '.join(hospital.issuing_body)}."))
+    body.append(L.Bullet(f"Cơ quan quản lý trực tiếp: {hospital.recipient}."))
 
     body.append(L.Heading("II. Mô tả tính chất của vi phạm"))
     body.append(L.Para("1. Thời gian:", indent=True, bold=True))
     body += [L.Bullet(W.occurred(f, z)),
-             L.Bullet(f"Thời điểm phát hiện: {L.vn_time(f.detected_at, z)} (giờ Việt Nam); "
+             L.Bullet(f"Thời điểm phát hiện: {L.vn_time(f.detected_at, z)} (giờ Việt Nam). "
                       f"{f.detection_method}.")]
     body.append(L.Para("2. Địa điểm:", indent=True, bold=True))
     where = [f"Hệ thống: {s}." for s in f.systems]
@@ -105,7 +105,7 @@ def breach_notification(
         place_date=L.place_date(hospital.place, issued_at, z),
         doc_type="Thông báo",
         subject="Vi phạm quy định về bảo vệ dữ liệu cá nhân",
-        recipient=(f"Bộ Công an ({hospital.breach_authority.removesuffix(', Bộ Công an')})",),
+        recipient=(f"Bộ Công an ({hospital.breach_authority})",),
         body=tuple(body),
         copies_to=("Như trên", f"{hospital.recipient} (để báo cáo)", *hospital.copies_to[1:]),
         archive=hospital.archive,

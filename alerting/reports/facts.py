@@ -216,7 +216,9 @@ def facts_from_incident(
         systems.append("Mạng nội bộ của bệnh viện (kết nối ra Internet)")
 
     history_measures = [m for m in (_measure(c) for c in incident.history) if m]
-    cause = [safe_text.clean(f"Cảnh báo «{a.rule_title}»: {a.explanation}")
+    zone = hospital.zone
+    cause = [safe_text.clean(f"Cảnh báo «{a.rule_title}» ngày "
+                             f"{a.window_end.astimezone(zone):%d/%m/%Y}: {a.explanation}")
              for a in incident.alerts]
     cause += [safe_text.clean(f"Nhận định của cán bộ xác minh ({safe_text.name(c.actor)}): "
                               f"{c.note}")

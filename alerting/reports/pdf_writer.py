@@ -36,7 +36,6 @@ from alerting.reports.errors import RenderError
 from alerting.reports.fonts import SerifFont, find_serif
 from alerting.reports.safe_text import clean
 
-
 #: reportlab's alignment codes (TA_LEFT, TA_CENTER, TA_RIGHT, TA_JUSTIFY).
 _ALIGN: dict[str, Literal[0, 1, 2, 4]] = {"left": 0, "center": 1, "right": 2, "justify": 4}
 

@@ -36,8 +36,8 @@ DEFAULT_MEASURES_PLANNED: tuple[str, ...] = (
     "mạo danh.",
     "Phối hợp với cơ quan công an và Sở Y tế trong quá trình xác minh, xử lý.",
 )
-BREACH_AUTHORITY = ("Cục An ninh mạng và phòng, chống tội phạm sử dụng công nghệ cao "
-                    "(A05), Bộ Công an")
+#: The Ministry of Public Security's data-protection agency (A05).
+BREACH_AUTHORITY = "Cục An ninh mạng và phòng, chống tội phạm sử dụng công nghệ cao"
 
 
 class _Config(BaseModel):
