@@ -19,6 +19,7 @@ from alerting.reports.errors import FactsError
 from alerting.reports.layout import AdminDocument
 from alerting.reports.model import ReportFacts
 from alerting.reports.numbering import ReportNumbers, number_key
+from alerting.reports.outbox import Attachment, Parcel
 from alerting.reports.payload import DocumentHashes, Kind, SignedReport, sha256
 from alerting.reports.pdf_writer import render_pdf
 from alerting.reports.profile import HospitalProfile
@@ -117,3 +118,27 @@ def finalize(
         documents=DocumentHashes(docx_sha256=sha256(docx), pdf_sha256=sha256(pdf)),
         facts=facts)
     return IssuedReport(payload, docx, pdf, sign_report(payload, key))
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def parcel_of(issued: IssuedReport, hospital: HospitalProfile) -> Parcel:
+    """What the outbox delivers: a Vietnamese message, DOCX, PDF and the JWS attached."""
+    p = issued.payload
+    what = ("Báo cáo sự cố lộ lọt dữ liệu người bệnh" if p.kind == "department_report"
+            else "Thông báo vi phạm quy định về bảo vệ dữ liệu cá nhân")
+    subject = f"{what} – số {p.number_text} – {hospital.name}"
+    body = (f"Kính gửi: {hospital.recipient if p.kind == 'department_report' else 'Bộ Công an'}"
+            f"\n\n{hospital.name} gửi {what.lower()} số {p.number_text} "
+            f"({p.issued_at.astimezone(hospital.zone):%d/%m/%Y %H:%M}).\n"
+            "Đính kèm: văn bản (DOCX, PDF) và bản JSON có chữ ký số của bệnh viện (JWS; "
+            "trong đó có mã băm SHA-256 của hai tệp văn bản).\n\n"
+            f"Đầu mối liên hệ: {p.facts.contact.name}, {p.facts.contact.phone}, "
+            f"{p.facts.contact.email}.\n")
+    stem = issued.file_stem
+    return Parcel(
+        report_id=issued.report_id, subject=subject, body=body, jws=issued.jws,
+        attachments=(Attachment(f"{stem}.docx", DOCX_TYPE, issued.docx),
+                     Attachment(f"{stem}.pdf", "application/pdf", issued.pdf),
+                     Attachment(f"{stem}.jws", "application/jose", issued.jws)))
