@@ -113,7 +113,7 @@ def _borderless(table: DocxTable, widths: Sequence[float]) -> None:
 def _header(d: DocxDocument, doc: L.AdminDocument) -> None:
     t = d.add_table(rows=2, cols=2)
     _borderless(t, (L.HEADER_LEFT_MM, L.HEADER_RIGHT_MM))
-    left, right = t.cell(0, 0), t.cell(0, 1)
+    (left, right), (number, date) = t.rows[0].cells, t.rows[1].cells
     for i, line in enumerate(doc.issuing_body):
         _para(left, line.upper(), L.SIZE_BODY_LINE, first=i == 0)
     _para(left, doc.issuer.upper(), L.SIZE_ISSUER, bold=True, first=not doc.issuing_body)
@@ -122,22 +122,24 @@ def _header(d: DocxDocument, doc: L.AdminDocument) -> None:
     _para(right, L.MOTTO, L.SIZE_MOTTO, bold=True, first=True)
     _para(right, L.SLOGAN, L.SIZE_SLOGAN, bold=True)
     _rule(right, _width_mm(L.SLOGAN, L.SIZE_SLOGAN, bold=True), L.HEADER_RIGHT_MM - 2)
-    _para(t.cell(1, 0), doc.number, L.SIZE_NUMBER, first=True)
-    _para(t.cell(1, 1), doc.place_date, L.SIZE_PLACE_DATE, italic=True, first=True)
+    _para(number, doc.number, L.SIZE_NUMBER, first=True)
+    _para(date, doc.place_date, L.SIZE_PLACE_DATE, italic=True, first=True)
 
 
 def _table(d: DocxDocument, block: L.Table) -> None:
-    t = d.add_table(rows=1 + len(block.rows), cols=len(block.header))
+    """A grid table; rows are appended one by one (``Table.cell`` walks the whole grid on
+    every call, which made a 330-row annex take minutes)."""
+    t = d.add_table(rows=1, cols=len(block.header))
     t.style = "Table Grid"
     t.autofit = False
-    for j, h in enumerate(block.header):
-        _para(t.cell(0, j), h, L.SIZE_TABLE, bold=True, first=True)
-    for i, row in enumerate(block.rows, start=1):
-        for j, value in enumerate(row):
-            _para(t.cell(i, j), value, L.SIZE_TABLE, align="left", first=True)
-    for row in t.rows:
-        for cell, w in zip(row.cells, block.widths_mm, strict=True):
-            cell.width = Mm(w)
+    widths = [Mm(w) for w in block.widths_mm]
+    for cell, h, w in zip(t.rows[0].cells, block.header, widths, strict=True):
+        cell.width = w
+        _para(cell, h, L.SIZE_TABLE, bold=True, first=True)
+    for row in block.rows:
+        for cell, value, w in zip(t.add_row().cells, row, widths, strict=True):
+            cell.width = w
+            _para(cell, value, L.SIZE_TABLE, align="left", first=True)
     d.add_paragraph().paragraph_format.space_after = Pt(0)
 
 

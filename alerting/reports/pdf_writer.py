@@ -181,7 +181,8 @@ def render_pdf(doc: L.AdminDocument, *, font: SerifFont | None = None) -> bytes:
         topMargin=L.MARGIN_TOP_MM * mm, bottomMargin=L.MARGIN_BOTTOM_MM * mm,
         title=clean(doc.meta_title), author=clean(doc.meta_author),
         subject=clean(doc.subject), creator="phiwatch", keywords=list(doc.keywords),
-        invariant=True, lang="vi")
+        invariant=True, lang="vi", initialFontName=font.face(),
+        initialFontSize=L.SIZE_TEXT)
     template.phiwatch_font = font.face()  # type: ignore[attr-defined]
     try:
         template.build(story, onLaterPages=_page_number)
