@@ -78,9 +78,10 @@ def facts(case: sample.SampleCase, hospital: HospitalProfile,
                                evidence=case.evidence, notified=case.notified)
 
 
-@pytest.fixture
-def keydir(tmp_path: Path) -> Path:
-    d = tmp_path / "keys"
+@pytest.fixture(scope="session")
+def keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two hospitals' key pairs (ES256 and RS256), made once: RSA generation is slow."""
+    d = tmp_path_factory.mktemp("keys")
     write_key_pair(d, "bv-mau", "ES256")
     write_key_pair(d, "bv-khac", "RS256")
     return d
