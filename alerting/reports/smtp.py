@@ -1,18 +1,19 @@
 """The email channel: the report as a Vietnamese message with DOCX, PDF and JWS attached.
 
-Standard library only (``smtplib``, ``email``). The ``SMTP`` policy encodes a Vietnamese
-subject as RFC 2047 words and the attachments as base64; the Message-ID is derived from
-the delivery's idempotency key, so a retried message is recognisably the same message.
-STARTTLS or implicit TLS with the system's (or a given) CA store; a password is never
-sent over a connection that is not encrypted. The SMTP reply decides the verdict: 2xx
-delivered, 4xx (and any network or TLS error) retry, 5xx failed.
-"""
+Standard library only (``smtplib``, ``email``). Attachments go as base64, the Vietnamese
+subject as RFC 2047 encoded words (made by ``email.header.Header``, see
+``build_message``); the Message-ID comes from the delivery's idempotency key, so a retried
+message is recognisably the same message. STARTTLS or implicit TLS with the system's (or
+a given) CA store; a password is never sent over a connection that is not encrypted. The
+SMTP reply decides the verdict: 2xx delivered, 4xx (and any network or TLS error) retry,
+5xx failed."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from dataclasses import dataclass, field
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
@@ -20,6 +21,7 @@ from typing import Literal
 
 from alerting.reports.errors import DeliveryError
 from alerting.reports.outbox import Outcome, Parcel
+from alerting.reports.safe_text import clean
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,11 @@ class SmtpSettings:
 
 def build_message(parcel: Parcel, sender: str, to: str, idempotency_key: str) -> EmailMessage:
     msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = parcel.subject
+    # Encoded here, not by the policy: CPython's folding of long non-ASCII headers puts
+    # the spaces between words outside the encoded words, where RFC 2047 decoders drop
+    # them ("dữ liệungười bệnh"). Header keeps each space inside its encoded word.
+    subject = Header(clean(parcel.subject, limit=500), "utf-8", header_name="Subject")
+    msg.set_raw("Subject", subject.encode())
     msg["From"] = sender
     msg["To"] = to
     msg["Date"] = formatdate(localtime=False, usegmt=True)
