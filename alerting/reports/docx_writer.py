@@ -148,10 +148,11 @@ def _blocks(d: DocxDocument, blocks: Sequence[L.Block]) -> None:
     for b in blocks:
         if isinstance(b, L.Heading):
             _para(d, b.text, L.SIZE_TEXT, bold=True, align="justify", indent=True,
-                  space_after=sp)
+                  space_after=sp).paragraph_format.keep_with_next = True
         elif isinstance(b, L.Para):
-            _para(d, b.text, b.size, bold=b.bold, italic=b.italic, align=b.align,
-                  indent=b.indent, space_after=sp)
+            p = _para(d, b.text, b.size, bold=b.bold, italic=b.italic, align=b.align,
+                      indent=b.indent, space_after=sp)
+            p.paragraph_format.keep_with_next = b.bold
         elif isinstance(b, L.Bullet):
             _para(d, f"- {b.text}", L.SIZE_TEXT, align="justify", indent=True, space_after=sp)
         else:

@@ -47,14 +47,14 @@ class _Styles:
 
     def __call__(self, size: float, *, bold: bool = False, italic: bool = False,
                  align: L.Align = "center", indent_mm: float = 0.0,
-                 space_after: float = 0.0) -> ParagraphStyle:
-        key = (size, bold, italic, align, indent_mm, space_after)
+                 space_after: float = 0.0, keep: bool = False) -> ParagraphStyle:
+        key = (size, bold, italic, align, indent_mm, space_after, keep)
         if key not in self._cache:
             self._cache[key] = ParagraphStyle(
                 name=f"s{len(self._cache)}", fontName=self.font.face(bold, italic),
                 fontSize=size, leading=size * L.LINE_SPACING * 1.05, alignment=_ALIGN[align],
                 firstLineIndent=indent_mm * mm, spaceAfter=space_after,
-                splitLongWords=True, allowWidows=0, allowOrphans=0)
+                splitLongWords=True, allowWidows=0, allowOrphans=0, keepWithNext=keep)
         return self._cache[key]
 
 
@@ -108,11 +108,12 @@ def _blocks(blocks: Sequence[L.Block], st: _Styles) -> list[Flowable]:
     for b in blocks:
         if isinstance(b, L.Heading):
             out.append(_p(b.text, st(L.SIZE_TEXT, bold=True, align="justify",
-                                     indent_mm=L.FIRST_LINE_INDENT_MM, space_after=sp)))
+                                     indent_mm=L.FIRST_LINE_INDENT_MM, space_after=sp,
+                                     keep=True)))
         elif isinstance(b, L.Para):
             out.append(_p(b.text, st(b.size, bold=b.bold, italic=b.italic, align=b.align,
                                      indent_mm=L.FIRST_LINE_INDENT_MM if b.indent else 0,
-                                     space_after=sp)))
+                                     space_after=sp, keep=b.bold)))
         elif isinstance(b, L.Bullet):
             out.append(_p(f"- {b.text}", st(L.SIZE_TEXT, align="justify",
                                             indent_mm=L.FIRST_LINE_INDENT_MM, space_after=sp)))
