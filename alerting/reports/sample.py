@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alerting.incident import Incident, StatusChange, transition
+from alerting.incident import Incident, transition
 from alerting.reports.facts import EvidenceRecord, Notification, facts_from_incident
 from alerting.reports.model import ReportFacts
 from alerting.reports.profile import Contact, HospitalProfile, Signer
@@ -108,9 +108,7 @@ def sample_case() -> SampleCase:
     detected = local(2026, 12, 4, 17, 3)
     inc = Incident.open(alerts[0], "nv04512", detected)
     for a in alerts[1:]:
-        joined = inc.with_alert(a)
-        assert joined is not None
-        inc = joined
+        inc = inc.with_alert(a) or inc
     inc = transition(inc, "investigating", "it.tran",
                      "Khóa tạm thời tài khoản nv04512; thu giữ máy trạm WS-SANB-07 để bảo toàn "
                      "chứng cứ", local(2026, 12, 4, 17, 25))
@@ -131,10 +129,6 @@ def sample_facts(now: datetime | None = None) -> ReportFacts:
         case.incident, case.alerts, hospital, now=now or local(2026, 12, 7, 9, 0),
         pseudonymize=HmacPseudonymizer(SAMPLE_KEY, hospital.id), evidence=case.evidence,
         notified=case.notified)
-
-
-def history_first(incident: Incident) -> StatusChange:
-    return incident.history[0]
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ import io
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docx import Document
@@ -29,17 +30,17 @@ def doc(facts: ReportFacts, hospital: HospitalProfile) -> L.AdminDocument:
     return department_report(facts, hospital, number=27, issued_at=ISSUED)
 
 
-def _paragraphs(d: object) -> list:  # type: ignore[type-arg]
+def _paragraphs(d: Any) -> list[Any]:
     """Every paragraph of the body and of its tables' cells, in order."""
-    out = list(d.paragraphs)  # type: ignore[attr-defined]
-    for t in d.tables:  # type: ignore[attr-defined]
+    out = list(d.paragraphs)
+    for t in d.tables:
         for row in t.rows:
             for cell in row.cells:
                 out += cell.paragraphs
     return out
 
 
-def _find(paras: list, text: str):  # type: ignore[no-untyped-def, type-arg]
+def _find(paras: list[Any], text: str) -> Any:
     for p in paras:
         if p.text.strip().startswith(text):
             return p

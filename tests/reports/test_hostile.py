@@ -12,6 +12,7 @@ from alerting.incident import transition
 from alerting.reports import sample
 from alerting.reports.docx_writer import render_docx
 from alerting.reports.facts import EvidenceRecord, facts_from_incident
+from alerting.reports.model import ReportFacts
 from alerting.reports.pdf_writer import render_pdf
 from alerting.reports.profile import HospitalProfile
 from alerting.reports.pseudonym import HmacPseudonymizer
@@ -32,7 +33,7 @@ def test_clean_escapes_and_bounds() -> None:
     assert clean(clean(HOSTILE_NAME)) == clean(HOSTILE_NAME)
 
 
-def _hostile_facts(case: sample.SampleCase, hospital: HospitalProfile):  # type: ignore[no-untyped-def]
+def _hostile_facts(case: sample.SampleCase, hospital: HospitalProfile) -> ReportFacts:
     a0 = case.alerts[0]
     ctx = {**a0.context, "user.name": HOSTILE_NAME, "host.name": HUGE,
            "user.department": "<b>bold</b>"}

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jose import jws
@@ -40,7 +41,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _parts(token: bytes) -> tuple[dict, dict, str]:  # type: ignore[type-arg]
+def _parts(token: bytes) -> tuple[dict[str, Any], dict[str, Any], str]:
     h, p, s = token.decode().split(".")
     pad = lambda x: x + "=" * (-len(x) % 4)  # noqa: E731
     return (json.loads(base64.urlsafe_b64decode(pad(h))),
