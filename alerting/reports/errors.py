@@ -1,0 +1,49 @@
+"""One root for every error of the report library, carrying what failed.
+
+The lead re-parents ``ReportError`` under the project's root error later; until then a
+caller catches this one class. ``what`` names the failing thing (a file, a hospital, a
+delivery id, a field) so a message can say which, without parsing the text.
+"""
+
+from __future__ import annotations
+
+
+class ReportError(Exception):
+    """Base of the report errors. ``what`` names what failed; the text says why."""
+
+    def __init__(self, what: str, why: str) -> None:
+        self.what = what
+        self.why = why
+        super().__init__(f"{what}: {why}")
+
+
+class FactsError(ReportError, ValueError):
+    """The incident, its alerts or the hospital profile cannot make a report."""
+
+
+class FontError(ReportError):
+    """No usable serif with full Vietnamese coverage for the PDF."""
+
+
+class RenderError(ReportError):
+    """A document could not be produced (DOCX or PDF)."""
+
+
+class NumberingError(ReportError):
+    """A report number could not be drawn (database locked for too long, bad input)."""
+
+
+class SigningError(ReportError):
+    """A key or a payload cannot be signed."""
+
+
+class VerificationError(ReportError):
+    """A signed report was refused: signature, algorithm, hospital, schema or hashes."""
+
+
+class LateWithoutReasonError(ReportError):
+    """A notification sent after the 72-hour deadline needs a reason for the delay."""
+
+
+class DeliveryError(ReportError):
+    """The outbox or a channel is misconfigured or its database failed."""

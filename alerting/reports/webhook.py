@@ -1,0 +1,102 @@
+"""The HTTPS webhook channel: POST the signed JWS, once, however often it is retried.
+
+The Department's instance (or any receiver) gets the compact JWS as the body
+(``Content-Type: application/jose``) with an ``Idempotency-Key`` stable per report and
+target, so a retry after a lost response is recognised, and ``X-Phiwatch-Signature:
+sha256=<hex>``, an HMAC-SHA256 of the body with a secret shared with that receiver, so it
+can refuse a body from anyone else before parsing it. Verdicts: 2xx delivered; network
+errors, timeouts, 408, 425, 429 and 5xx retry (honouring Retry-After, seconds or an HTTP
+date); any other status failed, with the server's reason kept. Redirects are not
+followed: a report is never re-posted somewhere the configuration did not name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from alerting.reports.errors import DeliveryError
+from alerting.reports.outbox import Outcome, Parcel
+
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+SIGNATURE_HEADER = "X-Phiwatch-Signature"
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    secret: bytes = field(repr=False)
+    timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    #: Plain http only for tests on loopback; reports travel over HTTPS.
+    allow_http: bool = False
+    #: TLS verification: True (system CAs), a CA bundle path, or an ``ssl.SSLContext``.
+    verify: object = True
+
+    def __post_init__(self) -> None:
+        if len(self.secret) < 16:
+            raise DeliveryError("webhook secret", "needs at least 16 bytes")
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    """The value of ``X-Phiwatch-Signature`` for ``body``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
+    """Retry-After as a delay: delta-seconds or an HTTP date; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - (now or datetime.now(UTC)), timedelta(0))
+
+
+class WebhookChannel:
+    """``Channel`` over HTTPS; targets are URLs."""
+
+    def __init__(self, settings: WebhookSettings, *,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self._transport = transport
+
+    def _bad_url(self, url: str) -> str:
+        parts = urlsplit(url)
+        allowed = {"https", "http"} if self.settings.allow_http else {"https"}
+        if parts.scheme not in allowed or not parts.hostname:
+            return f"webhook target {url!r} is not an {' or '.join(sorted(allowed))} URL"
+        return ""
+
+    def send(self, parcel: Parcel, target: str, idempotency_key: str) -> Outcome:
+        if bad := self._bad_url(target):
+            return Outcome.failed(bad)
+        s = self.settings
+        headers = {"Content-Type": "application/jose", "Idempotency-Key": idempotency_key,
+                   SIGNATURE_HEADER: signature(s.secret, parcel.jws),
+                   "X-Phiwatch-Report": parcel.report_id, "User-Agent": "phiwatch-reports"}
+        timeout = httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s)
+        try:
+            with httpx.Client(timeout=timeout, follow_redirects=False, transport=self._transport,
+                              verify=s.verify) as client:  # type: ignore[arg-type]
+                r = client.post(target, content=parcel.jws, headers=headers)
+        except httpx.HTTPError as e:  # connect, read, TLS errors and timeouts
+            return Outcome.retry(f"{type(e).__name__}: {e}")
+        if 200 <= r.status_code < 300:
+            return Outcome.delivered(r.status_code)
+        reason = f"HTTP {r.status_code} {r.reason_phrase}: {r.text[:500]}"
+        if r.status_code in RETRY_STATUSES or r.status_code >= 500:
+            return Outcome.retry(reason, status=r.status_code,
+                                 retry_after=retry_after(r.headers.get("Retry-After")))
+        return Outcome.failed(reason, status=r.status_code)
