@@ -8,8 +8,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
 # What the tests use from Debian: tshark (the flow sensor's reference), libpcap (BPF
-# filters for live capture).
-DEBIAN_PACKAGES := tshark libpcap0.8
+# filters for live capture), a Times New Roman metric-compatible serif with Vietnamese
+# (Liberation 2) and poppler's pdftotext/pdftoppm (the report PDFs are read back).
+DEBIAN_PACKAGES := tshark libpcap0.8 fonts-liberation2 poppler-utils
 
 .PHONY: demo test test-nightly lint bench clean venv system-packages
 

@@ -19,11 +19,18 @@ from watchdog.observers import Observer
 log = logging.getLogger(__name__)
 
 
+#: Notifications that say a file was only read. Reacting to them made a loop: reloading
+#: the rules reads every rule file, and each read woke the reloader again.
+READS = frozenset({"opened", "closed_no_write"})
+
+
 class _Wake(FileSystemEventHandler):
     def __init__(self, notifier: ChangeNotifier) -> None:
         self._notifier = notifier
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in READS:
+            return
         if event.event_type in ("created", "moved", "deleted"):
             self._notifier.files_changed = True  # a scan for new or rotated files is due
         self._notifier._flag.set()

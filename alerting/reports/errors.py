@@ -1,20 +1,22 @@
 """One root for every error of the report library, carrying what failed.
 
-The lead re-parents ``ReportError`` under the project's root error later; until then a
-caller catches this one class. ``what`` names the failing thing (a file, a hospital, a
+``ReportError`` descends from the project's root error (``sensors.errors.PhiwatchError``),
+so the command line prints it as one line. ``what`` names the failing thing (a file, a hospital, a
 delivery id, a field) so a message can say which, without parsing the text.
 """
 
 from __future__ import annotations
 
+from sensors.errors import PhiwatchError
 
-class ReportError(Exception):
+
+class ReportError(PhiwatchError):
     """Base of the report errors. ``what`` names what failed; the text says why."""
 
     def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
         self.what = what
         self.why = why
-        super().__init__(f"{what}: {why}")
 
 
 class FactsError(ReportError, ValueError):
