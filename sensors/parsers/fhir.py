@@ -232,8 +232,9 @@ def audit_fields(resource: dict[str, Any]) -> dict[str, Any]:
     outcome = _outcome(resource)
     action, system = _action(resource)
     agents = as_list(resource.get("agent"))
-    if action is not None and not any(type(a) is dict and fe.is_human(a) for a in agents):
-        system = (action, *_INFO) if agents else None
+    present = [a for a in agents if type(a) is dict]
+    if action is not None and present and not any(fe.is_human(a) for a in present):
+        system = (action, *_INFO)  # agents that are all machines: no user acted
     if system is not None:
         action = system[0]
         fields["event.dataset"] = SYSTEM_DATASET
