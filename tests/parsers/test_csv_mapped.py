@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sensors.parsers import CsvParser, CsvParserConfig, JsonParserConfig, ParseError, parser_for
 
@@ -319,3 +321,16 @@ def test_hostile_values_stay_data_in_warnings() -> None:
     assert event.fields["event.action"].startswith("{0.__class__}%s")
     [warning] = parser.warnings()
     assert len(warning) < 400 and "\n" not in warning
+
+
+def test_the_readme_csv_section_works_as_written() -> None:
+    """The README's example export and configuration, read from the README itself."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## CSV and TSV access logs", 1)[1].split("\n## ", 1)[0]
+    sample = section.split("```text\n", 1)[1].split("```", 1)[0]
+    settings = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    cfg = CsvParserConfig.model_validate(settings["sources"][0]["parse"])
+    events = parse_all(sample.encode(), cfg)
+    assert [e.fields["event.action"] for e in events] == ["view", "search"]
+    assert events[0].timestamp == datetime(2026, 11, 22, 1, 15, 2, tzinfo=UTC)
+    assert events[1].fields["his.record_count"] == 40
