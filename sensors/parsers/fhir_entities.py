@@ -15,6 +15,7 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 #: Reference types that name a person acting (the agent is a human user).
@@ -146,13 +147,20 @@ def requestor(agents: list[Any]) -> dict[str, Any]:
 # -- workstation ----------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def as_ip(address: str) -> str | None:
+    """``address`` in canonical IP form, or ``None``; cached, as a hospital's workstations
+    are a few thousand addresses seen over and over (parsing one costs microseconds)."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
 def _place(address: str, kind: Any, out: dict[str, Any]) -> None:
     """Put one network address into ``source.ip`` or ``host.name``, if still empty."""
     out.setdefault("source.address", address)
-    try:
-        ip = str(ipaddress.ip_address(address))
-    except ValueError:
-        ip = None
+    ip = as_ip(address) if len(address) <= 64 else None
     if ip is not None:
         out.setdefault("source.ip", ip)
     elif str(kind) in ("1", "None") and not any(c in address for c in " @/:"):
