@@ -35,6 +35,7 @@ parse:                                     # no header line: the names, in file 
   header: false
   names: [NGAY, GIO, MA_NV, THAO_TAC]
   columns: {NGAY: "@timestamp", GIO: "@timestamp", MA_NV: user.id, THAO_TAC: event.action}
+  timestamp_formats: ["%d/%m/%Y %H:%M:%S"]
 
 parse: {format: fhir}                      # FHIR R4 AuditEvent or Bundle, one per line
 parse: {format: fhir, document: true}      # whole Bundle files (saved _history pages)
