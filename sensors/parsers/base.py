@@ -92,8 +92,9 @@ def identity(epoch: float, fields: Mapping[str, Any]) -> str:
     """The content key of a normalised event (module docstring): same access, same id.
 
     ``epoch`` is ``Event.epoch``: the same instant gives the same float whatever offset it
-    was written with, and two instants a microsecond apart give different floats up to the
-    year 2242 (``MAX_YEAR`` is 2199), so it stands for "UTC to the microsecond" without a
+    was written with (``datetime.timestamp`` is exact arithmetic, rounded once), and two
+    instants a microsecond apart give different floats until 2106 (2**32 s; to two
+    microseconds until ``MAX_YEAR``), so it stands for "UTC to the microsecond" without a
     conversion. Runs once per event: one tuple, one ``orjson.dumps`` (a JSON array cannot
     be made ambiguous by separators inside values) and one BLAKE2b (as fast as any hashlib
     digest here), about a microsecond in all.
