@@ -9,7 +9,7 @@ the same ids, and the store's count does not change.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alerting.store import AlertStore
@@ -33,6 +33,8 @@ class ReplayReport:
     quarantined: int = 0
     #: Where the dead letters are (one replay's, not every replay's).
     dead_letter_path: Path | None = None
+    #: What the parsers noticed about whole files, each with the configuration fix.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def unreadable(self) -> bool:
@@ -76,6 +78,7 @@ def replay(
         new_alerts=c["alerts_new"], dead_letters=dict(pipeline.dead_letter.counts),
         rule_errors=len(pipeline.ruleset.errors), quarantined=pipeline.inputs.quarantined,
         dead_letter_path=pipeline.dead_letter.path,
+        warnings=[w for s in pipeline.inputs.sources.values() for w in s.warnings],
     )
 
 

@@ -13,10 +13,17 @@ from dataclasses import dataclass
 
 from sigma.rule.logsource import SigmaLogSource
 
-from sensors.event import DATASETS, HIS_ACCESS, NETWORK_DNS, NETWORK_FLOW, NETWORK_PROXY
+from sensors.event import (
+    DATASETS,
+    HIS_ACCESS,
+    HIS_SYSTEM,
+    NETWORK_DNS,
+    NETWORK_FLOW,
+    NETWORK_PROXY,
+)
 
-__all__ = ["DATASETS", "HIS_ACCESS", "NETWORK_DNS", "NETWORK_FLOW", "NETWORK_PROXY",
-           "datasets_for", "describe"]
+__all__ = ["DATASETS", "HIS_ACCESS", "HIS_SYSTEM", "NETWORK_DNS", "NETWORK_FLOW",
+           "NETWORK_PROXY", "datasets_for", "describe"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,16 @@ from typing import Any
 #: ``event.dataset`` of each kind of event a sensor emits: the rule engine routes an event
 #: only to the rules whose Sigma logsource maps to its dataset (``rules.logsource``).
 HIS_ACCESS = "his.access"
+#: HIS events that are not a person's access (an application starting, a job with no
+#: human user): no rule reads them, so they never count as a user's search or view.
+HIS_SYSTEM = "his.system"
 NETWORK_FLOW = "network.flow"
 NETWORK_DNS = "network.dns"
 #: Web proxy access logs (Squid).
 NETWORK_PROXY = "network.proxy"
 #: Every dataset a phiwatch sensor emits.
-DATASETS: frozenset[str] = frozenset({HIS_ACCESS, NETWORK_FLOW, NETWORK_DNS, NETWORK_PROXY})
+DATASETS: frozenset[str] = frozenset(
+    {HIS_ACCESS, HIS_SYSTEM, NETWORK_FLOW, NETWORK_DNS, NETWORK_PROXY})
 
 #: Actions an HIS access event can carry (``event.action``).
 HIS_ACTIONS: frozenset[str] = frozenset(
@@ -35,8 +39,8 @@ class Event:
     ``timestamp`` is timezone-aware UTC; ``epoch`` is the same instant in seconds, kept
     because windows compare it on every event. ``ref`` says where the event came from
     (``path:line``) so an alert's evidence can point back at the raw record, and ``id`` is
-    a stable fingerprint of the record so that replaying the same input yields the same
-    alert ids.
+    a key of the normalised content (``sensors.parsers.base``): the same access read from
+    JSON, CSV or FHIR has the same id, so replaying any shape yields the same alert ids.
     """
 
     __slots__ = ("_when", "epoch", "fields", "id", "offset", "ref")

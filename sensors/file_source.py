@@ -59,6 +59,8 @@ class OpenFile:
     split: Split
     #: ``time.monotonic()`` when the file was found rotated away; ``None`` while current.
     draining_since: float | None = None
+    #: How many of the parser's warnings have been passed on.
+    warned: int = 0
 
 
 class FileSource:
@@ -95,6 +97,9 @@ class FileSource:
         self._clock = clock
         self._files: dict[tuple[int, int], OpenFile] = {}
         self._bytes_done = 0  # bytes of the files closed since the start
+        #: What parsers noticed about whole files (``FileParser.warnings``), once each,
+        #: prefixed with the file: a header that does not split, a code with no mapping.
+        self.warnings: list[str] = []
         self._first_scan = True
         self.lines = 0
         self.events = 0
@@ -252,9 +257,17 @@ class FileSource:
             lines = tailer.flush_partial()
         self._parse(tailer.path, parser, lines, out)
         f.split.add(out, self._clock())
+        if parser.warnings is not None:
+            self._pass_on_warnings(f, parser.warnings())
         if ended:
             self._retire(key, f)
         return len(lines)
+
+    def _pass_on_warnings(self, f: OpenFile, warnings: list[str]) -> None:
+        for warning in warnings[f.warned:]:
+            log.warning("%s: %s", f.tailer.path, warning)
+            self.warnings.append(f"{f.tailer.path}: {warning}")
+        f.warned = len(warnings)
 
     def _read_document(self, f: OpenFile, out: list[Event]) -> int:
         assert f.parser.document is not None

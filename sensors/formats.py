@@ -101,6 +101,9 @@ class FileParser:
     prime: Callable[[bytes], None] | None = None
     document: DocumentReader | None = None
     settle_seconds: float = 2.0
+    #: The problems a parser noticed about the file as a whole (a header that does not
+    #: split, a code missing from a mapping), each once, with the configuration fix.
+    warnings: Callable[[], list[str]] | None = None
 
     def __post_init__(self) -> None:
         if (self.lines is None) == (self.document is None):

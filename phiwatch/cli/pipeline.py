@@ -120,6 +120,8 @@ def replay(
         with byte_progress(total, enabled=progress, console=err) as tick:
             report = run_replay(cfg, files, store, progress=tick)
         close_store(store)
+    for warning in report.warnings:
+        say("warning:", "yellow", warning)
     dead = ", ".join(f"{k}: {v}" for k, v in sorted(report.dead_letters.items())) or "none"
     where = f" ({report.dead_letter_path})" if report.dead_letters else ""
     err.print(f"{report.events:,} events from {report.files} file(s); "

@@ -6,24 +6,55 @@ coerced to the types the rules compare (``his.record_count`` an int, ``user.role
 list), the derived fields are filled in, and the event gets its stable id. Doing this in
 one place is what makes a CSV row, a JSON line and a FHIR AuditEvent with the same content
 the same event.
+
+Identity (``event.id``, ``Event.id``) is a hash of the *normalised* content, never of the
+raw bytes: single-event rules derive their alert id from it (``rules.explain``), so the
+same access read from JSON, CSV or FHIR must get the same id, or a hospital that changes
+its export format would get every such alert twice. The key (``identity``) is
+
+    UTC time to the microsecond, event.dataset, organization.id, user.id, event.action,
+    event.outcome, patient.id, source.ip (IPv6 in canonical form), host.name,
+    his.record_count
+
+that is: who did what to whom, when, from where, with what result and how many records.
+Left out on purpose: names, roles and departments (descriptions of the user, which differ
+between exports of the same access), ``his.module`` (FHIR has no element for it, and two
+accesses by one user to one patient in the same microsecond from one workstation are one
+access) and the source's own record id. That id (a JSON ``event.id``, a FHIR resource
+``id``) is kept, for tracing an alert back to the HIS, in ``his.event_id`` (``SOURCE_ID``):
+ECS has no field for "the producer's id of this record" (``event.reference`` is a URL,
+``event.code`` a type of event) and custom fields belong outside ECS's own field sets, so
+it goes in phiwatch's ``his`` namespace. Two records identical in every key field are one
+event, exactly as two byte-identical lines always were.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from sensors.errors import InputError
-from sensors.event import HIS_ACCESS, Event
+from sensors.event import HIS_ACCESS, HIS_SYSTEM, Event
 from sensors.timestamps import MAX_YEAR, MIN_YEAR, TimeRangeError, parse_timestamp
 
 #: Fields without which an HIS access event means nothing to the rules.
 REQUIRED_FIELDS: tuple[str, ...] = ("@timestamp", "event.action", "user.id")
 #: ``event.dataset`` when the record does not say.
 DEFAULT_DATASET = HIS_ACCESS
+#: ``event.dataset`` of HIS events that are not a person's access: an application starting
+#: or stopping, a job with no human user (see ``sensors.parsers.fhir``). No rule reads it,
+#: so such events can never count as a user's search or view; ``user.id`` is optional.
+SYSTEM_DATASET = HIS_SYSTEM
+#: Where the source's own id of a record is kept (see the module docstring).
+SOURCE_ID = "his.event_id"
+
+_blake2b = hashlib.blake2b
 
 _fromisoformat = datetime.fromisoformat
 
@@ -56,6 +87,39 @@ class RecordParser(Protocol):
 def fingerprint(raw: bytes) -> str:
     """The id of a record that has none of its own: same bytes, same id, on every replay."""
     return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def identity(epoch: float, fields: Mapping[str, Any]) -> str:
+    """The content key of a normalised event (module docstring): same access, same id.
+
+    ``epoch`` is ``Event.epoch``: the same instant gives the same float whatever offset it
+    was written with (``datetime.timestamp`` is exact arithmetic, rounded once), and two
+    instants a microsecond apart give different floats until 2106 (2**32 s; to two
+    microseconds until ``MAX_YEAR``), so it stands for "UTC to the microsecond" without a
+    conversion. Runs once per event: one tuple, one ``orjson.dumps`` (a JSON array cannot
+    be made ambiguous by separators inside values) and one BLAKE2b (as fast as any hashlib
+    digest here), about a microsecond in all.
+    """
+    get = fields.get
+    ip = get("source.ip")
+    if type(ip) is str and ":" in ip:
+        ip = _canonical_ip(ip)
+    key = (epoch, get("event.dataset"), get("organization.id"), get("user.id"),
+           get("event.action"), get("event.outcome"), get("patient.id"), ip,
+           get("host.name"), get("his.record_count"))
+    try:
+        data = orjson.dumps(key)
+    except (TypeError, orjson.JSONEncodeError):  # a value orjson cannot write: its repr
+        data = repr(key).encode("utf-8", "surrogatepass")
+    return _blake2b(data, digest_size=12).hexdigest()
+
+
+def _canonical_ip(text: str) -> str:
+    """An IPv6 address in its one canonical spelling (``fe80:0::1`` -> ``fe80::1``)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
 
 
 def show(value: object, limit: int = 60) -> str:
@@ -107,14 +171,15 @@ class Normalizer:
     def event(
         self,
         fields: dict[str, Any],
-        raw: bytes,
-        ref: str,
+        raw: bytes = b"",
+        ref: str = "",
         origin: Mapping[str, str] | None = None,
     ) -> Event:
         """Check, coerce and complete ``fields`` (changed in place) into an ``Event``.
 
-        ``raw`` is fingerprinted when there is no ``event.id``; ``origin`` maps an ECS
-        field to where it came from in the input (a CSV column, a FHIR path), for messages.
+        ``origin`` maps an ECS field to where it came from in the input (a CSV column, a
+        FHIR path), for messages. ``raw`` is no longer read (identity comes from the
+        content, see the module docstring); it stays for callers that pass it.
         """
         stamp = fields.pop("@timestamp", None)
         when: datetime | None = None
@@ -147,9 +212,15 @@ class Normalizer:
             raise ParseError(
                 f"event.action must be a string, not {type_name(action)}", "event.action"
             )
+        dataset = fields.get("event.dataset")
+        if dataset is None:
+            dataset = fields["event.dataset"] = DEFAULT_DATASET
         user = fields.get("user.id")
         if type(user) is not str or not user:
-            fields["user.id"] = self._text_id("user.id", user, origin)
+            if dataset == SYSTEM_DATASET and (user is None or user == ""):
+                fields.pop("user.id", None)  # an application's event: no user to name
+            else:
+                fields["user.id"] = self._text_id("user.id", user, origin)
         patient = fields.get("patient.id")
         if patient is not None and type(patient) is not str:
             fields["patient.id"] = self._text_id("patient.id", patient, origin)
@@ -162,18 +233,18 @@ class Normalizer:
         if type(roles) is str:
             fields["user.roles"] = [roles]
 
-        if "event.dataset" not in fields:
-            fields["event.dataset"] = DEFAULT_DATASET
         if "event.kind" not in fields:
             fields["event.kind"] = "event"
         if self.organization_id is not None and "organization.id" not in fields:
             fields["organization.id"] = self.organization_id
-        eid = fields.get("event.id")
-        if eid is None or eid == "":
-            eid = fields["event.id"] = hashlib.blake2b(raw, digest_size=12).hexdigest()
-        elif type(eid) is not str:
-            eid = fields["event.id"] = self._text_id("event.id", eid, origin)
-        return Event(when, fields, ref, eid)
+        own = fields.get("event.id")
+        if own is not None and own != "":
+            if type(own) is not str:
+                own = self._text_id("event.id", own, origin)
+            fields.setdefault(SOURCE_ID, own)
+        event = Event(when, fields, ref)
+        event.id = fields["event.id"] = identity(event.epoch, fields)
+        return event
 
     @staticmethod
     def _missing(name: str, origin: Mapping[str, str] | None) -> ParseError:

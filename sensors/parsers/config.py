@@ -8,23 +8,45 @@ pipeline, and fall back to ``Asia/Ho_Chi_Minh`` and nothing when a parser is bui
 ```yaml
 parse: {format: json}                      # canonical ECS JSON lines (the default)
 
-parse:
-  format: csv
-  delimiter: ";"
+parse:                                     # a Vietnamese HIS export (README, "CSV and
+  format: csv                              # TSV access logs", has the whole example)
+  delimiter: ";"                           # one character; "\t" for TSV
+  quotechar: '"'
   header: true                             # first line of each file names the columns
+  encoding: utf-8                          # any Python codec; a UTF-8 BOM is skipped
   columns:                                 # CSV column -> ECS field
-    NGAY: "@timestamp"                     # two columns on one field are joined by a space
-    GIO: "@timestamp"
-    MA_NV: user.id
-    THAO_TAC: event.action
-    MA_BN: patient.id
+    "Thời gian": "@timestamp"              # names compared after NFC, BOM and blanks
+    "Mã NV": user.id
+    "Thao tác": event.action
+    "Mã BN": patient.id
+    "Số HS": his.record_count
   values:                                  # per field: code in the file -> value
-    event.action: {XEM: view, TIM: search, IN: print, XUAT: export}
-  timestamp_formats: ["%d/%m/%Y %H:%M:%S"]
+    event.action: {"Xem": view, "Tìm kiếm": search, "In": print, "Xuất": export}
+  timestamp_formats: ["%d/%m/%Y %H:%M:%S"] # local dd/mm/yyyy HH:MM:SS
   timezone: Asia/Ho_Chi_Minh
 
+parse:                                     # date and time in two columns: joined by a
+  format: csv                              # space in file order, then parsed
+  columns: {NGAY: "@timestamp", GIO: "@timestamp", MA_NV: user.id, THAO_TAC: event.action}
+  timestamp_formats: ["%d/%m/%Y %H:%M:%S"]
+
+parse:                                     # no header line: the names, in file order
+  format: csv
+  header: false
+  names: [NGAY, GIO, MA_NV, THAO_TAC]
+  columns: {NGAY: "@timestamp", GIO: "@timestamp", MA_NV: user.id, THAO_TAC: event.action}
+  timestamp_formats: ["%d/%m/%Y %H:%M:%S"]
+
 parse: {format: fhir}                      # FHIR R4 AuditEvent or Bundle, one per line
+parse: {format: fhir, document: true}      # whole Bundle files (saved _history pages)
 ```
+
+CSV semantics (``sensors.parsers.csv_mapped``): every row must yield ``@timestamp``,
+``event.action`` and ``user.id``; a header lacking configured columns is reported once,
+on the header line, with the closest header name or the delimiter the header does split
+with; a value a ``values:`` table lacks is kept as written, counted and warned once (the
+parser's ``warnings()``/``counts()``), because a kept row still reaches the rules that do
+not test that field.
 
 A web proxy source is ``parse: {format: squid}`` (Squid's native access.log) or
 ``{format: squid, logformat: combined}``; see ``sensors.parsers.squid``.
@@ -60,7 +82,8 @@ class CsvParserConfig(FormatConfig):
     names: list[str] | None = None
     #: CSV column name -> ECS field. Columns not listed are ignored.
     columns: Annotated[dict[str, str], Field(min_length=1)]
-    #: ECS field -> {code as written in the file: value}; codes not listed are kept.
+    #: ECS field -> {code as written in the file: value}; codes not listed are kept as
+    #: written, counted and warned about once each (``CsvParser.warnings()``).
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: Text encoding of the file; a UTF-8 byte-order mark is always skipped.
     encoding: str = "utf-8"

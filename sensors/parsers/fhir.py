@@ -1,39 +1,72 @@
 """HL7 FHIR R4 ``AuditEvent`` resources mapped onto the fields of the canonical HIS log.
 
 Input: NDJSON with one AuditEvent or one Bundle per line (``FhirParser.parse``), or a
-whole, possibly pretty-printed, Bundle file (``parse_document``). A Bundle yields one event
-per AuditEvent entry; its other entries (an ``OperationOutcome`` in a search result) are
-not access events and are skipped. One bad AuditEvent fails its whole line, naming the
-entry, so that nothing is dropped without a dead letter. Any other ``resourceType`` is a
-``ParseError``. Shapes are checked as they are read: a list where an object belongs is
-treated as absent, never as a crash.
+whole, possibly pretty-printed, document (``parse_document``): an AuditEvent, or a Bundle
+of any type, including the pages a FHIR server returns for ``AuditEvent?…`` searches
+(``searchset``) and ``_history`` (``history``) saved one page per file. A page's ``link``
+(``next``) is not followed: each saved page is read on its own, and a record that two
+overlapping pages both hold gets the same event id twice (identity is the content, see
+``sensors.parsers.base``), so it raises no second alert. A Bundle yields one event per
+AuditEvent entry; other entries (an ``OperationOutcome``, included resources (``_include``), a
+deleted version with no resource) are skipped. One bad AuditEvent fails its whole line,
+naming the entry, so that nothing is dropped without a dead letter. Any other
+``resourceType`` is a ``ParseError``. A value of the wrong type at any path is treated as
+absent, never as a crash.
 
-Mapping (R4, https://hl7.org/fhir/R4/auditevent.html). "The agent" is the one with
-``requestor: true``, else the first.
+Mapping (R4, https://hl7.org/fhir/R4/auditevent.html; R5 spellings of ``outcome``,
+``role`` and ``networkString`` are read too). "The agent" is the one with ``requestor:
+true``, else the first that is a person (``fhir_entities.is_human``), else the first.
 
   FHIR AuditEvent                               phiwatch / ECS field
   --------------------------------------------  ------------------------------------------
   recorded                                      @timestamp
-  id                                            event.id (else a fingerprint)
-  subtype, type, action (next table)            event.action
+  id                                            his.event_id (identity is the content)
+  subtype, type, action (next table)            event.action; event.dataset his.access
+                                                  or his.system (below)
   outcome 0 | 4, 8, 12                          event.outcome success | failure
   outcomeDesc                                   event.reason
   agent.who.identifier.value, else the id of    user.id
-    agent.who.reference (Practitioner/nv01234)
+    agent.who.reference (Practitioner/nv01234),
+    else agent.altId, else agent.who.display
+    (BALP users known only by their name)
   agent.who.display, else agent.name            user.name
-  agent.role[].coding[].code, else the          user.roles
+  agent.role[] codes (else texts), else the     user.roles
     agent.type codes (BALP participant codes
     such as 110153 or humanuser left out)
-  agent.network.address, else that of another   source.address; and source.ip if it is an
-    agent that is not the destination (110152)    IP, else host.name (type 1 or no type)
-  entities that are patients: what.reference    patient.id (the first) and
-    Patient/..., what.type Patient, type          his.record_count (distinct patients);
-    Patient, or role 1 (object-role Patient)      id: what.identifier.value, else the
-                                                  reference id
-  source.observer.display, else source.site     observer.name
+  network.address of the agent, then of the     source.address (the first); an IP is
+    other agents but the destination (110152)     source.ip, a name (type 1 or none)
+                                                  host.name; each filled once
+  source.observer.display, if source.type is    host.name, if still empty
+    1 (User Device)
+  agent.location display, identifier or id      host.name, if still empty
+  entities that are patients (below)            patient.id (the first),
+                                                  patient.id_system (its identifier's
+                                                  system or v2 assigning authority)
+  distinct patients; entity.detail counts       his.record_count: the larger of the two
+  source.observer.display, else its             observer.name
+    identifier, else source.site
+
+An entity is a patient when ``what.reference`` is ``Patient/…``, ``what.type`` is Patient,
+``entity.type`` is the resource type Patient, ``role`` is object-role 1 (Patient), or it
+has no role and ``type`` is audit-entity-type 1 (Person). Its id is ``what.identifier``
+(an HL7 v2 composite ``id^^^&oid&ISO`` gives the id, and the OID as ``patient.id_system``),
+else the reference's id; a contained ``#ref`` gives the contained resource's first
+identifier. Entities that share a reference id or an identifier are one patient.
+
+A record count is read from ``entity.detail`` whose ``type`` (an R4 string or an R5
+CodeableConcept, lower-cased, accents and punctuation removed) is one of
+``fhir_entities.COUNT_TYPES`` (``count``, ``recordCount``, ``numberOfRecords``, ``total``,
+``quantity``, ``Số lượng`` …) and whose value is a whole number: ``valueString`` or
+``valueBase64Binary`` (R4's two types) of digits, or ``valueInteger``, ``valueUnsignedInt``,
+``valuePositiveInt``, ``valueQuantity.value``. So an export of 850 records in one
+AuditEvent with no patient entity gets ``his.record_count: 850``. Not read, on purpose:
+``entity.query`` (the request, whose ``_count`` is a page size, not a result) and the
+DICOM ``NumberOfInstances`` extension (images, not patient records). IHE BALP defines no
+count; HAPI FHIR's BALP interceptor writes one AuditEvent per patient compartment instead,
+which counts as one patient each here.
 
 ``event.action``: the first ``subtype`` code that is known, else the ``type`` code, else
-the ``action`` letter.
+the ``action`` letter; ``login`` with a failure outcome becomes ``login_failed``.
 
   code                                                      event.action
   --------------------------------------------------------  ------------------------
@@ -45,24 +78,61 @@ the ``action`` letter.
   DICOM 110106 Export, 110112 Query                         export, search
   print, export (in any code system: a local HIS code)      print, export
   type DICOM 110114 User Authentication (no subtype)        login
-  action C, R, U, D, E                                      update, view, update,
-                                                            update, search
+  action C, R, U, D                                         update, view, update, update
 
-``login`` with a failure outcome becomes ``login_failed``.
+System events go to their own dataset, ``his.system``, which no rule reads, so they can
+never count as a user's search or view (``user.id`` is optional there):
+
+  what                                          event.action          category, type
+  --------------------------------------------  --------------------  -----------------
+  subtype DICOM 110120 / 110121                 application-start /   process; start /
+    (Application Start / Stop)                    application-stop      end
+  other type DICOM 110100 Application Activity  application-activity  process; info
+  type DICOM 110113 Security Alert              security-alert        configuration;
+                                                                          change
+  action E with no known code                   execute               process; info
+  a known action but no agent is a person       that action           process; info
+    (only Devices, 110150 Applications …)
+
+The nine HL7 R4 examples (``tests/fixtures/fhir``), field by field in
+``tests/parsers/test_fhir_conformance.py``:
+
+  example      action / dataset            user.id  patient.id (count)   workstation
+  -----------  --------------------------  -------  -------------------  ----------------
+  example      application-start /         Grahame  -                    127.0.0.1,
+                 his.system                                                Workstation1…
+  disclosure   export                      Some…    What.id (1)          custodian.net
+  login        login                       95       -                    127.0.0.1, W…1
+  logout       logout                      95       -                    127.0.0.1, W…1
+  media        export                      95       e3cdfc81a0d24bd (1)  -
+  pixQuery     search                      95       e3cdfc81a0d24bd (1)  Workstation1…
+  search       search                      95       - (no count given)   Workstation1…
+  vread        view                        95       example (1)          Workstation1…
+  error        update, failure             95       -                    Workstation1…
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import orjson
 
 from sensors.event import Event
-from sensors.parsers.base import Normalizer, ParseError, show
+from sensors.parsers import fhir_entities as fe
+from sensors.parsers.base import SOURCE_ID, SYSTEM_DATASET, Normalizer, ParseError, show
 from sensors.parsers.config import FhirParserConfig
 from sensors.parsers.ecs_json import decode_error
+from sensors.parsers.fhir_entities import (
+    PARTICIPANT_CODES,
+    as_dict,
+    as_list,
+    codes,
+    reference_id,
+    text,
+)
 from sensors.timestamps import DEFAULT_ZONE, get_zone
+
+__all__ = ["FhirParser", "audit_fields", "parse_document", "reference_id"]
 
 #: subtype or type codes -> phiwatch action (FHIR restful-interaction, DICOM, local).
 CODE_ACTIONS: dict[str, str] = {
@@ -88,20 +158,20 @@ CODE_ACTIONS: dict[str, str] = {
 }
 #: Codes that decide the action only from ``type`` (they are event types, not subtypes).
 TYPE_ACTIONS: dict[str, str] = {"110114": "login", "110106": "export", "110112": "search"}
-#: ``action`` letter -> phiwatch action, when no code says more.
-LETTER_ACTIONS: dict[str, str] = {
-    "C": "update",
-    "R": "view",
-    "U": "update",
-    "D": "update",
-    "E": "search",
-}
+#: ``action`` letter -> phiwatch action, when no code says more (E: see SYSTEM below).
+LETTER_ACTIONS: dict[str, str] = {"C": "update", "R": "view", "U": "update", "D": "update"}
 OUTCOMES: dict[str, str] = {"0": "success", "4": "failure", "8": "failure", "12": "failure"}
-#: Agent type codes that say what part a system played, not the user's role (IHE BALP).
-PARTICIPANT_CODES = frozenset(
-    {"humanuser", "110150", "110151", "110152", "110153", "110154", "110155"}
-)
-_DESTINATION = "110152"
+#: System events: action, ECS event.category, event.type.
+_INFO = (["process"], ["info"])
+SYSTEM_SUBTYPES: dict[str, tuple[str, list[str], list[str]]] = {
+    "110120": ("application-start", ["process"], ["start"]),
+    "110121": ("application-stop", ["process"], ["end"]),
+}
+SYSTEM_TYPES: dict[str, tuple[str, list[str], list[str]]] = {
+    "110100": ("application-activity", *_INFO),
+    "110113": ("security-alert", ["configuration"], ["change"]),
+}
+_EXECUTE = ("execute", *_INFO)
 
 #: Where each required field comes from, for messages.
 ORIGIN: dict[str, str] = {
@@ -111,83 +181,46 @@ ORIGIN: dict[str, str] = {
 }
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if type(value) is dict else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if type(value) is list else []
-
-
-def _text(value: Any) -> str | None:
-    return value if type(value) is str and value else None
-
-
-def _codes(concept: Any) -> list[str]:
-    """The codes of a Coding or of a CodeableConcept's codings."""
-    concept = _dict(concept)
-    codings = _list(concept.get("coding")) if "coding" in concept else [concept]
-    return [c for c in (_text(_dict(x).get("code")) for x in codings) if c]
-
-
-def reference_id(reference: str) -> str:
-    """The logical id of a reference: ``Practitioner/nv01234/_history/2`` -> ``nv01234``."""
-    return reference.split("/_history/", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-
-
-def _reference_type(reference: str) -> str:
-    parts = reference.split("/_history/", 1)[0].rstrip("/").rsplit("/", 2)
-    return parts[-2] if len(parts) >= 2 else ""
-
-
-def _who_id(who: dict[str, Any]) -> str | None:
-    value = _text(_dict(who.get("identifier")).get("value"))
-    if value:
-        return value
-    ref = _text(who.get("reference"))
-    return reference_id(ref) if ref and not ref.startswith("#") else None
-
-
-def _requestor(agents: list[Any]) -> dict[str, Any]:
-    for agent in agents:
-        if type(agent) is dict and agent.get("requestor") is True:
-            return agent
-    return _dict(agents[0]) if agents else {}
-
-
-def _network(agent: dict[str, Any], agents: list[Any]) -> dict[str, Any]:
-    network = _dict(agent.get("network"))
-    if _text(network.get("address")):
-        return network
-    for other in agents:
-        other = _dict(other)
-        candidate = _dict(other.get("network"))
-        if _text(candidate.get("address")) and _DESTINATION not in _codes(other.get("type")):
-            return candidate
-    return {}
-
-
-def _is_patient(entity: dict[str, Any], what: dict[str, Any]) -> bool:
-    ref = _text(what.get("reference"))
-    if ref and _reference_type(ref) == "Patient":
-        return True
-    kind = _text(what.get("type")) or ""
-    if kind == "Patient" or kind.endswith("/Patient") or "Patient" in _codes(entity.get("type")):
-        return True
-    role = _dict(entity.get("role"))
-    system = role.get("system")
-    return role.get("code") == "1" and (system is None or "object-role" in str(system))
-
-
-def _action(resource: dict[str, Any]) -> str | None:
-    for code in _codes({"coding": resource.get("subtype")}):
+def _action(resource: dict[str, Any]) -> tuple[str | None, tuple[str, list[str], list[str]] | None]:
+    """(user action, None) or (None, system event) or (None, None) when nothing says."""
+    subtypes = [c for s in as_list(resource.get("subtype")) for c in codes(s)]
+    for code in subtypes:
+        if code in SYSTEM_SUBTYPES:
+            return None, SYSTEM_SUBTYPES[code]
+    for code in subtypes:
         if code in CODE_ACTIONS:
-            return CODE_ACTIONS[code]
-    for code in _codes(resource.get("type")):
+            return CODE_ACTIONS[code], None
+    for code in codes(resource.get("type")):
         if code in TYPE_ACTIONS:
-            return TYPE_ACTIONS[code]
+            return TYPE_ACTIONS[code], None
+        if code in SYSTEM_TYPES:
+            return None, SYSTEM_TYPES[code]
     letter = resource.get("action")
-    return LETTER_ACTIONS.get(letter) if type(letter) is str else None
+    if type(letter) is str:
+        if letter in LETTER_ACTIONS:
+            return LETTER_ACTIONS[letter], None
+        if letter == "E":
+            return None, _EXECUTE
+    return None, None
+
+
+def _outcome(resource: dict[str, Any]) -> str | None:
+    outcome = resource.get("outcome")
+    if type(outcome) is dict:  # R5: a CodeableConcept under outcome.code
+        found = codes(outcome.get("code"))
+        return OUTCOMES.get(found[0]) if found else None
+    return OUTCOMES.get(outcome) if type(outcome) is str else None
+
+
+def _roles(agent: dict[str, Any]) -> list[str]:
+    roles: list[str] = []
+    for role in as_list(agent.get("role")):
+        found = codes(role)
+        label = text(as_dict(role).get("text"))
+        roles.extend(found or ([label] if label else []))
+    if not roles:
+        roles = [c for c in codes(agent.get("type")) if c not in PARTICIPANT_CODES]
+    return list(dict.fromkeys(roles))
 
 
 def audit_fields(resource: dict[str, Any]) -> dict[str, Any]:
@@ -196,60 +229,58 @@ def audit_fields(resource: dict[str, Any]) -> dict[str, Any]:
     recorded = resource.get("recorded")
     if recorded is not None:
         fields["@timestamp"] = recorded
-    outcome = OUTCOMES.get(str(resource.get("outcome", "")))
-    action = _action(resource)
+    outcome = _outcome(resource)
+    action, system = _action(resource)
+    agents = as_list(resource.get("agent"))
+    present = [a for a in agents if type(a) is dict]
+    if action is not None and present and not any(fe.is_human(a) for a in present):
+        system = (action, *_INFO)  # agents that are all machines: no user acted
+    if system is not None:
+        action = system[0]
+        fields["event.dataset"] = SYSTEM_DATASET
+        fields["event.category"] = list(system[1])
+        fields["event.type"] = list(system[2])
     if action == "login" and outcome == "failure":
         action = "login_failed"
     if action:
         fields["event.action"] = action
     if outcome:
         fields["event.outcome"] = outcome
-    reason = _text(resource.get("outcomeDesc"))
+    reason = text(resource.get("outcomeDesc"))
     if reason:
         fields["event.reason"] = reason
-    rid = _text(resource.get("id"))
+    rid = text(resource.get("id"))
     if rid:
-        fields["event.id"] = rid
+        fields[SOURCE_ID] = rid
 
-    agents = _list(resource.get("agent"))
-    agent = _requestor(agents)
-    who = _dict(agent.get("who"))
-    user = _who_id(who)
+    agent = fe.requestor(agents)
+    who = as_dict(agent.get("who"))
+    user = fe.who_id(who) or text(agent.get("altId")) or text(who.get("display"))
     if user:
         fields["user.id"] = user
-    name = _text(who.get("display")) or _text(agent.get("name"))
+    name = text(who.get("display")) or text(agent.get("name"))
     if name:
         fields["user.name"] = name
-    roles = [c for r in _list(agent.get("role")) for c in _codes(r)]
-    if not roles:
-        roles = [c for c in _codes(agent.get("type")) if c not in PARTICIPANT_CODES]
+    roles = _roles(agent)
     if roles:
-        fields["user.roles"] = list(dict.fromkeys(roles))
-    network = _network(agent, agents)
-    address = _text(network.get("address"))
-    if address:
-        fields["source.address"] = address
-        try:
-            fields["source.ip"] = str(ipaddress.ip_address(address))
-        except ValueError:
-            if str(network.get("type", "1")) == "1":  # a machine name
-                fields["host.name"] = address
+        fields["user.roles"] = roles
+    source = as_dict(resource.get("source"))
+    fields.update(fe.workstation(agent, agents, source))
 
-    patients: list[str] = []
-    for entity in _list(resource.get("entity")):
-        entity = _dict(entity)
-        what = _dict(entity.get("what"))
-        if _is_patient(entity, what):
-            pid = _who_id(what)
-            if pid and pid not in patients:
-                patients.append(pid)
-    if patients:
-        fields["patient.id"] = patients[0]
-        fields["his.record_count"] = len(patients)
+    patients = fe.patients(resource)
+    named = [p for p in patients if p.id]
+    if named:
+        fields["patient.id"] = named[0].id
+        if named[0].identifier and named[0].system:
+            fields["patient.id_system"] = named[0].system
+    count = fe.declared_count(resource)
+    if patients or count is not None:
+        fields["his.record_count"] = max(len(patients), count or 0)
 
-    source = _dict(resource.get("source"))
-    observer = _dict(source.get("observer"))
-    observer_name = _text(observer.get("display")) or _text(source.get("site"))
+    observer = as_dict(source.get("observer"))
+    observer_name = (text(observer.get("display"))
+                     or fe.identifier_value(observer.get("identifier"))[0]
+                     or text(source.get("site")))
     if observer_name:
         fields["observer.name"] = observer_name
     return fields
@@ -275,13 +306,13 @@ class FhirParser:
         """The events of one NDJSON line (an AuditEvent or a Bundle)."""
         if not line.strip():
             return []
-        return self._document(line, ref, line_is_record=True)
+        return self._document(line, ref)
 
     def parse_document(self, data: bytes, ref: str) -> list[Event]:
         """The events of one whole JSON document: an AuditEvent or a Bundle file."""
-        return self._document(data, ref, line_is_record=False)
+        return self._document(data, ref)
 
-    def _document(self, data: bytes, ref: str, *, line_is_record: bool) -> list[Event]:
+    def _document(self, data: bytes, ref: str) -> list[Event]:
         try:
             doc = orjson.loads(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
         except orjson.JSONDecodeError as e:
@@ -290,15 +321,15 @@ class FhirParser:
             raise ParseError("expected a FHIR resource (a JSON object)", "resourceType")
         kind = doc.get("resourceType")
         if kind == "AuditEvent":
-            return [self._event(doc, data if line_is_record else None, ref)]
+            return [self._event(doc, ref)]
         if kind == "Bundle":
             events: list[Event] = []
-            for i, entry in enumerate(_list(doc.get("entry"))):
-                resource = _dict(_dict(entry).get("resource"))
+            for i, entry in enumerate(as_list(doc.get("entry"))):
+                resource = as_dict(as_dict(entry).get("resource"))
                 if resource.get("resourceType") != "AuditEvent":
                     continue
                 try:
-                    events.append(self._event(resource, None, ref))
+                    events.append(self._event(resource, ref))
                 except ParseError as e:
                     raise ParseError(f"Bundle entry {i}: {e.reason}", e.field) from None
             return events
@@ -307,12 +338,8 @@ class FhirParser:
             "resourceType",
         )
 
-    def _event(self, resource: dict[str, Any], raw: bytes | None, ref: str) -> Event:
-        """``raw`` is fingerprinted when the resource has no id; ``None``: its JSON is."""
-        fields = audit_fields(resource)
-        if raw is None:
-            raw = b"" if "event.id" in fields else orjson.dumps(resource)
-        return self._finish(fields, raw, ref, ORIGIN)
+    def _event(self, resource: dict[str, Any], ref: str) -> Event:
+        return self._finish(audit_fields(resource), b"", ref, ORIGIN)
 
 
 def parse_document(data: bytes, ref: str, config: FhirParserConfig | None = None) -> list[Event]:

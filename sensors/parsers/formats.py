@@ -27,7 +27,8 @@ def _first_line(head: bytes) -> bytes:
 
 def _open_csv(config: CsvParserConfig, path: str) -> FileParser:
     parser = CsvParser(config, path)
-    return FileParser(lines=parser, prime=lambda head: parser.prime(_first_line(head)))
+    return FileParser(lines=parser, prime=lambda head: parser.prime(_first_line(head)),
+                      warnings=parser.warnings)
 
 
 class _FhirDocument:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from sensors.formats import FormatConfig, format_config
+from sensors.formats import format_config
 from sensors.parsers import (
     CsvParser,
     CsvParserConfig,
@@ -33,19 +33,30 @@ def documented_examples() -> list[dict[str, Any]]:
 
 def test_the_documented_examples_validate() -> None:
     examples = [format_config(x) for x in documented_examples()]
-    assert [type(x) for x in examples] == [JsonParserConfig, CsvParserConfig, FhirParserConfig]
-    assert [type(parser_for(x, "f")) for x in examples] == [EcsJsonParser, CsvParser, FhirParser]
-    assert isinstance(examples[0], FormatConfig)
-    assert examples[1].columns["GIO"] == "@timestamp"
+    kinds = [JsonParserConfig, *[CsvParserConfig] * 3, *[FhirParserConfig] * 2]
+    assert [type(x) for x in examples] == kinds
+    parsers = [EcsJsonParser, *[CsvParser] * 3, FhirParser]
+    assert [type(parser_for(x, "f")) for x in examples[:5]] == parsers  # [5]: a document
+    assert examples[2].columns["GIO"] == "@timestamp"
+    assert examples[3].names == ["NGAY", "GIO", "MA_NV", "THAO_TAC"]
+    assert examples[5].document
 
 
-def test_documented_csv_example_reads_a_row() -> None:
-    csv = format_config(documented_examples()[1])
-    parser = parser_for(csv, "audit.csv")
-    parser.parse(b"NGAY;GIO;MA_NV;THAO_TAC;MA_BN", "audit.csv:1")
-    [event] = parser.parse(b"22/11/2026;08:15:02;nv01234;XEM;BN2026001234", "audit.csv:2")
+def test_documented_csv_examples_read_a_row() -> None:
+    vietnamese, two_columns, no_header = (format_config(x)
+                                          for x in documented_examples()[1:4])
+    parser = parser_for(vietnamese, "audit.csv")
+    parser.parse("Thời gian;Mã NV;Thao tác;Mã BN;Số HS".encode(), "audit.csv:1")
+    [event] = parser.parse(b"22/11/2026 08:15:02;nv01234;Xem;BN2026001234;1",
+                           "audit.csv:2")
     assert event.fields["event.action"] == "view"
     assert event.timestamp.isoformat() == "2026-11-22T01:15:02+00:00"
+    parser = parser_for(two_columns, "audit.csv")
+    parser.parse(b"NGAY,GIO,MA_NV,THAO_TAC", "audit.csv:1")
+    [event] = parser.parse(b"22/11/2026,08:15:02,nv01234,view", "audit.csv:2")
+    assert event.timestamp.isoformat() == "2026-11-22T01:15:02+00:00"
+    [event] = parser_for(no_header, "audit.csv").parse(b"22/11/2026,08:15:02,nv1,view", "a:1")
+    assert event.fields["user.id"] == "nv1"
 
 
 def test_json_is_the_default_format() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from sensors.parsers import CsvParser, CsvParserConfig, ParseError, parser_for
+from sensors.parsers import CsvParser, CsvParserConfig, JsonParserConfig, ParseError, parser_for
 
 #: An export of a Vietnamese HIS audit trail: date and time in separate columns,
 #: Vietnamese codes for the action, a column phiwatch does not need (HO_TEN).
@@ -86,11 +89,10 @@ def test_same_record_as_json_gives_the_same_fields() -> None:
     line = (b'{"@timestamp": "2026-11-22T08:15:02", "event.action": "view", "user.id": "nv01234",'
             b' "user.roles": "nurse", "patient.id": "BN2026001234", "his.record_count": "1",'
             b' "host.name": "WS-SAN-A-03", "source.ip": "10.20.3.45", "event.id": "x"}')
-    from_json = EcsJsonParser().parse(line, "a:1")[0]
+    from_json = EcsJsonParser(JsonParserConfig(organization_id="tu-du")).parse(line, "a:1")[0]
     from_csv = parse_all(EXPORT)[0]
-    from_csv.fields.pop("organization.id")
-    from_csv.fields["event.id"] = from_csv.id = "x"
-    assert from_json == from_csv
+    assert from_json.fields.pop("his.event_id") == "x"  # the JSON's own id, kept apart
+    assert from_json == from_csv  # and so the same identity
 
 
 def test_codes_not_listed_are_kept() -> None:
@@ -174,17 +176,21 @@ def test_a_header_lacking_a_mapped_column_is_reported_once() -> None:
     parser = parser_for(config(), "audit.csv")
     with pytest.raises(ParseError) as e:
         parser.parse(b"NGAY;GIO;MA_NHAN_VIEN;THAO_TAC", "audit.csv:1")
-    assert "'MA_NV' (for user.id)" in e.value.reason
+    assert "'MA_NV' (for user.id, closest header 'MA_NHAN_VIEN')" in e.value.reason
     assert e.value.field == "user.id"
-    with pytest.raises(ParseError, match=r"missing required field 'user\.id'"):
-        parser.parse(b"22/11/2026;08:15:02;nv1;XEM", "audit.csv:2")
+    for n in (2, 3):  # every row points at the header; the fix was said once, there
+        with pytest.raises(ParseError, match=r"header line \(audit.csv:1\) lacks the column "
+                                             r"of user\.id"):
+            parser.parse(b"22/11/2026;08:15:02;nv1;XEM", f"audit.csv:{n}")
+    assert len(parser.warnings()) == 1 and "MA_NHAN_VIEN" in parser.warnings()[0]
+    assert parser.counts() == {"header": 1, "unmappable_row": 2}
 
 
 def test_a_header_that_cannot_be_decoded() -> None:
     parser = parser_for(config(), "audit.csv")
     with pytest.raises(ParseError, match="invalid UTF-8"):
         parser.parse(b"NGAY;\xff", "audit.csv:1")
-    with pytest.raises(ParseError, match="header line could not be read"):
+    with pytest.raises(ParseError, match=r"header line \(audit.csv:1\) could not be read"):
         parser.parse(b"22/11/2026;08:15:02", "audit.csv:2")
 
 
@@ -214,3 +220,117 @@ def test_other_encodings() -> None:
 def test_bad_configuration(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         config(**settings)
+
+
+#: The README's example: a Vietnamese HIS export, ';' separated, local times.
+VI_CONFIG = {
+    "format": "csv", "delimiter": ";", "organization_id": "bv-tu-du",
+    "timestamp_formats": ["%d/%m/%Y %H:%M:%S"],
+    "columns": {"Thời gian": "@timestamp", "Mã NV": "user.id", "Họ tên": "user.name",
+                "Thao tác": "event.action", "Mã BN": "patient.id", "Số HS": "his.record_count",
+                "Máy trạm": "host.name", "Địa chỉ IP": "source.ip"},
+    "values": {"event.action": {"Đăng nhập": "login", "Xem": "view", "Tìm kiếm": "search",
+                                "In": "print", "Xuất": "export", "Sửa": "update"}},
+}
+VI_EXPORT = """\ufeffThời gian;Mã NV;Họ tên;Thao tác;Mã BN;Số HS;Máy trạm;Địa chỉ IP
+22/11/2026 08:15:02;nv01234;Nguyễn Thị Lan;Xem;BN2026001234;1;WS-SAN-A-03;10.20.3.45
+22/11/2026 08:16:40;nv01234;Nguyễn Thị Lan;Tìm kiếm;;40;WS-SAN-A-03;10.20.3.45
+""".encode()
+
+
+def test_the_readme_vietnamese_example() -> None:
+    events = parse_all(VI_EXPORT, CsvParserConfig.model_validate(VI_CONFIG))
+    assert [e.fields["event.action"] for e in events] == ["view", "search"]
+    assert events[0].timestamp == datetime(2026, 11, 22, 1, 15, 2, tzinfo=UTC)
+    assert events[0].fields["user.name"] == "Nguyễn Thị Lan"
+    assert events[1].fields["his.record_count"] == 40
+
+
+def test_names_and_codes_match_in_decomposed_unicode() -> None:
+    """A header (or a code) typed in NFD, as some keyboards produce, still matches."""
+    nfd = unicodedata.normalize("NFD", VI_EXPORT.decode()).encode()
+    assert nfd != VI_EXPORT
+    events = parse_all(nfd, CsvParserConfig.model_validate(VI_CONFIG))
+    assert [e.fields["event.action"] for e in events] == ["view", "search"]
+    cfg = {**VI_CONFIG, "columns": {unicodedata.normalize("NFD", k): v
+                                    for k, v in VI_CONFIG["columns"].items()}}
+    assert len(parse_all(VI_EXPORT, CsvParserConfig.model_validate(cfg))) == 2
+    padded = VI_EXPORT.replace("Mã NV;".encode(), "  Mã NV ;".encode())
+    assert len(parse_all(padded, CsvParserConfig.model_validate(VI_CONFIG))) == 2
+
+
+@pytest.mark.parametrize(("delimiter", "shown"), [(",", ","), ("\t", "\\t"), ("|", "|")])
+def test_a_wrong_delimiter_is_named_once_with_the_fix(delimiter: str, shown: str) -> None:
+    data = VI_EXPORT.replace(b";", delimiter.encode())
+    parser = parser_for(CsvParserConfig.model_validate(VI_CONFIG), "vi.csv")
+    with pytest.raises(ParseError) as e:
+        parser.parse(data.splitlines()[0], "vi.csv:1")
+    assert e.value.reason == (
+        f"the header splits into 1 column with ';' but into 8 with {shown!r}, 8 of them "
+        f'configured: set `parse.delimiter: "{shown}"`')
+    for n, line in enumerate(data.splitlines()[1:], 2):
+        with pytest.raises(ParseError) as row:
+            parser.parse(line, f"vi.csv:{n}")
+        assert "Thời gian" not in row.value.reason  # not "missing @timestamp (column …)"
+        assert "vi.csv:1" in row.value.reason
+    assert len(parser.warnings()) == 1
+
+
+def test_a_resumed_file_with_a_bad_header_never_raises_in_prime() -> None:
+    parser = CsvParser(CsvParserConfig.model_validate(VI_CONFIG), "vi.csv")
+    parser.prime(VI_EXPORT.splitlines()[0].replace(b";", b","))
+    with pytest.raises(ParseError, match=r"vi\.csv:1"):
+        parser.parse(VI_EXPORT.splitlines()[1].replace(b";", b","), "vi.csv:2")
+    assert "parse.delimiter" in parser.warnings()[0]
+
+
+def test_rows_split_by_the_wrong_delimiter_with_configured_names() -> None:
+    cfg = config(header=False, names=["NGAY", "GIO", "MA_NV", "HO_TEN", "VAI_TRO", "THAO_TAC",
+                                      "MA_BN", "SO_HS", "MAY_TRAM", "IP"], delimiter=",")
+    parser = parser_for(cfg, "audit.csv")
+    row = EXPORT.splitlines()[1]
+    with pytest.raises(ParseError) as e:
+        parser.parse(row, "audit.csv:1")
+    assert e.value.reason.endswith("""; with ';' it has 10: set `parse.delimiter: ";"`""")
+    assert len(parser.warnings()) == 1
+
+
+def test_unlisted_codes_are_kept_counted_and_warned_once_each() -> None:
+    lines = EXPORT.splitlines()
+    sua = lines[1].replace(b";XEM;", b";SUA;")
+    data = b"\n".join([lines[0], sua, sua, lines[1].replace(b";XEM;", b";view;"),
+                       lines[1].replace(b";XEM;", b";KHOA;")])
+    parser = parser_for(config(), "audit.csv")
+    events = [e for n, line in enumerate(data.splitlines(), 1)
+              for e in parser.parse(line, f"audit.csv:{n}")]
+    assert [e.fields["event.action"] for e in events] == ["SUA", "SUA", "view", "KHOA"]
+    assert parser.unmapped_values() == {"event.action": {"SUA": 2, "KHOA": 1}}
+    assert parser.counts() == {"unmapped_value": 3}
+    warnings = parser.warnings()
+    assert len(warnings) == 2
+    assert "event.action value 'SUA' (column 'THAO_TAC') is not in `values:`" in warnings[0]
+    assert "`values: {event.action: {'SUA': <one of export, login" in warnings[0]
+
+
+def test_hostile_values_stay_data_in_warnings() -> None:
+    lines = EXPORT.splitlines()
+    odd = lines[1].replace(b";XEM;", b";{0.__class__}%s\x1b[31m" + b"x" * 10_000 + b";")
+    parser = parser_for(config(), "audit.csv")
+    parser.parse(lines[0], "audit.csv:1")
+    [event] = parser.parse(odd, "audit.csv:2")
+    assert event.fields["event.action"].startswith("{0.__class__}%s")
+    [warning] = parser.warnings()
+    assert len(warning) < 400 and "\n" not in warning
+
+
+def test_the_readme_csv_section_works_as_written() -> None:
+    """The README's example export and configuration, read from the README itself."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## CSV and TSV access logs", 1)[1].split("\n## ", 1)[0]
+    sample = section.split("```text\n", 1)[1].split("```", 1)[0]
+    settings = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    cfg = CsvParserConfig.model_validate(settings["sources"][0]["parse"])
+    events = parse_all(sample.encode(), cfg)
+    assert [e.fields["event.action"] for e in events] == ["view", "search"]
+    assert events[0].timestamp == datetime(2026, 11, 22, 1, 15, 2, tzinfo=UTC)
+    assert events[1].fields["his.record_count"] == 40

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +9,7 @@ import orjson
 import pytest
 
 from sensors.parsers import EcsJsonParser, JsonParserConfig, ParseError, parser_for
+from sensors.parsers.base import identity
 
 #: The example record of the README's "Event fields" (the canonical HIS log).
 DESIGN_LINE = (
@@ -72,10 +72,10 @@ def base(**extra: Any) -> dict[str, Any]:
 
 def test_the_design_example() -> None:
     event = one(DESIGN_LINE)
-    fingerprint = hashlib.blake2b(DESIGN_LINE, digest_size=12).hexdigest()
+    key = identity(event.epoch, event.fields)
     assert event.timestamp == datetime(2026, 11, 22, 1, 15, 2, tzinfo=UTC)
-    assert event.fields == {**EXPECTED_FIELDS, "event.id": fingerprint}
-    assert event.id == fingerprint
+    assert event.fields == {**EXPECTED_FIELDS, "event.id": key}
+    assert event.id == key
     assert event.ref == "/var/log/his/access.log:7"
     assert "@timestamp" not in event.fields
     assert event.nested()["@timestamp"] == "2026-11-22T01:15:02Z"
@@ -103,7 +103,8 @@ def test_nested_dotted_and_mixed_give_the_same_event() -> None:
     deep = {**nested, "event": {"action": "view", "outcome": "success"}}
     events = [one({**doc, "event.id": "e-1"}) for doc in (nested, dotted, mixed, deep)]
     assert all(e == events[0] for e in events)
-    assert events[0].fields == {**EXPECTED_FIELDS, "event.id": "e-1"}
+    assert events[0].fields == {**EXPECTED_FIELDS, "his.event_id": "e-1",
+                                "event.id": events[0].id}
 
 
 def test_deeper_nesting_and_lists_of_objects() -> None:
@@ -130,16 +131,30 @@ def test_the_same_field_twice_with_different_values_is_an_error() -> None:
     assert "'nv01234'" in e.reason and "'nv09999'" in e.reason
 
 
-def test_event_id_from_the_input_wins() -> None:
+def test_the_inputs_own_event_id_is_kept_apart_and_does_not_change_identity() -> None:
     event = one(base(event={"action": "view", "id": "his-000187"}))
-    assert event.id == event.fields["event.id"] == "his-000187"
-    assert one(base(**{"event.id": 42})).id == "42"
+    assert event.fields["his.event_id"] == "his-000187"
+    assert event.id == event.fields["event.id"] == one(base()).id
+    assert one(base(**{"event.id": 42})).fields["his.event_id"] == "42"
 
 
-def test_fingerprint_is_stable_and_depends_on_the_bytes() -> None:
+def test_identity_is_the_content_not_the_bytes() -> None:
     line = orjson.dumps(base())
-    assert one(line).id == one(line).id
-    assert one(line).id != one(line + b" ").id
+    assert one(line).id == one(line).id == one(line + b" ").id
+    assert one(orjson.dumps(base(), option=orjson.OPT_INDENT_2).replace(b"\n", b"")).id \
+        == one(line).id
+    same_instant = base(**{"@timestamp": "2026-11-22T01:15:02Z"})
+    assert one(same_instant).id == one(line).id
+    for change in ({"@timestamp": "2026-11-22T08:15:02.000001+07:00"},
+                   {"user": {"id": "nv01235"}}, {"event": {"action": "print"}},
+                   {"patient.id": "BN1"}, {"source.ip": "10.0.0.1"}, {"host.name": "WS"},
+                   {"his.record_count": 2}, {"event.outcome": "failure"},
+                   {"organization.id": "tu-du"}, {"event.dataset": "his.system"}):
+        assert one(base(**change)).id != one(line).id, change
+    for same in ({"user.name": "Lan"}, {"his.module": "emr"}, {"user.roles": ["nurse"]}):
+        assert one(base(**same)).id == one(line).id, same
+    v6 = one(base(**{"source.ip": "fe80:0:0::1"}))
+    assert v6.id == one(base(**{"source.ip": "fe80::1"})).id
 
 
 def test_defaults_do_not_override_the_record() -> None:

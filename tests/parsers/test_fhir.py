@@ -55,11 +55,11 @@ def error(doc: dict[str, Any] | bytes) -> ParseError:
 def test_balp_patient_read() -> None:
     [event] = parser(organization_id="tu-du").parse(compact("audit_read_patient.json"), "a:1")
     assert event.timestamp == datetime(2026, 11, 22, 1, 15, 2, 381000, tzinfo=UTC)
-    assert event.id == "ae-20261122-000187"
     assert event.fields == {
         "event.action": "view",
         "event.outcome": "success",
-        "event.id": "ae-20261122-000187",
+        "event.id": event.id,
+        "his.event_id": "ae-20261122-000187",
         "user.id": "nv01234",  # the identifier, not the server's Practitioner id
         "user.name": "Nguyễn Thị Lan",
         "user.roles": ["nurse"],
@@ -82,7 +82,9 @@ def test_bundle_file_and_bundle_line_give_the_same_events() -> None:
     assert [e.fields["event.action"] for e in from_file] == [
         "login", "login_failed", "search", "export", "logout"
     ]  # the OperationOutcome entry is skipped
-    assert [e.id for e in from_file] == [f"ae-20261122-00010{i}" for i in range(1, 6)]
+    assert [e.fields["his.event_id"] for e in from_file] == [
+        f"ae-20261122-00010{i}" for i in range(1, 6)]
+    assert len({e.id for e in from_file}) == 5
 
 
 def test_bundle_entries_in_detail() -> None:
@@ -117,7 +119,8 @@ def test_ndjson_lines() -> None:
     assert denied.fields["event.action"] == "view"  # action R, no subtype
     assert denied.fields["event.outcome"] == "failure"
     assert denied.timestamp == datetime(2026, 11, 22, 2, 6, tzinfo=UTC)  # no offset: +07:00
-    assert denied.id == denied.fields["event.id"] and len(denied.id) == 24  # no resource id
+    assert denied.id == denied.fields["event.id"] and len(denied.id) == 24
+    assert "his.event_id" not in denied.fields  # no resource id
 
 
 @pytest.mark.parametrize(
@@ -129,7 +132,6 @@ def test_ndjson_lines() -> None:
         ({"subtype": [{"code": "history-type"}]}, "search"),
         ({"subtype": [{"code": "create"}], "action": "C"}, "update"),
         ({"subtype": [{"code": "delete"}], "action": "D"}, "update"),
-        ({"subtype": [{"code": "operation"}], "action": "E"}, "search"),
         ({"subtype": [{"code": "110122"}], "outcome": "8"}, "login_failed"),
         ({"subtype": [{"code": "110122"}], "outcome": "12"}, "login_failed"),
         ({"type": {"code": "110114"}, "outcome": "4"}, "login_failed"),
@@ -220,3 +222,119 @@ def test_network_address(network: dict[str, str], expected: dict[str, str]) -> N
     assert fields["source.address"] == network["address"]
     got = {k: v for k, v in fields.items() if k in ("source.ip", "host.name")}
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("extra", "action", "category"),
+    [
+        ({"subtype": [{"code": "operation"}], "action": "E"}, "execute", ["process"]),
+        ({"action": "E"}, "execute", ["process"]),
+        ({"subtype": [{"code": "110120"}], "action": "E"}, "application-start", ["process"]),
+        ({"subtype": [{"code": "110121"}], "action": "E"}, "application-stop", ["process"]),
+        ({"type": {"code": "110100"}, "action": "E"}, "application-activity", ["process"]),
+        ({"type": {"code": "110113"}, "action": "E"}, "security-alert", ["configuration"]),
+    ],
+)
+def test_system_events_are_not_user_actions(extra: dict[str, Any], action: str,
+                                            category: list[str]) -> None:
+    fields = one(minimal(**extra)).fields
+    assert fields["event.dataset"] == "his.system"
+    assert (fields["event.action"], fields["event.category"]) == (action, category)
+
+
+def test_a_system_event_needs_no_user_but_an_access_does() -> None:
+    app = [{"who": {"reference": "Device/bhyt-sync"}, "type": {"coding": [{"code": "110150"}]}}]
+    fields = one(minimal(subtype=[{"code": "110120"}], action="E", agent=[])).fields
+    assert "user.id" not in fields and fields["event.action"] == "application-start"
+    fields = one(minimal(subtype=[{"code": "read"}], agent=app)).fields
+    assert fields["event.dataset"] == "his.system" and fields["event.action"] == "view"
+    assert error(minimal(subtype=[{"code": "read"}], agent=[])).field == "user.id"
+
+
+def entity(**parts: Any) -> dict[str, Any]:
+    return parts
+
+
+PERSON = {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"}
+PATIENT_ROLE = {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1"}
+
+
+@pytest.mark.parametrize(
+    ("entities", "patient", "count"),
+    [
+        # a Person-typed entity without a role, given by identifier only
+        ([entity(what={"identifier": {"value": "BN1"}}, type=PERSON)], "BN1", 1),
+        # a Person with another role (a user, 6) is not the patient
+        ([entity(what={"identifier": {"value": "nv1"}}, type=PERSON,
+                 role={"system": PATIENT_ROLE["system"], "code": "6"})], None, None),
+        # reference, then reference + identifier of the same patient: one patient
+        ([entity(what={"reference": "Patient/p9"}, role=PATIENT_ROLE),
+          entity(what={"reference": "Patient/p9/_history/2", "identifier": {"value": "BN9"}})],
+         "BN9", 1),
+        # identifier twice, once as an HL7 v2 composite
+        ([entity(what={"identifier": {"value": "BN7^^^&1.2.3&ISO"}}, role=PATIENT_ROLE),
+          entity(what={"identifier": {"value": "BN7"}}, type=PERSON)], "BN7", 1),
+        # an R5-style role (CodeableConcept)
+        ([entity(what={"reference": "Patient/BN3"}, role={"coding": [PATIENT_ROLE]})], "BN3", 1),
+        # a contained patient that is not there: nothing to name or count
+        ([entity(what={"reference": "#gone"}, role=PATIENT_ROLE)], None, None),
+    ],
+)
+def test_patients(entities: list[dict[str, Any]], patient: str | None,
+                  count: int | None) -> None:
+    fields = one(minimal(entity=entities)).fields
+    assert fields.get("patient.id") == patient
+    assert fields.get("his.record_count") == count
+
+
+def test_a_v2_composite_gives_the_assigning_authority() -> None:
+    ent = entity(what={"identifier": {"value": "BN7^^^HIS&2.16.840.1.1&ISO"}}, type=PERSON)
+    fields = one(minimal(entity=[ent])).fields
+    assert (fields["patient.id"], fields["patient.id_system"]) == ("BN7", "2.16.840.1.1")
+    ent = entity(what={"identifier": {"value": "BN8^^^HIS"}}, type=PERSON)
+    assert one(minimal(entity=[ent])).fields["patient.id_system"] == "HIS"
+
+
+@pytest.mark.parametrize(
+    ("detail", "count"),
+    [
+        ({"type": "recordCount", "valueString": "850"}, 850),
+        ({"type": "Số lượng", "valueString": " 12 "}, 12),
+        ({"type": {"coding": [{"code": "numberOfRecords"}]}, "valueInteger": 40}, 40),
+        ({"type": {"text": "total"}, "valueQuantity": {"value": 7.0}}, 7),
+        ({"type": "count", "valueBase64Binary": "MzA="}, 30),  # "30"
+        ({"type": "count", "valueString": "-3"}, None),
+        ({"type": "count", "valueString": "1e9"}, None),
+        ({"type": "count", "valueBase64Binary": "!!"}, None),
+        ({"type": "accountId", "valueString": "55"}, None),
+        ({"type": "MSH-10", "valueString": "55"}, None),
+        ({"type": ["count"], "valueString": "5"}, None),
+    ],
+)
+def test_declared_record_counts(detail: dict[str, Any], count: int | None) -> None:
+    ent = entity(what={"reference": "DocumentReference/x"}, detail=[detail])
+    assert one(minimal(entity=[ent])).fields.get("his.record_count") == count
+
+
+def test_a_declared_count_and_listed_patients_give_the_larger() -> None:
+    listed = [entity(what={"reference": f"Patient/BN{i}"}) for i in range(3)]
+    query = entity(role={"code": "24"}, detail=[{"type": "results", "valueString": "40"}])
+    assert one(minimal(entity=[*listed, query])).fields["his.record_count"] == 40
+    query["detail"] = [{"type": "results", "valueString": "2"}]
+    assert one(minimal(entity=[*listed, query])).fields["his.record_count"] == 3
+
+
+def test_workstation_from_every_place_the_input_names_it() -> None:
+    client = {"type": {"coding": [{"code": "110153"}]}, "network": {"address": "WS-1"}}
+    server = {"type": {"coding": [{"code": "110152"}]}, "network": {"address": "10.9.9.9"}}
+    user = {"who": {"reference": "Practitioner/nv1"}, "requestor": True,
+            "network": {"address": "10.20.3.45", "type": "2"}}
+    fields = one(minimal(agent=[server, user, client])).fields
+    assert (fields["source.ip"], fields["host.name"]) == ("10.20.3.45", "WS-1")
+    user = {"who": {"reference": "Practitioner/nv1"}, "requestor": True,
+            "location": {"reference": "Location/WS-SAN-A-03"}}
+    assert one(minimal(agent=[server, user])).fields["host.name"] == "WS-SAN-A-03"
+    device = {"type": [{"code": "1"}], "observer": {"display": "WS-SAN-A-07"}}
+    assert one(minimal(agent=[user], source=device)).fields["host.name"] == "WS-SAN-A-07"
+    uri = {**user, "location": None, "network": {"address": "https://x/fhir", "type": "5"}}
+    assert "host.name" not in one(minimal(agent=[uri])).fields

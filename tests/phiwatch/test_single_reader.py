@@ -12,7 +12,7 @@ import orjson
 from runkit import BASE, his_line
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "flows"))
-from test_zeek import CONN_HEADER  # noqa: E402
+from test_zeek import CONN_HEADER
 
 T = "\t"
 
