@@ -23,10 +23,13 @@ import orjson
 SEVERITIES: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 
 
-def alert_id(rule_id: str, group: Mapping[str, Any], window_start: datetime) -> str:
-    """Deterministic id: the same rule, group and window always give the same id."""
+def alert_id(rule_id: str, group: Mapping[str, Any], window_start: datetime,
+             organization_id: str | None = None) -> str:
+    """Deterministic id: the same hospital, rule, group and window always give the same
+    id, and two hospitals sharing one store never collide (``nv00001`` works at both)."""
     canonical = orjson.dumps(
-        [rule_id, sorted((k, str(v)) for k, v in group.items()), window_start.isoformat()],
+        [organization_id or "", rule_id, sorted((k, str(v)) for k, v in group.items()),
+         window_start.isoformat()],
     )
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 

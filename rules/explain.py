@@ -212,7 +212,7 @@ def event_alert(spec: AlertSpec, event: Event) -> Alert:
     context, org = _context(spec, fields.get)
     ref = EventRef(event.ref, event.id, ts)
     return Alert(
-        id=alert_id(spec.rule_id, group, ts), rule_id=spec.rule_id, rule_title=spec.title,
+        id=alert_id(spec.rule_id, group, ts, org), rule_id=spec.rule_id, rule_title=spec.title,
         severity=spec.severity, group=group, window_start=ts, window_end=ts, event_count=1,
         explanation=template.render(lookup), first_event=ref, last_event=ref, sample=[ref],
         organization_id=org, tags=list(spec.tags), context=context,
@@ -284,7 +284,8 @@ def episode_alert(
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             metrics[k] = float(v)
     return Alert(
-        id=alert_id(spec.rule_id, group, start), rule_id=spec.rule_id, rule_title=spec.title,
+        id=alert_id(spec.rule_id, group, start, org), rule_id=spec.rule_id,
+        rule_title=spec.title,
         severity=spec.severity, group=dict(group), window_start=start, window_end=end,
         event_count=n.event_count, explanation=template.render(lookup),
         first_event=_ref(first), last_event=_ref(last), sample=[_ref(e) for e in sample],

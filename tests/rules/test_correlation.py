@@ -18,7 +18,7 @@ def test_event_count_fires_at_threshold_once(tmp_path: Path) -> None:
     engine = Engine(load(tmp_path, EVENT_COUNT), lateness_seconds=0)
     assert run(engine, [his(0), his(10)]) == []
     (alert,) = engine.process(his(20))
-    assert alert.id == alert_id(MANY_VIEWS, {"user.id": "nv01"}, T0)
+    assert alert.id == alert_id(MANY_VIEWS, {"user.id": "nv01"}, T0, "tu-du")
     assert (alert.final, alert.revision, alert.event_count) == (False, 3, 3)
     assert alert.group == {"user.id": "nv01"}
     assert alert.window_start == T0 and alert.window_end == T0 + timedelta(seconds=20)
@@ -58,7 +58,7 @@ def test_episode_closes_with_final_numbers_and_higher_revision(tmp_path: Path) -
     # a new burst is a new window, so a new alert
     (again,) = run(engine, [his(t) for t in (300, 301, 302)])
     assert again.id != final.id
-    assert again.id == alert_id(MANY_VIEWS, {"user.id": "nv01"}, T0 + timedelta(seconds=300))
+    assert again.id == alert_id(MANY_VIEWS, {"user.id": "nv01"}, T0 + timedelta(seconds=300), "tu-du")
 
 
 def test_gap_longer_than_timespan_closes_the_episode_even_before_the_watermark(
@@ -70,7 +70,7 @@ def test_gap_longer_than_timespan_closes_the_episode_even_before_the_watermark(
     out = run(engine, [his(102), his(103), his(104)])
     assert [(a.id, a.final) for a in out] == [
         (first.id, True),
-        (alert_id(MANY_VIEWS, {"user.id": "nv01"}, T0 + timedelta(seconds=102)), False)]
+        (alert_id(MANY_VIEWS, {"user.id": "nv01"}, T0 + timedelta(seconds=102), "tu-du"), False)]
     assert out[0].event_count == 3
 
 
@@ -114,7 +114,7 @@ def test_value_count_counts_distinct_values(tmp_path: Path) -> None:
     assert run(engine, [his(60, patient="BN2"), his(70, action="search", patient="BN3"),
                         his(75, user="x", patient="BN3"), his(80, action="view")]) == []
     (alert,) = run(engine, [his(90, action="print", patient="BN3")])
-    assert alert.id == alert_id(MANY_PATIENTS, {"user.id": "nv01"}, T0)
+    assert alert.id == alert_id(MANY_PATIENTS, {"user.id": "nv01"}, T0, "tu-du")
     assert (alert.value_count, alert.event_count, alert.revision) == (3, 7, 7)
     assert alert.metrics["value_count"] == 3.0
     assert "3 distinct patient.id" in alert.explanation  # the default sentence
@@ -190,7 +190,7 @@ def test_plain_rule_alerts_per_event(tmp_path: Path) -> None:
     big = his(0, action="export", his__record_count=900)
     (alert,) = engine.process(big)
     assert alert.id == alert_id("00000000-0000-0000-0000-000000000001",
-                                {"event.id": big.id}, big.timestamp)
+                                {"event.id": big.id}, big.timestamp, "tu-du")
     assert (alert.final, alert.revision, alert.severity) == (True, 1, "critical")
     assert alert.explanation == "nv01 exported 900 records (?)"
     # who and where always, then the rule's own context fields
