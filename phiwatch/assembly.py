@@ -86,6 +86,8 @@ def build_engine(config: Config, ruleset: RuleSet | None = None) -> Engine:
         # Sweeping closes finished episodes and frees idle windows; its timing changes no
         # alert (tested), so it runs every 10 s of event time rather than every second.
         sweep_seconds=10.0,
+        max_groups=config.rules.max_groups_per_rule,
+        max_groups_total=config.rules.max_groups_total,
     )
 
 

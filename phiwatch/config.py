@@ -83,6 +83,11 @@ class RulesConfig(_Model):
     paths: list[Path] = [BUILTIN_PACKS]
     lateness_seconds: Annotated[float, Field(ge=0, le=86_400)] = 60.0
     sample_size: Annotated[int, Field(ge=1, le=1000)] = 20
+    #: Groups (users, workstations, address pairs …) one rule tracks at most; past it
+    #: the least active go first and a high alert says so (a flood is an attack itself).
+    max_groups_per_rule: Annotated[int, Field(ge=100, le=10_000_000)] = 50_000
+    #: Groups all rules together track at most; past it the largest rules shrink.
+    max_groups_total: Annotated[int, Field(ge=1000, le=100_000_000)] = 400_000
 
 
 class StoreConfig(_Model):

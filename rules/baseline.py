@@ -37,6 +37,7 @@ from typing import Any
 from rules.alert import Alert
 from rules.baseline_spec import BaselineSpec, Limit, limit, parse_baseline, percentile
 from rules.explain import Entry, Numbers, episode_alert, human_duration, show, stamp
+from rules.limits import DEFAULT_LIMIT, LimitGuard
 from rules.model import DetectionRule
 from rules.state import Adder, counted, entry_in, entry_out, key_text
 from rules.stream import StreamExtension, register
@@ -110,6 +111,7 @@ class BaselineState:
         self.opened = 0
         self.closed = 0
         self.evicted = 0
+        self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
         self.groups = self.users  # for the engine's statistics
 
     # -- streaming ---------------------------------------------------------------------
@@ -152,6 +154,10 @@ class BaselineState:
                 self.next_close = min(self.next_close, start + period)
             p = bucket.get(key)
             if p is None:
+                if len(bucket) >= self.guard.limit:
+                    self.guard.make_room(bucket, self._weight, lambda p: p.fired,
+                                         self._drop(out, start), epoch,
+                                         fields.get("organization.id"), out)
                 p = bucket[key] = Period(key, entry)
             p.count += 1
             if metric == "distinct":
@@ -176,6 +182,22 @@ class BaselineState:
                 out.append(self._alert(p, start, verdict, final=False))
 
         return add
+
+    def _weight(self, p: Period) -> int:
+        return p.count
+
+    def _drop(self, out: list[Alert], start: float) -> Callable[[tuple[str, ...], Period], None]:
+        """What evicting a period does: a fired one is closed (its final alert goes out);
+        a quiet one is forgotten, and its figure is not recorded in the user's history."""
+        def drop(key: tuple[str, ...], p: Period) -> None:
+            if p.fired:
+                self.closed += 1
+                out.append(self._alert(p, start, {**p.verdict, "value": self.figure(p)},
+                                       final=True))
+            else:
+                self.evicted += 1
+
+        return drop
 
     def figure(self, p: Period) -> float:
         m = self.spec.metric
@@ -292,6 +314,9 @@ class BaselineState:
                 peer: tuple[str, ...] | None) -> None:
         h = self.users.get(key)
         if h is None:
+            if len(self.users) >= self.guard.limit:  # the shortest histories go first
+                self.guard.make_room(self.users, lambda h: len(h.values), lambda h: False,
+                                     self._forget_user, start, None, [])
             h = self.users[key] = History(start)
         h.starts.append(start)
         h.values.append(figure)
@@ -305,6 +330,9 @@ class BaselineState:
             if len(sample) < PEER_SAMPLE or tag < sample[-1][0]:
                 insort(sample, (tag, figure))
                 del sample[PEER_SAMPLE:]
+
+    def _forget_user(self, key: tuple[str, ...], h: History) -> None:
+        self.evicted += 1
 
     def _expire(self, h: History, now: float) -> None:
         cutoff = now - self.spec.history

@@ -34,6 +34,7 @@ from typing import Any
 from rules.alert import Alert
 from rules.baseline_spec import SpecError, field_list, parse_duration
 from rules.explain import Entry, Numbers, episode_alert
+from rules.limits import DEFAULT_LIMIT, LimitGuard
 from rules.model import DetectionRule
 from rules.state import Adder, entry_in, entry_out, key_text
 from rules.stream import Clock, StreamExtension, register
@@ -121,6 +122,7 @@ class BeaconState:
         self.spec: BeaconSpec = rule.stream.spec
         self.sample_size = sample_size
         self.groups: OrderedDict[tuple[str, ...], Caller] = OrderedDict()
+        self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
         self.opened = 0
         self.closed = 0
         self.evicted = 0
@@ -141,6 +143,8 @@ class BeaconState:
             key = tuple(map(key_text, vals))
             c = groups.get(key)
             if c is None:
+                if len(groups) >= self.guard.limit:
+                    self._make_room(event, out)
                 c = groups[key] = Caller(key)
             else:
                 groups.move_to_end(key)
@@ -178,6 +182,16 @@ class BeaconState:
             out.append(self._alert(c, final=False))
 
         return add
+
+    def _make_room(self, event: Event, out: list[Alert]) -> None:
+        def evict(key: tuple[str, ...], c: Caller) -> None:
+            if c.fired:
+                self._end(c, out)
+            else:
+                self.evicted += 1
+
+        self.guard.make_room(self.groups, lambda c: len(c.recent), lambda c: c.fired, evict,
+                             event.epoch, event.fields.get("organization.id"), out)
 
     def _end(self, c: Caller, out: list[Alert]) -> None:
         self.closed += 1

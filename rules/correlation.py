@@ -24,6 +24,7 @@ from typing import Any
 
 from rules.alert import Alert
 from rules.explain import Entry, Numbers, episode_alert, show, stamp
+from rules.limits import DEFAULT_LIMIT, LimitGuard
 from rules.model import CONDITION_OPS, CorrelationRule, DetectionRule
 from rules.state import (
     Adder,
@@ -67,6 +68,7 @@ class CorrelationState(EpisodeSweep):
         self.evicted = 0
         self.opened = 0
         self.closed = 0
+        self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
         #: The event counted last, so an event matching two of its base rules counts once.
         self.last_event: Event | None = None
         #: Set when another correlation references this one (``rules.chain``).
@@ -129,6 +131,8 @@ class CorrelationState(EpisodeSweep):
                             tuple(map(fields.get, keep_first)) if keep_first else _NO_CTX)
             g = get_group(key)
             if g is None:
+                if len(groups) >= self.guard.limit:
+                    self._make_room(event, out)
                 g = groups[key] = Group(gvalues if gvalues is not None else (key,))
             else:
                 touch(key)
@@ -191,6 +195,17 @@ class CorrelationState(EpisodeSweep):
                 self.chain(g.values, ep, out)
 
         return add
+
+    def _make_room(self, event: Event, out: list[Alert]) -> None:
+        def evict(key: Key, g: Group) -> None:
+            if g.episode is not None:
+                out.append(self._close(g, g.episode))
+            else:
+                self.evicted += 1
+
+        self.guard.make_room(self.groups, lambda g: len(g.entries),
+                             lambda g: g.episode is not None, evict, event.epoch,
+                             event.fields.get("organization.id"), out)
 
     def _alert(self, g: Group, ep: Episode, *, final: bool) -> Alert:
         rule = self.rule

@@ -21,6 +21,7 @@ from rules.chain import Feeder
 from rules.correlation import CorrelationState
 from rules.dispatch import Dispatch, Route
 from rules.explain import event_alert
+from rules.limits import DEFAULT_LIMIT, DEFAULT_TOTAL
 from rules.loader import RuleSet
 from rules.logsource import HIS_ACCESS
 from rules.model import CorrelationRule, DetectionRule
@@ -64,9 +65,13 @@ class Engine:
         sample_size: int = 20,
         default_dataset: str | None = HIS_ACCESS,
         sweep_seconds: float = SWEEP_SECONDS,
+        max_groups: int = DEFAULT_LIMIT,
+        max_groups_total: int = DEFAULT_TOTAL,
     ) -> None:
         """``default_dataset`` is assumed for events that carry no ``event.dataset``;
-        ``sweep_seconds`` is how much event time passes between sweeps (memory only)."""
+        ``sweep_seconds`` is how much event time passes between sweeps (memory only);
+        ``max_groups`` bounds the groups of one rule and ``max_groups_total`` those of
+        all rules together (``rules.limits``)."""
         if lateness_seconds < 0:
             raise ValueError("lateness_seconds must be >= 0")
         self.ruleset = ruleset
@@ -74,6 +79,8 @@ class Engine:
         self.sample_size = sample_size
         self.default_dataset = default_dataset
         self.sweep_seconds = sweep_seconds
+        self.max_groups = max_groups
+        self.max_groups_total = max_groups_total
         self._max_epoch = _NEVER
         self._watermark = _NEVER
         self.states: dict[str, State] = {}
@@ -103,6 +110,8 @@ class Engine:
             if d.stateful:
                 fresh[d.id] = states.get(d.id) or self._stream_state(d)
         self.states = fresh
+        for st in fresh.values():
+            st.guard.limit = self.max_groups
         feeds: dict[str, list[Adder]] = {}
         for c in ruleset.correlations:
             for b in c.bases:
@@ -224,7 +233,22 @@ class Engine:
             st.sweep(wm, out, full=full)
         if self.suppressor:
             self.suppressor.sweep(wm)
+        self._share_total()
         self._next_sweep = wm + self.sweep_seconds
+
+    def _share_total(self) -> None:
+        """Past the total limit, the largest states get lower limits (in proportion to
+        their size), which they reach as new groups arrive; under it, every state has the
+        per-rule limit again."""
+        sizes = {rid: len(st.groups) for rid, st in self.states.items()}
+        total = sum(sizes.values())
+        if total <= self.max_groups_total:
+            for st in self.states.values():
+                st.guard.limit = self.max_groups
+            return
+        scale = self.max_groups_total / total
+        for rid, st in self.states.items():
+            st.guard.limit = max(1_000, min(self.max_groups, int(sizes[rid] * scale)))
 
     def advance(self, now_epoch: float) -> list[Alert]:
         """Move event time on to ``now_epoch`` when the logs are quiet (live mode).

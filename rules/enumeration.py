@@ -28,13 +28,14 @@ measured against the watermark, or pushed out) the final version follows. Memory
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from rules.alert import Alert
 from rules.baseline_spec import SpecError, field_list, parse_duration
 from rules.explain import Entry, Numbers, episode_alert
+from rules.limits import DEFAULT_LIMIT, LimitGuard
 from rules.model import DetectionRule
 from rules.state import Adder, entry_in, entry_out, key_text
 from rules.stream import Clock, StreamExtension, register
@@ -143,6 +144,7 @@ class SequenceState:
         self.sample_size = sample_size
         #: By the group's value (one ``by`` field) or tuple of values; in touch order.
         self.groups: OrderedDict[Any, Walker] = OrderedDict()
+        self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
         self.opened = 0
         self.closed = 0
         self.evicted = 0
@@ -184,6 +186,11 @@ class SequenceState:
                 key = tuple(map(key_text, vals))
             w = get_walker(key)
             if w is None:
+                if len(groups) >= self.guard.limit:
+                    self.guard.make_room(groups, lambda w: sum(r.count for r in w.runs),
+                                         lambda w: any(r.fired for r in w.runs),
+                                         self._evict(out), event.epoch,
+                                         fields.get("organization.id"), out)
                 w = groups[key] = Walker(key if single is None else (key,))
             else:
                 touch(key)
@@ -244,6 +251,16 @@ class SequenceState:
                                           if keep_first else ())))
 
         return add
+
+    def _evict(self, out: list[Alert]) -> Callable[[Any, Walker], None]:
+        def evict(key: Any, w: Walker) -> None:
+            fired = [r for r in w.runs if r.fired]
+            for r in fired:
+                self._end(w, r, out)
+            if not fired:
+                self.evicted += 1
+
+        return evict
 
     def _end(self, w: Walker, r: Run, out: list[Alert]) -> None:
         if r.fired:

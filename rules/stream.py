@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rules.alert import Alert
 from rules.explain import register_sentence
+from rules.limits import LimitGuard
 from rules.state import Adder
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ Clock = Callable[[], float]
 class StreamState(Protocol):
     """What the engine needs of a stream extension's state for one rule.
 
-    ``groups`` is sized for statistics and bounded by the state itself; ``opened``,
+    ``groups`` is sized for statistics and bounded through ``guard``; ``opened``,
     ``closed`` and ``evicted`` count episodes and dropped groups.
     """
 
@@ -47,6 +48,9 @@ class StreamState(Protocol):
     opened: int
     closed: int
     evicted: int
+    #: The state's group limit (``rules.limits``): the engine sets the limit; the state
+    #: asks it to make room before it adds a group.
+    guard: LimitGuard
 
     def adder(self, base: DetectionRule) -> Adder:
         """The function the engine calls with each event the rule matched."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from rules.alert import Alert
 from rules.explain import Entry, Numbers, episode_alert, stamp
+from rules.limits import DEFAULT_LIMIT, LimitGuard
 from rules.model import CorrelationRule, DetectionRule
 from rules.state import (
     Adder,
@@ -61,20 +62,26 @@ def ordered_chain(per_base: list[deque[Entry]], min_counts: tuple[int, ...] = ()
     """The first entry of a chain with, per base in order, one entry (or ``min_counts``
     of them) at times non-decreasing; or ``None``. Greedy: the earliest next step after
     each step is never a worse choice."""
+    for k, entries in enumerate(per_base):  # cheap first: a step with too few matches
+        if len(entries) < (min_counts[k] if min_counts else 1):
+            return None
     t = float("-inf")
     first: Entry | None = None
     for k, entries in enumerate(per_base):
         need = min_counts[k] if min_counts else 1
-        if len(entries) < need:
-            return None
-        times = [e[0] for e in entries]
-        i = bisect_left(times, t)
+        # Entries are sorted by time: the common case needs no search, the rest a bisect
+        # (never a copy of the window: a sustained brute force made that quadratic).
+        i = 0 if entries[0][0] >= t else bisect_left(entries, t, key=_time)
         if len(entries) - i < need:
             return None
         t = entries[i + need - 1][0]
         if first is None:
             first = entries[i]
     return first
+
+
+def _time(entry: Entry) -> float:
+    return entry[0]
 
 
 class TemporalState(EpisodeSweep):
@@ -86,6 +93,7 @@ class TemporalState(EpisodeSweep):
         self.sample_size = sample_size
         self.timespan = rule.timespan
         self.groups: OrderedDict[Key, TemporalGroup] = OrderedDict()
+        self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
         self.evicted = 0
         self.opened = 0
         self.closed = 0
@@ -123,6 +131,8 @@ class TemporalState(EpisodeSweep):
                             tuple(map(fields.get, keep_first)) if keep_first else _NO_CTX)
             g = groups.get(key)
             if g is None:
+                if len(groups) >= self.guard.limit:
+                    self._make_room(event, out)
                 g = groups[key] = TemporalGroup(gvalues, n_bases)
             else:
                 groups.move_to_end(key)
@@ -188,6 +198,17 @@ class TemporalState(EpisodeSweep):
                 self.chain(g.values, ep, out)
 
         return add
+
+    def _make_room(self, event: Event, out: list[Alert]) -> None:
+        def evict(key: Key, g: TemporalGroup) -> None:
+            if g.episode is not None:
+                out.append(self._close(g, g.episode))
+            else:
+                self.evicted += 1
+
+        self.guard.make_room(self.groups, lambda g: sum(map(len, g.per_base)),
+                             lambda g: g.episode is not None, evict, event.epoch,
+                             event.fields.get("organization.id"), out)
 
     def _alert(self, g: TemporalGroup, ep: Episode, *, final: bool) -> Alert:
         rule = self.rule

@@ -58,7 +58,8 @@ def test_episode_closes_with_final_numbers_and_higher_revision(tmp_path: Path) -
     # a new burst is a new window, so a new alert
     (again,) = run(engine, [his(t) for t in (300, 301, 302)])
     assert again.id != final.id
-    assert again.id == alert_id(MANY_VIEWS, {"user.id": "nv01"}, T0 + timedelta(seconds=300), "tu-du")
+    assert again.id == alert_id(MANY_VIEWS, {"user.id": "nv01"},
+                                T0 + timedelta(seconds=300), "tu-du")
 
 
 def test_gap_longer_than_timespan_closes_the_episode_even_before_the_watermark(

@@ -16,6 +16,7 @@ from rules.alert import Alert
 from rules.baseline_spec import SpecError
 from rules.engine import Engine
 from rules.explain import Numbers, episode_alert
+from rules.limits import LimitGuard
 from rules.loader import load_rules
 from rules.model import DetectionRule
 from rules.ruletest import run_rule_test
@@ -36,6 +37,7 @@ class TallyState:
         self.rule, self.n = rule, int(rule.stream.spec)
         self.counts: OrderedDict[str, list[Any]] = OrderedDict()
         self.opened = self.closed = self.evicted = 0
+        self.guard = LimitGuard(rule.id, rule.title, 1000)
 
     @property
     def groups(self) -> OrderedDict[str, list[Any]]:
