@@ -60,7 +60,9 @@ class SQLiteAlertStore(SQLiteIncidents):
         # SQLite's lower() folds ASCII only; explanations carry Vietnamese names.
         self._db.create_function("casefold", 1, _casefold, deterministic=True)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # FULL: an alert is on disk before ``write`` returns, so the run loop's position
+        # snapshot (fsynced after it) can never be ahead of alerts a power loss took.
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._db.executescript(INCIDENT_SCHEMA)
 

@@ -164,7 +164,7 @@ class Config(_Model):
 
     @property
     def snapshot_path(self) -> Path:
-        return self.state_dir / "state.json"
+        return self.state_dir / "state.db"
 
     @property
     def dead_letter_dir(self) -> Path:

@@ -53,7 +53,9 @@ class Runner:
     ) -> None:
         self.config = config
         self.store = store
-        previous = snapshots.load(config.snapshot_path)
+        self.snapshots = snapshots.SnapshotStore(config.snapshot_path)
+        snapshots.migrate_json(config.state_dir / "state.json", self.snapshots)
+        previous = self.snapshots.load()
         self.pipeline: Pipeline = assemble(
             config, store, live=True, dead_letter=config.dead_letter_dir / "run.ndjson",
             ruleset=ruleset, on_alert=on_alert)
@@ -143,6 +145,7 @@ class Runner:
             if self.context_watcher is not None:
                 self.context_watcher.stop()
             self.pipeline.close()
+            self.snapshots.close()
         c = self.processor.counters
         return RunReport(c["events"], c["alerts_raised"], dict(self.dead_letter.counts),
                          self.snapshots_taken)
@@ -195,13 +198,13 @@ class Runner:
         self.dead_letter.sync()
         snap = snapshots.Snapshot(
             positions=self.inputs.positions(),
-            engine=self.engine.snapshot(),
+            engine=self.engine.snapshot(changed_only=True),
             dead_letter_size=self.dead_letter.size(),
             counters=dict(self.processor.counters),
             rules_digest=_digest(self.ruleset),
             held=[e.to_record() for e in self.inputs.held()],
         )
-        snapshots.save(self.config.snapshot_path, snap)
+        self.snapshots.save(snap)
         self.snapshots_taken += 1
 
     # The command line wakes the loop on a signal.

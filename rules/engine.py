@@ -47,6 +47,10 @@ SWEEP_SECONDS = 1.0
 
 
 
+def _shape(state: State) -> tuple[int, int, int, int]:
+    return (len(state.groups), state.opened, state.closed, state.evicted)
+
+
 def new_state(rule: CorrelationRule, sample_size: int) -> CorrelationState | TemporalState:
     """The streaming state of one correlation rule, by its kind."""
     if rule.kind in ("temporal", "temporal_ordered"):
@@ -90,6 +94,10 @@ class Engine:
         self._install(ruleset, {}, {})
         self._next_sweep = _NEVER
         self._out: list[Alert] = []
+        #: Detection rules matched since the last snapshot, and what each state looked
+        #: like then: only the states that changed are written again (``snapshot``).
+        self._touched: set[str] = set()
+        self._seen_shape: dict[str, tuple[int, int, int, int]] = {}
         self.events = 0
         self.late = 0
         self.rule_failures = 0
@@ -188,6 +196,7 @@ class Engine:
                     routes = d.by_value.get(v.lower(), d.default)
                 else:
                     routes = d.default if v is None else d.full
+            touched = self._touched
             for predicate, spec, adders, rule in routes:
                 try:
                     if not predicate(fields):
@@ -196,6 +205,7 @@ class Engine:
                         out.append(event_alert(spec, event))
                     for add in adders:
                         add(event, out)
+                    touched.add(rule.id)
                 except Exception:  # a rule bug must cost its own alert, not the stream
                     self._rule_failed(rule, event)
         if out:
@@ -287,16 +297,49 @@ class Engine:
             "suppressed": self.suppressor.suppressed,
         }
 
-    def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-ready data (no infinities, no tuples required)."""
+    def snapshot(self, *, changed_only: bool = False) -> dict[str, Any]:
+        """The state as JSON-ready data (no infinities, no tuples required).
+
+        ``changed_only``: ``correlations`` holds only the states that changed since the
+        last snapshot (fed by a matched rule, or closed or evicted something); ``rules``
+        lists every state's id, so a store can drop those no longer loaded. A flood that
+        fills one rule then rewrites that rule, not the whole engine.
+        """
+        ids = self._changed() if changed_only else set(self.states)
+        self._touched.clear()
+        self._seen_shape = {rid: _shape(st) for rid, st in self.states.items()}
         return {
             "version": SNAPSHOT_VERSION,
             "max_epoch": None if self._max_epoch == _NEVER else self._max_epoch,
             "events": self.events,
             "late": self.late,
-            "correlations": {cid: st.snapshot() for cid, st in self.states.items()},
+            "correlations": {cid: self.states[cid].snapshot() for cid in sorted(ids)},
+            "rules": sorted(self.states),
             "suppression": self.suppressor.snapshot(),
         }
+
+    def _changed(self) -> set[str]:
+        """States fed by a rule matched since the last snapshot (and the correlations
+        those feed, transitively), and states whose shape moved (a sweep closed or
+        evicted groups)."""
+        fed: set[str] = set()
+        for rule in self.ruleset.detections:
+            if rule.id in self._touched:
+                fed.update(c.id for c in rule.correlations)
+                if rule.stateful:
+                    fed.add(rule.id)
+        chained = {c.id: [d.id for d in self.ruleset.correlations
+                          if any(b.source is c for b in d.bases)]
+                   for c in self.ruleset.correlations}
+        todo = list(fed)
+        while todo:
+            for nxt in chained.get(todo.pop(), ()):
+                if nxt not in fed:
+                    fed.add(nxt)
+                    todo.append(nxt)
+        moved = {rid for rid, st in self.states.items()
+                 if self._seen_shape.get(rid) != _shape(st)}
+        return (fed | moved) & set(self.states)
 
     def restore(self, data: dict[str, Any]) -> None:
         """Continue from ``snapshot()``'s data; state of rules no longer loaded is dropped."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -79,8 +80,14 @@ class RunningPhiwatch:
 
     def counters(self) -> dict[str, int]:
         try:
-            return dict(orjson.loads((self.state / "state.json").read_bytes())["counters"])
-        except (FileNotFoundError, orjson.JSONDecodeError, KeyError):
+            con = sqlite3.connect(f"file:{self.state / 'state.db'}?mode=ro", uri=True,
+                                  timeout=5)
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchone()
+            finally:
+                con.close()
+            return dict(orjson.loads(row[0])["counters"]) if row else {}
+        except (sqlite3.Error, orjson.JSONDecodeError, KeyError):
             return {}
 
     def wait_for(self, pred: Callable[[dict[str, int]], bool], timeout: float = 120) -> None:
