@@ -29,6 +29,7 @@ from rules.engine import Engine
 from rules.loader import RuleSet, load_rules
 from sensors.context import Context, Enricher
 from sensors.deadletter import DeadLetter
+from sensors.errors import ConfigKeyError
 from sensors.flows.network_model import NetworkTagger
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,20 @@ def build_engine(config: Config, ruleset: RuleSet | None = None) -> Engine:
     )
 
 
+def check_rules(config: Config, ruleset: RuleSet) -> None:
+    """A monitor with no rules watches nothing: a missing rule folder or an empty rule set
+    stops the start (broken single rules are logged and left out, as before)."""
+    for path in config.rules.paths:
+        if not path.exists():
+            raise ConfigKeyError("rules.paths", f"{path}: no such file or folder",
+                                 hint="fix the path, or leave rules.paths out for the "
+                                      "shipped packs")
+    if not ruleset.rules:
+        shown = ", ".join(map(str, config.rules.paths))
+        raise ConfigKeyError("rules.paths", f"no rule could be loaded from {shown}",
+                             hint="`phiwatch rules validate` lists what is wrong")
+
+
 def build_grouper(config: Config, store: AlertStore) -> IncidentGrouper | None:
     """The incident grouper over ``store``, if the store keeps incidents."""
     if not isinstance(store, IncidentStore):
@@ -133,6 +148,7 @@ def assemble(
     (``Inputs.add_source``/``add_files``/``add_flows``) and drives it.
     """
     ruleset = ruleset if ruleset is not None else load_rules(config.rules.paths)
+    check_rules(config, ruleset)
     engine = build_engine(config, ruleset)
     dead_letter.parent.mkdir(parents=True, exist_ok=True)
     dead = DeadLetter(dead_letter)

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from alerting.elasticsearch.config import ElasticsearchConfig
+from rules import strict_yaml
 from sensors.context import ContextConfig
 from sensors.errors import PhiwatchError
 from sensors.flows.inputs import FlowInputConfig, check_lateness
@@ -190,7 +191,7 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> C
         except OSError as e:
             raise ConfigError(f"{where}: cannot read the configuration file: {e.strerror}") from e
         try:
-            loaded = yaml.safe_load(text)
+            loaded = strict_yaml.load(text)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             at = f" line {mark.line + 1}" if mark is not None else ""

@@ -27,6 +27,7 @@ from rules.loader import RuleSet, load_rules
 from sensors.change_notifier import ChangeNotifier
 from sensors.checkpoint import FilePosition
 from sensors.context import ContextWatcher
+from sensors.errors import PhiwatchError
 from sensors.event import Event
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,10 @@ class Runner:
         for s in config.sources:
             self.inputs.add_source(s, positions=by_source.get(s.name, []),
                                    start_at_end=s.start_at == "end" and previous is None)
-        self._regroup(previous is not None)
+        #: Alerts committed just before a crash may not have reached their incident; the
+        #: regrouping is retried at every snapshot until the store takes it.
+        self._regroup_due = previous is not None
+        self._regroup()
         # Live network inputs open now: a missing right to capture stops the start.
         self.inputs.add_flows()
         self.context_watcher = ContextWatcher(p.context) if p.context is not None else None
@@ -97,15 +101,24 @@ class Runner:
     def ruleset(self) -> RuleSet:
         return self.engine.ruleset
 
-    def _regroup(self, resumed: bool) -> None:
+    def _regroup(self) -> None:
         grouper = self.processor.grouper
-        if resumed and grouper is not None and self.engine.watermark > 0:
-            # Alerts committed just before a crash may not have reached their incident.
-            since = datetime.fromtimestamp(self.engine.watermark - 86_400, UTC)
+        if grouper is not None and grouper.pending:  # a store that was away is back?
             try:
-                grouper.backfill(self.store, AlertQuery(start=since, limit=10_000))
-            except Exception as e:
-                log.warning("could not regroup recent alerts into incidents: %s", e)
+                grouper.retry_pending()
+            except (PhiwatchError, OSError) as e:
+                log.warning("incident grouping still pending (%s)", e)
+        if not self._regroup_due or grouper is None or self.engine.watermark <= 0:
+            self._regroup_due = False
+            return
+        since = datetime.fromtimestamp(self.engine.watermark - 86_400, UTC)
+        try:
+            grouper.backfill(self.store, AlertQuery(start=since, limit=10_000))
+        except (PhiwatchError, OSError) as e:
+            log.warning("could not regroup recent alerts into incidents yet (%s); "
+                        "retrying at the next snapshot", e)
+            return
+        self._regroup_due = False
 
     def run(self, stop: threading.Event) -> RunReport:
         """Tail until ``stop`` is set; then flush, snapshot and return."""
@@ -195,6 +208,7 @@ class Runner:
     def save_snapshot(self) -> None:
         """Save positions, held events, engine state and dead-letter size as one
         consistent snapshot: every alert committed before it is durable first."""
+        self._regroup()
         self.dead_letter.sync()
         snap = snapshots.Snapshot(
             positions=self.inputs.positions(),

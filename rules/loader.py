@@ -20,6 +20,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
+from rules import strict_yaml
 from rules.build import (
     BuildError,
     Pending,
@@ -97,6 +98,7 @@ def parse_file(path: Path, errors: list[RuleError]) -> list[_Parsed]:
         errors.append(RuleError(name, None, f"cannot read: {e}"))
         return []
     try:
+        strict_yaml.check_all(text)  # pySigma's safe_load keeps the last of two equal keys
         collection = SigmaCollection.from_yaml(
             text, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
         )

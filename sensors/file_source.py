@@ -31,7 +31,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
-from sensors.checkpoint import Checkpoint, FilePosition, fingerprint, read_head
+from sensors.checkpoint import (
+    Checkpoint,
+    FilePosition,
+    fingerprint,
+    read_head,
+    tail_fingerprint,
+)
 from sensors.deadletter import DeadLetter
 from sensors.event import Event
 from sensors.formats import FileParser
@@ -169,9 +175,15 @@ class FileSource:
         return True
 
     def _is_copy_of_open(self, fd: int) -> bool:
+        """Whether ``fd`` is a copy of a file being read: the same start *and* the bytes
+        read last (a new file that merely starts alike — the next day's export with the
+        same long header — is not a copy)."""
+        size = os.fstat(fd).st_size
         for f in self._files.values():
             pos = f.tailer.position()
-            if pos.strong and fingerprint(read_head(fd, pos.fp_len)) == pos.fp:
+            if (pos.strong and fingerprint(read_head(fd, pos.fp_len)) == pos.fp
+                    and size >= pos.offset
+                    and tail_fingerprint(fd, pos.offset) == pos.tail_fp):
                 return True
         return False
 

@@ -272,7 +272,11 @@ class Tailer:
 
     def flush_partial(self) -> list[Line]:
         """The unterminated last line, once the file can no longer grow (rotated away)."""
-        if self._oversize is not None or not self._buf:
+        if self._oversize is not None:  # an over-long last line with no newline: it ends
+            self._continue_oversize(b"\n")
+            self._pos.offset = self._read_offset
+            return []
+        if not self._buf:
             return []
         data = bytes(self._buf).rstrip(b"\r")
         self._buf.clear()
