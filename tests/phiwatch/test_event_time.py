@@ -112,7 +112,8 @@ def test_one_future_dated_line_neither_blinds_run_nor_poisons_its_snapshot(
     cfg = _config(tmp_path, "state", max_clock_skew_seconds=300)
     _run_until_idle(cfg)
     snap = SnapshotStore(cfg.snapshot_path).load()
-    assert snap is not None and snap.engine["max_epoch"] < datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+    assert snap is not None
+    assert snap.engine["max_epoch"] < datetime(2027, 1, 1, tzinfo=UTC).timestamp()
     with open(path, "ab") as f:
         f.write(b"".join(LINES[cut:]))
     runner = _run_until_idle(cfg)
