@@ -60,10 +60,12 @@ def replay(
     *,
     progress: Callable[[int], None] | None = None,
     engine: Engine | None = None,
+    ruleset: RuleSet | None = None,
 ) -> ReplayReport:
-    """Process ``paths`` to their end, merged in event-time order, with a fresh engine."""
+    """Process ``paths`` to their end, merged in event-time order, with a fresh engine
+    (over ``ruleset`` when given, else the configured rules)."""
     pipeline = open_replay(config, paths, store,
-                           ruleset=engine.ruleset if engine is not None else None)
+                           ruleset=engine.ruleset if engine is not None else ruleset)
     if engine is not None:  # a caller's own engine (benchmarks measure its state)
         pipeline.engine = pipeline.processor.engine = engine
     relax_gc()

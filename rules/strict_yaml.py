@@ -17,7 +17,11 @@ class DuplicateKeyError(yaml.constructor.ConstructorError):
     """A mapping names one key twice; ``problem_mark`` is where the second one is."""
 
 
-class _StrictLoader(yaml.SafeLoader):
+#: libyaml's parser when PyYAML was built with it (several times faster), else PyYAML's.
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(_Base):  # type: ignore[valid-type,misc]
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
@@ -33,7 +37,8 @@ class _StrictLoader(yaml.SafeLoader):
                     key_node.start_mark)
             if not isinstance(key, (list, dict)):
                 seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def load(text: str) -> Any:

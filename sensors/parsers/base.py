@@ -145,17 +145,28 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
+#: More records than any HIS holds: a larger count is a corrupt or crafted record (and
+#: would not fit the 64-bit integers of JSON writers and Elasticsearch).
+MAX_RECORD_COUNT = 10**12
+
+
 def coerce_count(value: Any) -> int:
     """``his.record_count`` as a non-negative int, from an int, a whole float or digits."""
+    count: int | None = None
     if type(value) is int and value >= 0:
-        return value
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-        return int(value.strip())
-    raise ParseError(
-        f"his.record_count is not a whole number >= 0: {show(value)}", "his.record_count"
-    )
+        count = value
+    elif isinstance(value, float) and value.is_integer() and value >= 0:
+        count = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        digits = value.strip()
+        count = int(digits) if len(digits) <= 13 else MAX_RECORD_COUNT + 1
+    if count is None:
+        raise ParseError(
+            f"his.record_count is not a whole number >= 0: {show(value)}", "his.record_count")
+    if count > MAX_RECORD_COUNT:
+        raise ParseError(f"his.record_count {show(value)} is larger than any HIS holds "
+                         f"(at most {MAX_RECORD_COUNT:,})", "his.record_count")
+    return count
 
 
 class Normalizer:
@@ -225,10 +236,8 @@ class Normalizer:
         if patient is not None and type(patient) is not str:
             fields["patient.id"] = self._text_id("patient.id", patient, origin)
         count = fields.get("his.record_count")
-        if count is not None and type(count) is not int:
+        if count is not None and (type(count) is not int or not 0 <= count <= MAX_RECORD_COUNT):
             fields["his.record_count"] = coerce_count(count)
-        elif count is not None and count < 0:
-            coerce_count(count)
         roles = fields.get("user.roles")
         if type(roles) is str:
             fields["user.roles"] = [roles]
