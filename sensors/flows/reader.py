@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sensors.event import Event
-from sensors.flows.conversations import Conversation, ConversationTable
+from sensors.flows.conversation_table import Conversation, ConversationTable
 from sensors.flows.decode import decode
 from sensors.flows.dns import MalformedDNS, dns_event
 from sensors.flows.flowtable import TRANSPORTS, FlowTable, flow_event, ip_text
