@@ -107,8 +107,9 @@ _tcp = struct.Struct("!HH8xBB").unpack_from  # sport, dport, data offset, flags
 
 #: (version, source, destination) of an IP header a conversation tap counts.
 Tap = tuple[int, int | bytes, int | bytes]
-#: A fragment: (key, first byte, end byte, more fragments, taps deferred to reassembly).
-Frag = tuple[tuple[int, int | bytes, int | bytes, int, int], int, int, bool, list[Tap]]
+#: A fragment: (key, first byte, end byte, more fragments, taps deferred to reassembly,
+#: where its captured bytes start and end in the buffer).
+Frag = tuple[tuple[int, int | bytes, int | bytes, int, int], int, int, bool, list[Tap], int, int]
 #: See :func:`decode` for the meaning of each position.
 Decoded = tuple[
     int, int | bytes, int | bytes, int, int, int, int, int, int, int, int,
@@ -277,7 +278,8 @@ def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
             if fragw & 0x3FFF and deferred is None:  # MF set or offset > 0
                 start = (fragw & 0x1FFF) * 8
                 flen = (tlen - hlen) if tlen else end - off
-                frag = ((4, s4, d4, nproto, ident), start, start + flen, bool(fragw & 0x2000), [])
+                frag = ((4, s4, d4, nproto, ident), start, start + flen, bool(fragw & 0x2000), [],
+                        off, end)  # fmt: skip
                 if start:
                     sport = dport = -1
                     break
@@ -376,7 +378,8 @@ def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
                 if fr6 is not None:
                     start = fr6[1]
                     more = fr6[2]
-                    frag = ((6, s6, d6, nh, fr6[0]), start, start + end - p, more, [(6, s6, d6)])
+                    frag = ((6, s6, d6, nh, fr6[0]), start, start + end - p, more, [(6, s6, d6)],
+                            p, end)  # fmt: skip
                     if start:
                         sport = dport = -1
                         break

@@ -60,6 +60,10 @@ _ENDPOINT_ROW = re.compile(
 FLOW_DIVERGENCES = {
     "edge-ipv4-fragmented.pcap": "its fragments never reassemble, so tshark sees no TCP at "
     "all; the flow sensor counts every fragment in the flow of the first fragment",
+    "gtp1_gn_normal_incl_fragmentation.pcap": "a GTP-U tunnel whose outer datagrams are "
+    "often fragmented: the tunnel's own UDP conversation is no flow (flows are keyed on the "
+    "inner header) and a reassembled packet counts the bytes of all its fragments' frames; "
+    "test_tunnel_fragments.py checks it against tshark in detail",
     "gre-aruba-amsdu.pcap": "one 802.11 A-MSDU frame carrying two TCP segments: tshark counts "
     "two frames in the TCP conversation; a frame has one flow layer, its first subframe, so "
     "the flow counts one packet (both IP headers count in the conversation table, as tshark)",
