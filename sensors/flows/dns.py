@@ -346,6 +346,8 @@ def _cut_question(payload: bytes, fields: dict[str, Any]) -> int:
         if n < 64:
             lengths.append(n)
             if pos + 1 + n > size:
+                if end >= 0:  # behind a pointer every byte was captured: not a cut
+                    raise MalformedDNS("question name: label past the pointer")
                 fields["phiwatch.dns.cut_label_seen"] = size - pos - 1
                 if size > pos + 1:
                     labels.append(payload[pos + 1 : size])

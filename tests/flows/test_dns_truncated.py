@@ -197,3 +197,12 @@ def test_committed_cut_capture(snaplen: int) -> None:
     assert len(cut) == reader.counters.dns_truncated == (80 if snaplen == 96 else 53)
     assert all(f["phiwatch.dns.captured_bytes"] < f["phiwatch.dns.message_bytes"] for f in cut)
     assert sum("phiwatch.dns.name_cut" in f for f in dns) == (14 if snaplen == 96 else 0)
+
+
+def test_a_pointer_is_not_a_cut() -> None:
+    """Bytes behind a backward pointer were all captured: running past the end there is a
+    malformed name, not one the capture cut."""
+    msg = HEAD.pack(1, 0x0100, 1, 0, 0, 0x3F00) + b"\xc0\x0a"  # -> a 63-byte "label" at 10
+    with pytest.raises(dnsmod.MalformedDNS) as exc:
+        dnsmod.parse_cut_dns(msg, 200)
+    assert exc.value.reason == "malformed"
