@@ -200,9 +200,11 @@ def flows(
             return
     c = reader.counters
     bad = sum(c.decode_errors.values())
-    err.print(f"{n:,} events ({c.flows:,} flows, {c.dns_events:,} DNS) from {c.packets:,} "
-              f"packets of {pcap}; undecodable packets: {bad:,}"
-              + (f" ({dict(c.decode_errors)})" if bad else ""))
+    err.print(f"{n:,} events ({c.flows:,} flows, {c.dns_events:,} DNS, {c.dns_truncated:,} of "
+              f"them cut short by the capture) from {c.packets:,} packets of {pcap}; "
+              f"undecodable packets: {bad:,}" + (f" ({dict(c.decode_errors)})" if bad else "")
+              + f"; unreadable DNS messages: {sum(c.dns_errors.values()):,}"
+              + (f" ({dict(c.dns_errors)})" if c.dns_errors else ""))
 
 
 def register(app: typer.Typer) -> None:

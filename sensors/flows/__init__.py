@@ -14,8 +14,8 @@ Public API, for the command line and the pipeline:
 * :class:`LiveCapture` — from an interface, with a BPF filter.
 """
 
+from sensors.flows.conversation_table import Conversation
 from sensors.flows.conversations import (
-    Conversation,
     TsharkConversation,
     compare,
     conversations,

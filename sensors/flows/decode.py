@@ -55,16 +55,25 @@ from sensors.flows.tunnels import (
     UDP_TUNNELS as _UDP_TUNNELS,
 )
 from sensors.flows.tunnels import (
+    WLAN as _WLAN,
+)
+from sensors.flows.tunnels import (
     Buffer,
 )
 from sensors.flows.tunnels import (
     gre_payload as _gre_payload,
 )
 from sensors.flows.tunnels import (
+    llc_snap as _llc_snap,
+)
+from sensors.flows.tunnels import (
     ppp as _ppp,
 )
 from sensors.flows.tunnels import (
     udp_tunnel as _udp_tunnel,
+)
+from sensors.flows.tunnels import (
+    wlan_data as _wlan_data,
 )
 
 # Link types (LINKTYPE_* values as stored in pcap/pcapng).
@@ -98,8 +107,9 @@ _tcp = struct.Struct("!HH8xBB").unpack_from  # sport, dport, data offset, flags
 
 #: (version, source, destination) of an IP header a conversation tap counts.
 Tap = tuple[int, int | bytes, int | bytes]
-#: A fragment: (key, first byte, end byte, more fragments, taps deferred to reassembly).
-Frag = tuple[tuple[int, int | bytes, int | bytes, int, int], int, int, bool, list[Tap]]
+#: A fragment: (key, first byte, end byte, more fragments, taps deferred to reassembly,
+#: where its captured bytes start and end in the buffer).
+Frag = tuple[tuple[int, int | bytes, int | bytes, int, int], int, int, bool, list[Tap], int, int]
 #: See :func:`decode` for the meaning of each position.
 Decoded = tuple[
     int, int | bytes, int | bytes, int, int, int, int, int, int, int, int,
@@ -268,7 +278,8 @@ def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
             if fragw & 0x3FFF and deferred is None:  # MF set or offset > 0
                 start = (fragw & 0x1FFF) * 8
                 flen = (tlen - hlen) if tlen else end - off
-                frag = ((4, s4, d4, nproto, ident), start, start + flen, bool(fragw & 0x2000), [])
+                frag = ((4, s4, d4, nproto, ident), start, start + flen, bool(fragw & 0x2000), [],
+                        off, end)  # fmt: skip
                 if start:
                     sport = dport = -1
                     break
@@ -367,7 +378,8 @@ def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
                 if fr6 is not None:
                     start = fr6[1]
                     more = fr6[2]
-                    frag = ((6, s6, d6, nh, fr6[0]), start, start + end - p, more, [(6, s6, d6)])
+                    frag = ((6, s6, d6, nh, fr6[0]), start, start + end - p, more, [(6, s6, d6)],
+                            p, end)  # fmt: skip
                     if start:
                         sport = dport = -1
                         break
@@ -404,6 +416,31 @@ def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
             if state < 0:
                 reason = "non_ip.ppp"
                 break
+        elif state == _WLAN:  # an 802.11 data frame, from an Aruba access point
+            body, amsdu = _wlan_data(buf, off, end)
+            if body < 0:
+                reason = "truncated.wlan" if body == -1 else None
+                break
+            off = body
+            if amsdu:
+                # A-MSDU: the first subframe is the flow layer; tshark taps the IP
+                # headers of the others too, so they count as taps of this frame.
+                if end - off < 14:
+                    reason = "truncated.wlan"
+                    break
+                first_end = off + 14 + _u16(buf, off + 12)[0]
+                subtaps = _amsdu_taps(buf, off, first_end, end)
+                if deferred is not None:
+                    deferred.extend(subtaps)
+                elif subtaps:
+                    outer = subtaps if outer is None else outer + subtaps
+                off += 14
+                if first_end < end:
+                    end = first_end
+            off, state, et = _llc_snap(buf, off, end)
+            if state < 0:
+                reason = "truncated.wlan" if state == -1 else None
+                break
         else:  # _RAWIP
             if end - off < 1:
                 reason = "truncated.ip"
@@ -415,6 +452,28 @@ def decode(buf: Buffer, off: int, end: int, linktype: int) -> Decoded:
                 break
     return (ver, src, dst, proto, sport, dport, flags, vlan, ivlan, l4s, l4e,
             tapped, outer, frag, reason)  # fmt: skip
+
+
+def _amsdu_taps(buf: Buffer, start: int, first_end: int, end: int) -> list[Tap]:
+    """The taps of an A-MSDU's subframes after the first (which ends at ``first_end``).
+
+    Each subframe is a 14-byte header (destination, source, length), LLC/SNAP and the
+    packet, padded to a multiple of 4 bytes from the A-MSDU's ``start``; each packet is
+    decoded for its taps alone (its flow is not followed: a frame has one flow layer).
+    """
+    taps: list[Tap] = []
+    p = first_end + (start - first_end) % 4
+    while end - p >= 14:
+        sub_end = min(end, p + 14 + _u16(buf, p + 12)[0])
+        body, state, et = _llc_snap(buf, p + 14, sub_end)
+        if state >= 0 and (et == 0x0800 or et == 0x86DD):
+            inner = decode(buf, body, sub_end, LT_IPV4 if et == 0x0800 else LT_IPV6)
+            if inner[12]:
+                taps.extend(inner[12])
+            if inner[11]:
+                taps.append((inner[0], inner[1], inner[2]))
+        p = sub_end + (start - sub_end) % 4
+    return taps
 
 
 def _stop(ver: int, src: int | bytes, dst: int | bytes, reason: str) -> Decoded:

@@ -103,6 +103,35 @@ def name_features(name: str) -> NameFeatures:
     return NameFeatures(reg, sub, tld, longest, round(shannon_entropy(sub.replace(".", "")), 3))
 
 
+#: ``phiwatch.dns.domain`` of a question name the capture cut before its end. Its real
+#: domain is unknown; this keeps such names together per host for the encoded-names rule,
+#: and apart from every real domain (and out of per-domain counts, which need
+#: ``dns.question.registered_domain``).
+CUT_DOMAIN = "(a domain the capture cut off)"
+
+
+class CutNameFeatures(NamedTuple):
+    """What the DNS rules can still read about a question name the capture cut short."""
+
+    longest_label: int
+    longest_seen: int
+    entropy: float
+
+
+def cut_name_features(name: str, lengths: Iterable[int]) -> CutNameFeatures:
+    """Features of the captured start of a cut name. Its end, and so its registered
+    domain and subdomain, are unknown; what is known is each label's length (from its
+    length byte, even when the label itself was cut) and the characters captured. A
+    tunnel fills its labels with encoded data, so the longest label seen, whole or cut,
+    stands for the subdomain: its length and entropy (per character). Labels are never
+    joined, so the one-character labels of a long ``ip6.arpa`` name, cut before its
+    ``arpa``, do not add up to a random-looking string."""
+    pieces = name.split(".") if name else []
+    seen = max(pieces, key=len, default="")
+    longest = max(lengths, default=0)
+    return CutNameFeatures(max(longest, len(seen)), len(seen), round(shannon_entropy(seen), 3))
+
+
 class DomainSet:
     """A set of domains matched with their subdomains: ``dropbox.com`` matches
     ``www.dropbox.com`` and ``dl.dropbox.com`` but not ``notdropbox.com``."""

@@ -25,8 +25,14 @@ from typing import Any
 from sensors.event import Event
 from sensors.flows.decode import decode
 from sensors.flows.flowtable import FlowTable, flow_event
-from sensors.flows.fragments import FragmentTracker
-from sensors.flows.reader import SWEEP_INTERVAL, Counters, payload_dns_event
+from sensors.flows.fragments import FragmentTracker, Reassembled
+from sensors.flows.reader import (
+    SWEEP_INTERVAL,
+    Counters,
+    add_tunnel_packet,
+    payload_dns_event,
+    unmatched_flow,
+)
 
 _SOL_PACKET = 263
 _PACKET_STATISTICS = 6
@@ -127,12 +133,12 @@ class LiveCapture:
             if now >= next_sweep:
                 next_sweep = now + SWEEP_INTERVAL
                 self.table.expire(now)
-                for key, pending in self.fragments.expire(now):
-                    self._unmatched(key, pending)
+                for unfinished in self.fragments.expire(now):
+                    unmatched_flow(self.table, self.counters, *unfinished)
                 self._read_drops()
                 yield from self._ended()
-        for key, pending in self.fragments.drain():
-            self._unmatched(key, pending)
+        for unfinished in self.fragments.drain():
+            unmatched_flow(self.table, self.counters, *unfinished)
         self.table.flush()
         yield from self._ended()
         self.close()
@@ -169,20 +175,28 @@ class LiveCapture:
                     yield ev
         else:
             c.fragments += 1
-            ports, released, _ = self.fragments.add(frag, ts, len(data), frame, sport, dport)
+            ports, released, _, whole = self.fragments.add(frag, ts, len(data), frame, sport,
+                                                            dport, data)  # fmt: skip
             if ports is not None:
                 sport, dport = ports
                 for pts, plen, pframe in released:
                     add(pts, ver, src, dst, proto, sport, dport, 0, vlan, ivlan, plen, pframe)
                 add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan, len(data), frame)
+            elif whole is not None:
+                ev = self._tunnel_packet(whole, ts, vlan, ivlan, frame)
+                if ev is not None:
+                    yield ev
         if self.table.done:
             yield from self._ended()
 
-    def _unmatched(self, key: Any, pending: list[tuple[float, int, int]]) -> None:
-        ver, src, dst, proto, _ = key
-        self.counters.fragments_unmatched += len(pending)
-        for ts, wirelen, frame in pending:
-            self.table.add(ts, ver, src, dst, proto, 0, 0, 0, -1, -1, wirelen, frame)
+    def _tunnel_packet(
+        self, whole: Reassembled, ts: float, vlan: int, ivlan: int, frame: int
+    ) -> Event | None:
+        dns = add_tunnel_packet(self.table, self.counters, whole, ts, vlan, ivlan, frame)
+        if dns is None or not self.dns:
+            return None
+        ver, src, sport, dst, dport, proto, l4s, l4e = dns
+        return self._dns(whole.data[l4s:l4e], ts, ver, src, sport, dst, dport, proto, frame)
 
     def _dns(
         self, payload: bytes, ts: float, ver: int, src: int | bytes, sport: int,

@@ -17,8 +17,9 @@ The tagger adds that layout to each event as fields the Sigma rules can match:
 * on DNS events, ``dns.question.registered_domain``, ``.subdomain``,
   ``.top_level_domain``, ``phiwatch.dns.longest_label``, ``phiwatch.dns.entropy``,
   ``phiwatch.dns.subdomain_length``, ``phiwatch.dns.filesharing``,
-  ``phiwatch.dns.dynamic_dns`` and
-  ``phiwatch.dns.known``.
+  ``phiwatch.dns.dynamic_dns``, ``phiwatch.dns.known`` and ``phiwatch.dns.domain`` (the
+  registered domain, or :data:`~sensors.flows.domains.CUT_DOMAIN` for a name the capture
+  cut: see :func:`~sensors.flows.domains.cut_name_features`).
 
 Addresses that never leave the site — loopback, link-local, multicast, broadcast,
 unspecified — count as internal whatever ``internal`` says, so LLMNR or mDNS chatter is
@@ -35,7 +36,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sensors.event import NETWORK_DNS, NETWORK_FLOW, Event
-from sensors.flows.domains import DomainSet, name_features, read_domain_list
+from sensors.flows.domains import (
+    CUT_DOMAIN,
+    DomainSet,
+    cut_name_features,
+    name_features,
+    read_domain_list,
+)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -217,6 +224,20 @@ class NetworkTagger:
         if dst.known is not None:
             fields["phiwatch.destination.known"] = dst.known
 
+    @staticmethod
+    def _tag_cut_name(fields: dict[str, Any], name: str) -> None:
+        """A question name the capture cut: no registered domain, subdomain or top-level
+        domain (its end was not seen), and no domain list applies (a name is matched on
+        its end: ``www.dropbox.com.evil.example`` cut after ``.com`` is not Dropbox)."""
+        lengths = fields.get("phiwatch.dns.label_lengths")
+        feats = cut_name_features(
+            name, [n for n in lengths if isinstance(n, int)] if isinstance(lengths, list) else []
+        )
+        fields["phiwatch.dns.domain"] = CUT_DOMAIN
+        fields["phiwatch.dns.longest_label"] = feats.longest_label
+        fields["phiwatch.dns.subdomain_length"] = feats.longest_seen
+        fields["phiwatch.dns.entropy"] = feats.entropy
+
     def _tag_flow(self, fields: dict[str, Any]) -> None:
         sent, received = fields.get("source.bytes"), fields.get("destination.bytes")
         if isinstance(sent, int) and isinstance(received, int) and sent + received > 0:
@@ -243,11 +264,15 @@ class NetworkTagger:
 
     def _tag_dns(self, fields: dict[str, Any]) -> None:
         name = fields.get("dns.question.name")
+        if fields.get("phiwatch.dns.name_cut") is True:
+            self._tag_cut_name(fields, name if isinstance(name, str) else "")
+            return
         if not isinstance(name, str) or not name:
             return
         feats = name_features(name)
         if feats.registered_domain is not None:
             fields["dns.question.registered_domain"] = feats.registered_domain
+            fields["phiwatch.dns.domain"] = feats.registered_domain
         if feats.subdomain:
             fields["dns.question.subdomain"] = feats.subdomain
         if feats.top_level_domain:

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sensors.event import Event
-from sensors.flows.conversations import Conversation, ConversationTable
+from sensors.flows.conversation_table import Conversation, ConversationTable
 from sensors.flows.decode import decode
 from sensors.flows.dns import MalformedDNS, dns_event
 from sensors.flows.flowtable import TRANSPORTS, FlowTable, flow_event, ip_text
-from sensors.flows.fragments import FragKey, FragmentTracker, Pending
+from sensors.flows.fragments import FragKey, FragmentTracker, Pending, Reassembled
 from sensors.flows.pcapfile import Capture
 from sensors.flows.tunnels import Buffer
 
@@ -42,10 +42,18 @@ class Counters:
     decode_errors: Counter[str] = field(default_factory=Counter)
     fragments: int = 0
     fragments_unmatched: int = 0
+    #: Tunnel packets rebuilt from a fragmented outer datagram, and frames of tunnel
+    #: datagrams that never completed (counted in the flow of their outer header).
+    tunnel_reassembled: int = 0
+    tunnel_incomplete: int = 0
     flows: int = 0
     flows_evicted: int = 0
     flows_active_timeout: int = 0
     dns_events: int = 0
+    #: DNS events of messages the capture cut short (``dns.truncated_capture``).
+    dns_truncated: int = 0
+    #: DNS messages not read at all, by reason: ``malformed``, ``cut_header`` (the capture
+    #: kept less than the 12-byte header), ``tcp_segmented``.
     dns_errors: Counter[str] = field(default_factory=Counter)
     truncated_records: int = 0
     linktypes: list[int] = field(default_factory=list)
@@ -56,9 +64,12 @@ class Counters:
             "packets": self.packets, "bytes": self.bytes, "ip_packets": self.ip_packets,
             "non_ip": dict(self.non_ip), "decode_errors": dict(self.decode_errors),
             "fragments": self.fragments, "fragments_unmatched": self.fragments_unmatched,
+            "tunnel_reassembled": self.tunnel_reassembled,
+            "tunnel_incomplete": self.tunnel_incomplete,
             "flows": self.flows, "flows_evicted": self.flows_evicted,
             "flows_active_timeout": self.flows_active_timeout,
-            "dns_events": self.dns_events, "dns_errors": dict(self.dns_errors),
+            "dns_events": self.dns_events, "dns_truncated": self.dns_truncated,
+            "dns_errors": dict(self.dns_errors),
             "truncated_records": self.truncated_records, "linktypes": self.linktypes,
         }  # fmt: skip
 
@@ -187,13 +198,16 @@ class FlowReader:
                         add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan, wirelen,
                             frame)  # fmt: skip
                     if dns_on and (sport == 53 or dport == 53) and l4e > l4s:
+                        # bytes the capture's snap length cut off, if they were this payload's
+                        cut = wirelen - caplen if l4e == off + caplen else 0
                         ev = self._dns(buf, l4s, l4e, ts, ver, src, sport, dst, dport, proto,
-                                       frame)  # fmt: skip
+                                       frame, cut)  # fmt: skip
                         if ev is not None:
                             yield ev
                 else:
                     c.fragments += 1
-                    ports, released, taps = frags.add(frag, ts, wirelen, frame, sport, dport)
+                    ports, released, taps, whole = frags.add(frag, ts, wirelen, frame, sport,
+                                                             dport, buf)  # fmt: skip
                     if taps:
                         for tver, tsrc, tdst in taps:
                             cadd(tver, tsrc, tdst, wirelen, ts)
@@ -204,17 +218,21 @@ class FlowReader:
                                 pframe)  # fmt: skip
                         add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan,
                             wirelen, frame)  # fmt: skip
+                    elif whole is not None:
+                        ev = self._tunnel_packet(whole, ts, vlan, ivlan, frame)
+                        if ev is not None:
+                            yield ev
             if ts >= next_sweep:
                 next_sweep = ts + SWEEP_INTERVAL
                 table.expire(ts)
-                for fkey, pending in frags.expire(ts):
-                    self._unmatched(fkey, pending)
+                for unfinished in frags.expire(ts):
+                    self._unmatched(*unfinished)
             if done:
                 for ended in table.take():
                     c.flows += 1
                     yield flow_event(ended, source)
-        for fkey, pending in frags.drain():
-            self._unmatched(fkey, pending)
+        for unfinished in frags.drain():
+            self._unmatched(*unfinished)
         table.flush()
         for ended in table.take():
             c.flows += 1
@@ -225,49 +243,119 @@ class FlowReader:
         c.flows_evicted = table.evicted
         c.flows_active_timeout = table.active_expired
 
-    def _unmatched(self, key: FragKey, pending: list[Pending]) -> None:
-        """Fragments whose first fragment never came: a flow without ports."""
-        ver, src, dst, proto, _ = key
-        self.counters.fragments_unmatched += len(pending)
-        for ts, wirelen, frame in pending:
-            self.table.add(ts, ver, src, dst, proto, 0, 0, 0, -1, -1, wirelen, frame)
+    def _unmatched(self, key: FragKey, ports: tuple[int, int] | None,
+                   frames: list[Pending]) -> None:  # fmt: skip
+        """Fragments of a datagram given up: without its first fragment, a flow without
+        ports; a tunnel datagram never completed, the flow of its fragmented header."""
+        unmatched_flow(self.table, self.counters, key, ports, frames)
+
+    def _tunnel_packet(
+        self, whole: Reassembled, ts: float, vlan: int, ivlan: int, frame: int
+    ) -> Event | None:
+        """Count a reassembled tunnel packet in its inner flow; its DNS event if any."""
+        dns = add_tunnel_packet(self.table, self.counters, whole, ts, vlan, ivlan, frame)
+        if dns is None or not self.dns:
+            return None
+        ver, src, sport, dst, dport, proto, l4s, l4e = dns
+        missing = whole.missing if l4e == len(whole.data) else 0
+        return self._dns(whole.data, l4s, l4e, ts, ver, src, sport, dst, dport, proto, frame,
+                         missing)  # fmt: skip
 
     def _dns(
         self, buf: Buffer, start: int, end: int, ts: float, ver: int, src: int | bytes,
-        sport: int, dst: int | bytes, dport: int, proto: int, frame: int,
+        sport: int, dst: int | bytes, dport: int, proto: int, frame: int, cut: int,
     ) -> Event | None:  # fmt: skip
-        """A DNS event for a port-53 payload, or None and a counted reason why not."""
+        """A DNS event for a port-53 payload, or None and a counted reason why not;
+        ``cut`` bytes of the frame past ``end`` were not captured."""
         if proto != 17 and proto != 6:
             return None
+        wire_size: int | None = None
+        if cut > 0:
+            wire_size = end - start + cut
+            if proto == 17:  # the UDP length says exactly; the frame may have had a trailer
+                ulen = (buf[start - 4] << 8) | buf[start - 3]
+                if ulen >= 8:
+                    wire_size = ulen - 8 if ulen - 8 > end - start else None
         return payload_dns_event(bytes(buf[start:end]), ts, ver, src, sport, dst, dport,
-                                 proto, f"{self.source}:#{frame}", self.counters)
+                                 proto, f"{self.source}:#{frame}", self.counters, wire_size)
+
+
+def unmatched_flow(table: FlowTable, counters: Counters, key: FragKey,
+                   ports: tuple[int, int] | None, frames: list[Pending]) -> None:  # fmt: skip
+    """Count the frames of a fragmented datagram given up (see ``FlowReader._unmatched``);
+    capture files and live capture alike."""
+    ver, src, dst, proto, _ = key
+    if ports is None:
+        counters.fragments_unmatched += len(frames)
+        ports = (0, 0)
+    else:
+        counters.tunnel_incomplete += len(frames)
+    for ts, wirelen, frame in frames:
+        table.add(ts, ver, src, dst, proto, ports[0], ports[1], 0, -1, -1, wirelen, frame)
+
+
+#: Where a DNS payload sits in a packet: (version, source, source port, destination,
+#: destination port, protocol, payload start, payload end).
+DnsPlace = tuple[int, int | bytes, int, int | bytes, int, int, int, int]
+
+
+def add_tunnel_packet(table: FlowTable, counters: Counters, whole: Reassembled, ts: float,
+                      vlan: int, ivlan: int, frame: int) -> DnsPlace | None:  # fmt: skip
+    """Count a tunnel packet rebuilt from its fragmented outer datagram in its inner flow:
+    one packet, with the wire bytes of every frame that carried it, at the time of the
+    frame that completed it (capture files and live capture alike). Returns where its
+    DNS payload is in ``whole.data`` when it has a port-53 one."""
+    (ver, src, dst, proto, sport, dport, flags, ivl, iivl, l4s, l4e,
+     *_) = whole.decoded  # fmt: skip
+    counters.tunnel_reassembled += 1
+    if sport < 0:  # a fragment inside the tunnel: its ports are not followed further
+        sport = dport = 0
+    if vlan < 0:
+        vlan, ivlan = ivl, iivl
+    elif ivlan < 0:
+        ivlan = ivl
+    table.add(ts, ver, src, dst, proto, sport, dport, flags, vlan, ivlan, whole.wirelen, frame)
+    if (sport == 53 or dport == 53) and l4e > l4s:
+        return ver, src, sport, dst, dport, proto, l4s, l4e
+    return None
 
 
 def payload_dns_event(
     payload: bytes, ts: float, ver: int, src: int | bytes, sport: int, dst: int | bytes,
-    dport: int, proto: int, ref: str, counters: Counters,
+    dport: int, proto: int, ref: str, counters: Counters, wire_size: int | None = None,
 ) -> Event | None:  # fmt: skip
     """The DNS event of one UDP or TCP port-53 payload (capture files and live capture
-    alike), or None with the reason counted in ``counters``."""
+    alike), or None with the reason counted in ``counters``.
+
+    ``wire_size`` is the payload's size on the wire when the capture cut it short (its
+    snap length): the message is then read as far as it goes (:func:`parse_cut_dns`).
+    """
+    announced = wire_size
     if proto == 6:  # DNS over TCP: a 2-byte length, whole messages only
         if len(payload) < 2:
             return None
         size = int.from_bytes(payload[:2], "big")
         if len(payload) < size + 2:
-            counters.dns_errors["tcp_segmented"] += 1
-            return None
-        payload = payload[2 : size + 2]
+            if wire_size is None:
+                counters.dns_errors["tcp_segmented"] += 1
+                return None
+            payload = payload[2:]
+        else:
+            payload = payload[2 : size + 2]
+        announced = size if len(payload) < size else None
     elif proto != 17:
         return None
     try:
         ev = dns_event(
             payload, ts, ip_text(src), sport, ip_text(dst), dport, TRANSPORTS[proto],
-            "ipv6" if ver == 6 else "ipv4", ref,
+            "ipv6" if ver == 6 else "ipv4", ref, announced,
         )  # fmt: skip
-    except MalformedDNS:
-        counters.dns_errors["malformed"] += 1
+    except MalformedDNS as exc:
+        counters.dns_errors[exc.reason] += 1
         return None
     counters.dns_events += 1
+    if announced is not None:
+        counters.dns_truncated += 1
     return ev
 
 

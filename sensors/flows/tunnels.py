@@ -1,4 +1,5 @@
-"""Encapsulation headers between IP layers: GRE/ERSPAN, PPP, and the UDP tunnels.
+"""Encapsulation headers between IP layers: GRE/ERSPAN, Aruba's 802.11-in-GRE, PPP, and the
+UDP tunnels.
 
 Why a module of their own: these are the rarely taken branches of the decoder, each with
 its own header layout, kept apart from the hot path in :mod:`sensors.flows.decode`. Each
@@ -18,9 +19,14 @@ from typing import Final
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 # Decoder states: what the bytes at an offset are.
-ETH, ETHERTYPE, IP4, IP6, L4, MPLS, PPP, RAWIP = range(8)
+ETH, ETHERTYPE, IP4, IP6, L4, MPLS, PPP, RAWIP, WLAN = range(9)
 
 GRE_PAYLOAD: Final = {0x0800: IP4, 0x86DD: IP6, 0x8847: MPLS, 0x8848: MPLS}
+#: GRE protocol types of Aruba access points tunnelling their clients' 802.11 frames to the
+#: controller: the ones tshark 4 decodes as 802.11 (Zeek also takes 0x9000; tshark does not).
+ARUBA_WLAN: Final = frozenset(range(0x8200, 0x8380, 0x10))
+#: SNAP organisation codes whose protocol id is an Ethernet type (RFC 1042, 802.1H).
+_SNAP_ETHERTYPE_OUI: Final = frozenset({0x000000, 0x0000F8})
 VXLAN, GENEVE, GTPU, TEREDO, L2TP = range(5)
 UDP_TUNNELS: Final = {4789: VXLAN, 6081: GENEVE, 2152: GTPU, 3544: TEREDO, 1701: L2TP}
 #: Well-known UDP ports that win over a tunnel port on the other side.
@@ -57,8 +63,48 @@ def gre_payload(buf: Buffer, off: int, end: int) -> tuple[int, int, int]:
     if gproto == 0x880B:
         off, state = ppp(buf, off, end)
         return off, (state if state >= 0 else -2), 0
+    if gproto in ARUBA_WLAN:
+        return off, WLAN, 0
     state = GRE_PAYLOAD.get(gproto, -2)
     return off, state, gproto
+
+
+def wlan_data(buf: Buffer, off: int, end: int) -> tuple[int, bool]:
+    """Skip the header of an 802.11 data frame (no FCS, as Aruba tunnels them); return
+    (offset of its body, whether the body is an A-MSDU), or offset -1 if the header is
+    truncated and -2 if the frame carries nothing we follow.
+
+    Followed: data subtypes that carry data (not the null ones), unprotected (an encrypted
+    body cannot be read). The header is 24 bytes, +6 with four addresses (to and from
+    the distribution system), +2 of QoS control in QoS subtypes, and +4 of HT control
+    when a QoS frame has the +HTC/Order bit.
+    """
+    if end - off < 24:
+        return -1, False
+    fc, flags = buf[off], buf[off + 1]
+    # version 0 and type data (low nibble 1000); subtype bit 2 (0x40) marks null frames
+    if fc & 0x4F != 0x08 or flags & 0x40:
+        return -2, False
+    p = off + 24 + (6 if flags & 3 == 3 else 0)
+    amsdu = False
+    if fc & 0x80:  # QoS subtype
+        if end - p < 2:
+            return -1, False
+        amsdu = bool(buf[p] & 0x80)
+        p += 6 if flags & 0x80 else 2
+    return p, amsdu
+
+
+def llc_snap(buf: Buffer, off: int, end: int) -> tuple[int, int, int]:
+    """Skip an LLC/SNAP header carrying an Ethernet type; (offset, state, ethertype), the
+    state -1 if truncated and -2 if it is some other LLC payload."""
+    if end - off < 8:
+        return off, -1, 0
+    if _u16(buf, off)[0] != 0xAAAA or buf[off + 2] != 3:
+        return off, -2, 0
+    if (_u16(buf, off + 3)[0] << 8 | buf[off + 5]) not in _SNAP_ETHERTYPE_OUI:
+        return off, -2, 0
+    return off + 8, ETHERTYPE, _u16(buf, off + 6)[0]
 
 
 def ppp(buf: Buffer, off: int, end: int) -> tuple[int, int]:

@@ -55,6 +55,25 @@ def tshark_exact(
     return run
 
 
+@pytest.fixture(scope="session")
+def snapped(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path, int], Path]:
+    """``snapped(capture, 96)``: the capture as a sensor with that snap length would have
+    written it, cut by ``editcap -s`` (or skip)."""
+    editcap = shutil.which("editcap")
+    if editcap is None:
+        pytest.skip("editcap is not installed (apt-get install tshark): no cut captures")
+    folder = tmp_path_factory.mktemp("snapped")
+
+    def cut(path: Path, snaplen: int) -> Path:
+        out = folder / f"{path.stem}-s{snaplen}{path.suffix}"
+        if not out.exists():
+            subprocess.run([editcap, "-s", str(snaplen), str(path), str(out)], check=True,
+                           capture_output=True)  # fmt: skip
+        return out
+
+    return cut
+
+
 @pytest.fixture
 def pcap(tmp_path: Path) -> Callable[..., Path]:
     """``pcap(frames, linktype=1, name="t.pcap")`` writes a capture in a temp folder."""

@@ -46,6 +46,37 @@ def v6(text: str) -> bytes:
 OUTER = (4, v4("192.0.2.1"), v4("192.0.2.2"))
 TUN = IP(src="192.0.2.1", dst="192.0.2.2")
 
+
+def dot11(subtype: int = 8, flags: int = 0x01, qos: int = 0, htc: bool = False) -> Raw:
+    """An 802.11 data frame header as Aruba access points tunnel it (no FCS): frame control
+    (``flags``: 1 to-DS, 2 from-DS, 0x40 protected, 0x80 order), duration, three addresses,
+    sequence, a fourth address when to- and from-DS, QoS control in QoS subtypes, and HT
+    control when a QoS frame has the order bit."""
+    head = bytes([subtype << 4 | 0x08, flags]) + b"\0\0" + bytes(range(1, 19)) + b"\x10\0"
+    if flags & 3 == 3:
+        head += bytes(range(21, 27))
+    if subtype & 8:
+        head += bytes([qos, 0])
+        if htc and flags & 0x80:
+            head += b"\0\0\0\0"
+    return Raw(head)
+
+
+SNAP_IP = LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0, code=0x0800)
+
+
+def amsdu(*packets: Packet) -> Raw:
+    """An A-MSDU body: per subframe destination, source, length, LLC/SNAP and the packet,
+    each but the last padded to a multiple of 4 bytes."""
+    out = b""
+    for i, pkt in enumerate(packets):
+        body = bytes(SNAP_IP / pkt)
+        out += bytes(range(6)) + bytes(range(6, 12)) + len(body).to_bytes(2, "big") + body
+        if i < len(packets) - 1:
+            out += b"\0" * (-len(out) % 4)
+    return Raw(out)
+
+
 # name -> (packet, expected flow layer (ver, src, dst, proto, sport, dport), vlan, ivlan,
 #          expected outer taps)
 CASES: dict[str, tuple[Packet, tuple[Any, ...], int, int, list[Any]]] = {
@@ -118,4 +149,24 @@ CASES: dict[str, tuple[Packet, tuple[Any, ...], int, int, list[Any]]] = {
     "llc-snap": (Dot3(src="00:01:02:03:04:05", dst="00:0a:0b:0c:0d:0e") / LLC(dsap=0xAA, ssap=0xAA,
                  ctrl=3) / SNAP(OUI=0, code=0x0800) / ip(23) / UDP(sport=1, dport=2),
                  (4, v4("10.23.0.1"), v4("10.23.0.2"), 17, 1, 2), -1, -1, []),
+    "aruba-qos-data": (eth() / Dot1Q(vlan=300) / TUN / GRE(proto=0x8200) / dot11() / SNAP_IP
+                       / ip(24) / TCP(sport=58973, dport=80),
+                       (4, v4("10.24.0.1"), v4("10.24.0.2"), 6, 58973, 80), 300, -1, [OUTER]),
+    "aruba-data-four-addresses": (eth() / TUN / GRE(proto=0x8370) / dot11(0, 0x03) / SNAP_IP
+                                  / ip(25) / UDP(sport=1, dport=2),
+                                  (4, v4("10.25.0.1"), v4("10.25.0.2"), 17, 1, 2), -1, -1,
+                                  [OUTER]),
+    "aruba-qos-htc-ipv6": (eth() / TUN / GRE(proto=0x8240) / dot11(8, 0x82, htc=True)
+                           / LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0, code=0x86DD)
+                           / IPv6(src="2001:db8::d", dst="2001:db8::e") / UDP(sport=3, dport=4),
+                           (6, v6("2001:db8::d"), v6("2001:db8::e"), 17, 3, 4), -1, -1, [OUTER]),
+    "aruba-amsdu": (eth() / TUN / GRE(proto=0x8240) / dot11(8, 0x02, qos=0x80)
+                    / amsdu(ip(26) / TCP(sport=443, dport=5000) / (b"a" * 5),
+                            ip(27) / UDP(sport=5, dport=6)),
+                    (4, v4("10.26.0.1"), v4("10.26.0.2"), 6, 443, 5000), -1, -1,
+                    [(4, v4("10.27.0.1"), v4("10.27.0.2")), OUTER]),
+    "aruba-protected": (eth() / TUN / GRE(proto=0x8300) / dot11(8, 0x41) / (b"\x5a" * 40),
+                        (4, *OUTER[1:], 47, 0, 0), -1, -1, []),
+    "aruba-null-data": (eth() / TUN / GRE(proto=0x8200) / dot11(12, 0x01),
+                        (4, *OUTER[1:], 47, 0, 0), -1, -1, []),
 }  # fmt: skip

@@ -9,6 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PCAP_DIR = ROOT.parent / "shared" / "data" / "pcap"
 CAPTURES = sorted(PCAP_DIR.glob("*.pcap*")) if PCAP_DIR.is_dir() else []
+#: Public captures committed with the tests (provenance in their README.md).
+FIXTURE_DIR = ROOT / "tests" / "fixtures" / "pcap"
+FIXTURES = sorted(FIXTURE_DIR.glob("*.pcap*"))
 
 #: A tshark Lua listener on the same ``ip``/``ipv6`` taps that feed ``-z conv,ip``: one
 #: line per tap with the exact frame length, where ``-z conv`` prints rounded kB.

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from encapsulations import CASES, OUTER, TUN, eth, ip, v4, v6
-from flowkit import ExactTable
+from flowkit import FIXTURE_DIR, ExactTable
 from scapy.layers.inet import TCP, UDP
 from scapy.layers.inet6 import (
     IPv6,
@@ -103,3 +103,24 @@ def test_all_encapsulations_agree_with_tshark(
     ours = conversations(path)
     assert compare([c for c in ours if c.version == 4], tables["IPv4"]) == []
     assert compare([c for c in ours if c.version == 6], tables["IPv6"]) == []
+
+
+def test_aruba_gre_traces() -> None:
+    """Zeek's Aruba traces (tests/fixtures/pcap): an access point's 802.11 frames in GRE.
+
+    tshark 4 counts 12 IPv4 conversations in gre-aruba.pcap (the tunnel and 11 inner
+    pairs); before 802.11-in-GRE was decoded, phiwatch saw the tunnel alone. The exact
+    per-pair frames and bytes are checked against tshark in test_tshark_agreement.py.
+    """
+    pairs = {frozenset((c.a, c.b)): (c.frames, c.bytes)
+             for c in conversations(FIXTURE_DIR / "gre-aruba.pcap")}  # fmt: skip
+    assert len(pairs) == 12
+    assert pairs[frozenset(("10.3.34.171", "10.33.10.23"))] == (2407, 345_593)  # the tunnel
+    assert pairs[frozenset(("10.37.36.92", "72.21.81.240"))] == (1506, 215_441)
+    # A-MSDU: both subframes' IP headers count; encrypted (CCMP) bodies are not followed
+    amsdu = {frozenset((c.a, c.b)): c.frames
+             for c in conversations(FIXTURE_DIR / "gre-aruba-amsdu.pcap")}  # fmt: skip
+    assert amsdu == {frozenset(("10.226.22.9", "10.102.16.187")): 1,
+                     frozenset(("157.240.18.16", "149.159.130.184")): 2}  # fmt: skip
+    ccmp = [c.pair() for c in conversations(FIXTURE_DIR / "gre-aruba-ccmp.pcap")]
+    assert ccmp == [frozenset(("10.226.22.9", "10.102.16.111"))]

@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dnskit import HEAD, damaged, messages
 from flowkit import CAPTURES
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR, DNSRR, DNSRRMX, DNSRROPT, DNSRRSOA
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from sensors.flows import dns as dnsmod
 from sensors.flows.reader import FlowReader
-
-_HEAD = struct.Struct("!HHHHHH")
 
 
 def _scapy(payload: bytes) -> tuple[str, Any]:
@@ -105,7 +103,7 @@ def test_cname_chain_fields() -> None:
 
 def test_opt_among_answers_is_malformed_not_fatal(pcap: Callable[..., Path]) -> None:
     """scapy's OPT record has no TTL: this once escaped as an AttributeError."""
-    answer = _HEAD.pack(1, 0x8180, 1, 1, 0, 0) + b"\x01a\x00\x00\x01\x00\x01"
+    answer = HEAD.pack(1, 0x8180, 1, 1, 0, 0) + b"\x01a\x00\x00\x01\x00\x01"
     answer += b"\x00" + struct.pack("!HHIH", 41, 4096, 0, 0)
     with pytest.raises(dnsmod.MalformedDNS):
         dnsmod.parse_dns(answer)
@@ -116,7 +114,7 @@ def test_opt_among_answers_is_malformed_not_fatal(pcap: Callable[..., Path]) -> 
 
 
 def test_names_the_plain_parser_leaves_to_scapy() -> None:
-    head = _HEAD.pack(1, 0x0100, 1, 0, 0, 0)
+    head = HEAD.pack(1, 0x0100, 1, 0, 0, 0)
     forward = head + b"\xc0\x14\x00\x01\x00\x01" + b"\x01a\x00"  # pointer forwards
     loop = head + b"\xc0\x0c\x00\x01\x00\x01"  # pointer to itself
     extended = head + b"\x41" + b"x" * 65 + b"\x00\x00\x01\x00\x01"  # label type 01
@@ -129,7 +127,7 @@ def test_pointer_chains() -> None:
     """Chains up to the plain parser's limit are its; scapy stops following after 20."""
     for count in (16, 17, 25):
         # Answer i's name points at answer i-1's, the first at the question's: i+1 hops.
-        payload = _HEAD.pack(1, 0x8180, 1, count, 0, 0) + b"\x04host\x00\x00\x01\x00\x01"
+        payload = HEAD.pack(1, 0x8180, 1, count, 0, 0) + b"\x04host\x00\x00\x01\x00\x01"
         for i in range(count):
             payload += struct.pack("!HHHIH", 0xC000 | (12 if i == 0 else 22 + 12 * (i - 1)),
                                    10, 1, 0, 0)  # fmt: skip
@@ -161,85 +159,6 @@ def test_public_captures() -> None:
     assert len(payloads) > 100
     plain = sum(_agree(p) for p in payloads)
     assert plain > len(payloads) // 2
-
-
-# Generated messages: names with odd bytes and compression, records of every kind.
-_LABEL = st.binary(min_size=1, max_size=12) | st.sampled_from(
-    [b"www", b"his", b"a" * 63, b"a.b", b"\xff\x80", b"x" * 70]
-)
-_NAME = st.lists(_LABEL, max_size=5)
-#: Addresses, names, TXT/NULL, scapy's own classes (MX, SOA, SRV, OPT, RRSIG, SVCB …), any.
-_TYPES = st.sampled_from([1, 28, 2, 5, 12, 39, 3, 16, 10, 15, 6, 33, 41, 46, 64, 65, 99])
-_TYPES |= st.integers(0, 65535)
-
-
-class _Writer:
-    """A message under construction, compressing names against what it already holds."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray(12)
-        self.seen: dict[tuple[bytes, ...], int] = {}
-
-    def name(self, labels: list[bytes], compress: bool, into: bytearray | None = None) -> bytes:
-        out = bytearray()
-        base = len(self.buf) if into is None else len(self.buf) + len(into)
-        for i in range(len(labels)):
-            suffix = tuple(labels[i:])
-            if compress and suffix in self.seen:
-                out += struct.pack("!H", 0xC000 | self.seen[suffix])
-                return bytes(out)
-            if base + len(out) < 0x3FFF:
-                self.seen.setdefault(suffix, base + len(out))
-            out += bytes([len(labels[i]) & 0xFF]) + labels[i][:63]
-        return bytes(out + b"\0")
-
-
-@st.composite
-def messages(draw: st.DrawFn) -> bytes:
-    w = _Writer()
-    compress = draw(st.booleans())
-    names = [draw(_NAME) for _ in range(3)]
-    questions = draw(st.integers(0, 2))
-    for _ in range(questions):
-        w.buf += w.name(draw(st.sampled_from(names)), compress)
-        w.buf += struct.pack("!HH", draw(_TYPES), draw(st.sampled_from([1, 3, 255, 0x8001])))
-    records = draw(st.lists(st.tuples(_TYPES, st.integers(0, 2**32 - 1)), max_size=4))
-    for rtype, ttl in records:
-        w.buf += w.name(draw(st.sampled_from(names)), compress)
-        if rtype in (2, 3, 4, 5, 12, 39) and draw(st.booleans()):
-            rdata = bytearray()
-            rdata += w.name(draw(st.sampled_from(names)), compress, into=bytearray(10))
-        elif rtype in (1, 28) and draw(st.booleans()):
-            rdata = bytearray(draw(st.binary(min_size=4, max_size=4) if rtype == 1 else
-                                   st.binary(min_size=16, max_size=16)))  # fmt: skip
-        else:
-            rdata = bytearray(draw(st.binary(max_size=24)))
-        w.buf += struct.pack("!HHIH", rtype, 1, ttl, len(rdata)) + rdata
-    answers = draw(st.integers(0, len(records)))
-    authority = draw(st.integers(0, len(records) - answers))
-    counts = [questions, answers, authority, len(records) - answers - authority]
-    if draw(st.integers(0, 9)) == 0:  # counts that lie
-        counts[draw(st.integers(0, 3))] = draw(st.integers(0, 5))
-    flags = draw(st.integers(0, 0xFFFF)) | (0x8000 if draw(st.booleans()) else 0)
-    w.buf[:12] = _HEAD.pack(draw(st.integers(0, 0xFFFF)), flags, *counts)
-    return bytes(w.buf)
-
-
-@st.composite
-def damaged(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(messages()))
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.integers(0, 3))
-        where = draw(st.integers(0, max(len(data) - 1, 0)))
-        if kind == 0 and data:
-            data[where] = draw(st.integers(0, 255))
-        elif kind == 1:
-            del data[max(where, 12) :]
-        elif kind == 2:
-            data[where:where] = draw(st.binary(min_size=1, max_size=4))
-        elif len(data) > 13:
-            data[where : where + 2] = struct.pack("!H", 0xC000 | draw(st.integers(0, len(data))))
-    return bytes(data)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

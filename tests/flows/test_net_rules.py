@@ -6,19 +6,25 @@ feeds it (the flow table stamps a flow with its start but emits it at its end).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flowkit import FIXTURE_DIR as FIXTURES
+from scapy.layers.dns import DNS, DNSQR
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
 
 from rules.alert import Alert
 from rules.engine import Engine
 from rules.loader import RuleSet, load_rules
 from sensors.event import Event
 from sensors.flows import FlowReader
+from sensors.flows.domains import CUT_DOMAIN
 from sensors.flows.network_model import NetworkConfig, NetworkTagger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,6 +151,103 @@ def test_agenttesla_server_declared_internal_raises_nothing(pack: RuleSet) -> No
     assert run(pack, FlowReader(capture("exfil-ftp-agenttesla.pcap")), inside) == {}
 
 
+# -- the same captures cut short, as a SPAN sensor with a small snap length keeps them --
+
+#: Which tunnel rules fire on each tunnel capture cut by ``editcap -s``. The encoded-names
+#: rule fires on every one: a long or random first label survives any cut, and cut names
+#: are counted per host (their domain is unseen). The record-types rule needs the query
+#: type, which follows the name: iodine's NULL queries at 96 bytes keep it for the 6 of 12
+#: with short names (the rule wants 10); dnsextrator's ~250-character names leave no room
+#: for it below 256 bytes. The unique-names rule fires on none, whole or cut: they hold
+#: 12–14 queries where it wants 100 distinct names (see the generated capture below).
+CUT_TUNNEL_RULES = {
+    ("dnscat2", 96): {"encoded-names"}, ("dnscat2", 128): {"encoded-names"},
+    ("iodine", 96): {"encoded-names"}, ("iodine", 128): {"encoded-names", "record-types"},
+    ("dns2tcp", 96): {"encoded-names", "record-types"},
+    ("dns2tcp", 128): {"encoded-names", "record-types"},
+    ("dnsextrator", 96): {"encoded-names"}, ("dnsextrator", 128): {"encoded-names"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "snaplen"), list(CUT_TUNNEL_RULES))
+def test_cut_tunnel_captures(pack: RuleSet, snapped: Callable[[Path, int], Path], name: str,
+                             snaplen: int) -> None:  # fmt: skip
+    whole = capture(f"dns-tunnel-{name}.pcap")
+    reader = FlowReader(snapped(whole, snaplen))
+    events = list(reader)
+    dns = [e.fields for e in events if e.get("event.dataset") == "network.dns"]
+    full = [e.fields for e in FlowReader(whole) if e.get("event.dataset") == "network.dns"]
+    assert len(dns) == len(full) and not reader.counters.dns_errors  # no message lost
+    assert reader.counters.dns_truncated == sum(bool(f.get("dns.truncated_capture")) for f in dns)
+    assert reader.counters.dns_truncated > 0
+    for cut, orig in zip(dns, full, strict=True):
+        assert cut["dns.id"] == orig["dns.id"] and cut["dns.type"] == orig["dns.type"]
+        if cut.get("phiwatch.dns.name_cut"):
+            assert orig["dns.question.name"].startswith(cut["dns.question.name"])
+        elif not cut.get("dns.truncated_capture"):
+            assert cut == orig
+    fired = run(pack, events)
+    assert {r.removeprefix("phiwatch-net-dns-tunnel-") for r in fired} == (
+        CUT_TUNNEL_RULES[name, snaplen])
+
+
+@pytest.mark.parametrize("name", ["benign-browsing-espn.pcapng", "benign-browsing-zeek-org.pcap"])
+def test_cut_benign_browsing_raises_nothing(pack: RuleSet, snapped: Callable[[Path, int], Path],
+                                            name: str) -> None:  # fmt: skip
+    for snaplen in (96, 128):
+        assert run(pack, FlowReader(snapped(capture(name), snaplen))) == {}
+
+
+def test_cut_zeek_dns_capture_raises_nothing(pack: RuleSet) -> None:
+    """Committed with the tests (tests/fixtures/pcap): runs without the shared captures."""
+    for snaplen in (96, 128):
+        reader = FlowReader(FIXTURES / f"dns-edns-ecs-s{snaplen}.pcap")
+        assert run(pack, reader) == {}
+        assert reader.counters.dns_truncated > 0
+
+
+def _queries(names: Iterable[str], qtype: str = "A", snaplen: int = 96
+             ) -> list[tuple[bytes, int]]:  # fmt: skip
+    """Queries from three hosts to the resolver, each frame cut to ``snaplen`` bytes."""
+    frames = []
+    for i, name in enumerate(names):
+        pkt = (Ether(src="00:01:02:03:04:05", dst="00:0a:0b:0c:0d:0e")
+               / IP(src=f"10.1.1.{i % 3 + 5}", dst="10.0.0.53")
+               / UDP(sport=40000 + i, dport=53) / DNS(id=i, rd=1, qd=DNSQR(qname=name,
+                                                                         qtype=qtype)))  # fmt: skip
+        raw = bytes(pkt)
+        frames.append((raw[:snaplen], len(raw)))
+    return frames
+
+
+def test_unique_names_on_a_cut_capture(pack: RuleSet, pcap: Callable[..., Path]) -> None:
+    unique = "phiwatch-net-dns-tunnel-unique-names"
+    # Names that fit in 96 bytes keep their domain, not their query class: counted under it.
+    reader = FlowReader(pcap(_queries(f"host{i:03d}-workstation-ward-b.example.org"
+                                      for i in range(120))))  # fmt: skip
+    short = run(pack, reader)
+    assert reader.counters.dns_truncated == 120
+    alert = short[unique][0]
+    assert alert.group == {"dns.question.registered_domain": "example.org"}
+    # Names cut before their domain: not counted under a made-up one (there is none to
+    # count them under), while each host's long random labels raise encoded names.
+    long = [hashlib.sha256(str(i).encode()).hexdigest()[:48] + ".t.example.org"
+            for i in range(120)]  # fmt: skip
+    fired = run(pack, FlowReader(pcap(_queries(long), name="long.pcap")))
+    assert set(fired) == {"phiwatch-net-dns-tunnel-encoded-names"}
+    assert {a.group["phiwatch.dns.domain"] for a in fired["phiwatch-net-dns-tunnel-encoded-names"]
+            } == {CUT_DOMAIN}  # fmt: skip
+    assert "under (a domain the capture cut off)" in fired[
+        "phiwatch-net-dns-tunnel-encoded-names"][0].explanation
+
+
+def test_cut_reverse_lookups_raise_nothing(pack: RuleSet, pcap: Callable[..., Path]) -> None:
+    """IPv6 reverse lookups cut before their ``ip6.arpa``: single-nibble labels."""
+    names = [".".join(hashlib.md5(str(i).encode()).hexdigest()[::-1]) + ".ip6.arpa"
+             for i in range(30)]  # fmt: skip
+    assert run(pack, FlowReader(pcap(_queries(names, "PTR")))) == {}
+
+
 # -- hand-made events, rule by rule ----------------------------------------------------
 
 
@@ -251,7 +354,7 @@ def test_dns_tunnel_encoded_names(pack: RuleSet) -> None:
     events = [query(f"{i:02x}a1b2c3d4e5f60718293a4b5c6d7e8f9.tunnel.example.net", "TXT", at=i)
               for i in range(5)]  # fmt: skip
     alert = run(pack, events)["phiwatch-net-dns-tunnel-encoded-names"][0]
-    assert alert.group == {"source.ip": "10.1.1.5", "dns.question.registered_domain": "example.net"}
+    assert alert.group == {"source.ip": "10.1.1.5", "phiwatch.dns.domain": "example.net"}
     assert "asked 5 encoded-looking names under example.net" in alert.explanation
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from sensors.event import Event
 from sensors.flows.domains import (
+    CUT_DOMAIN,
     DomainSet,
     name_features,
     read_domain_list,
@@ -137,7 +138,7 @@ def test_upload_ratio() -> None:
 
 def test_dns_features() -> None:
     f = NetworkTagger().tag(dns("laczi1dwmfbaywb0fm5xhkrgz0heotzq.t1.biillpi.com")).fields
-    assert f["dns.question.registered_domain"] == "biillpi.com"
+    assert f["dns.question.registered_domain"] == f["phiwatch.dns.domain"] == "biillpi.com"
     assert f["dns.question.subdomain"] == "laczi1dwmfbaywb0fm5xhkrgz0heotzq.t1"
     assert f["dns.question.top_level_domain"] == "com"
     assert f["phiwatch.dns.longest_label"] == 32
@@ -153,6 +154,50 @@ def test_dns_features() -> None:
     assert f["phiwatch.dns.subdomain_length"] == 0
     f = NetworkTagger().tag(dns("originwealth.ydns.eu")).fields
     assert f["phiwatch.dns.dynamic_dns"] is True
+
+
+def cut(name: str, lengths: list[int], seen: int | None = None) -> Event:
+    """A query whose name the capture cut (as ``parse_cut_dns`` reports it)."""
+    ev = dns(name)
+    ev.fields.update({"dns.truncated_capture": True, "phiwatch.dns.name_cut": True,
+                      "phiwatch.dns.label_lengths": lengths})  # fmt: skip
+    del ev.fields["dns.question.type"]
+    if seen is not None:
+        ev.fields["phiwatch.dns.cut_label_seen"] = seen
+    return ev
+
+
+def test_cut_name_features() -> None:
+    f = NetworkTagger().tag(cut("147901b8d3df9cc46c59d600078b3316ce.biillp", [34, 7], 6)).fields
+    # no domain, subdomain or top-level domain: the name's end was not captured
+    assert not {"dns.question.registered_domain", "dns.question.subdomain",
+                "dns.question.top_level_domain"} & set(f)  # fmt: skip
+    assert f["phiwatch.dns.domain"] == CUT_DOMAIN
+    assert (f["phiwatch.dns.longest_label"], f["phiwatch.dns.subdomain_length"]) == (34, 34)
+    seen = "147901b8d3df9cc46c59d600078b3316ce"
+    assert f["phiwatch.dns.entropy"] == round(shannon_entropy(seen), 3)
+    # a label whose length byte was captured counts at its full length
+    assert NetworkTagger().tag(cut("0.r747", [1, 63], 4)).fields["phiwatch.dns.longest_label"] == 63
+    assert NetworkTagger().tag(cut("", [60], 0)).fields["phiwatch.dns.longest_label"] == 60
+
+
+def test_cut_names_match_no_domain_list() -> None:
+    """A name is matched on its end, which a cut name has not: this could be
+    ``www.dropbox.com.attacker.example``."""
+    tagger = NetworkTagger(NetworkConfig(known_external={"ms": ["microsoft.com"]}))
+    f = tagger.tag(cut("www.dropbox.com", [3, 7, 3])).fields
+    assert not {"phiwatch.dns.filesharing", "phiwatch.dns.dynamic_dns", "phiwatch.dns.known",
+                "dns.question.registered_domain"} & set(f)  # fmt: skip
+    assert "phiwatch.dns.known" not in tagger.tag(cut("settings-win.data.microsoft.com",
+                                                      [12, 4, 9, 3])).fields  # fmt: skip
+
+
+def test_cut_reverse_lookup_is_not_random() -> None:
+    """An ip6.arpa name cut before its ``arpa`` is one-character labels, never joined."""
+    name = "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1"
+    f = NetworkTagger().tag(cut(name, [1] * 21)).fields
+    assert (f["phiwatch.dns.longest_label"], f["phiwatch.dns.subdomain_length"]) == (1, 1)
+    assert f["phiwatch.dns.entropy"] == 0.0
 
 
 @pytest.mark.parametrize("heuristic", [False, True])

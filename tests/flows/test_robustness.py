@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from encapsulations import CASES
+from flowkit import write_pcap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
@@ -114,3 +115,49 @@ def test_corrupt_pcapng_block_length_stops_with_count(tmp_path: Path) -> None:
     reader = FlowReader(path)
     assert list(reader) == []
     assert reader.counters.truncated_records == 1
+
+
+def _tunnel_fragments() -> list[list[bytes]]:
+    """Outer IPv4 datagrams of GRE, GTP-U and VXLAN tunnels carrying DNS, fragmented."""
+    from scapy.contrib.gtp import GTP_U_Header
+    from scapy.layers.dns import DNS, DNSQR
+    from scapy.layers.inet import fragment
+    from scapy.layers.l2 import GRE
+    from scapy.layers.vxlan import VXLAN
+
+    eth = Ether(src="00:01:02:03:04:05", dst="00:0a:0b:0c:0d:0e")
+    inner = (IP(src="10.1.1.5", dst="10.0.0.53") / UDP(sport=40000, dport=53)
+             / DNS(id=1, qd=DNSQR(qname="a" * 50 + ".example.org", qtype="TXT")))  # fmt: skip
+    outer = IP(src="192.0.2.1", dst="192.0.2.2", id=9)
+    tunnels = [outer / GRE() / inner,
+               outer / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=1) / inner,
+               outer / UDP(sport=50000, dport=4789) / VXLAN() / eth / inner]  # fmt: skip
+    return [[bytes(eth / f) for f in fragment(t, fragsize=size)]  # type: ignore[no-untyped-call]
+            for t in tunnels for size in (8, 24, 48)]  # fmt: skip
+
+
+FRAGMENTED = _tunnel_fragments()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_mutated_tunnel_fragments_never_raise(
+    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Fragments of tunnels in any order, some lost, repeated, cut by the snap length or
+    overwritten: counted, never an exception out of the reader."""
+    frames = data.draw(st.sampled_from(FRAGMENTED))
+    picked = data.draw(st.lists(st.sampled_from(frames), max_size=8))
+    out: list[bytes | tuple[bytes, int]] = []
+    for frame in picked:
+        raw = bytearray(frame)
+        for _ in range(data.draw(st.integers(0, 2))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+        cut = data.draw(st.integers(14, len(raw)))
+        out.append((bytes(raw[:cut]), len(raw)))
+    path = write_pcap(tmp_path_factory.mktemp("frags") / "t.pcap", out)
+    reader = FlowReader(path, conversations=True)
+    events = list(reader)
+    assert reader.counters.packets == len(out)
+    flows = [e for e in events if e.get("event.dataset") == "network.flow"]
+    assert sum(e.get("network.bytes") for e in flows) <= sum(w for _, w in out)

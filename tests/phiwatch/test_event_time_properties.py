@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ def test_splitting_a_log_into_files_gives_the_same_alerts(cuts: list[int],
         else:  # consecutive pieces (daily files)
             bounds = [0, *sorted(cuts), len(LINES)]
             files = [write(tmp / "logs" / f"access.log.{k}", LINES[a:b])
-                     for k, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))]
+                     for k, (a, b) in enumerate(pairwise(bounds))]
         found = replay_alerts(files, tmp)
     found.pop("_report")
     assert set(found) == set(CLEAN)
