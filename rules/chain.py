@@ -30,8 +30,9 @@ from rules.model import CorrelationRule, DetectionRule
 from rules.state import Adder, Episode
 from sensors.event import Event
 
-#: The ``event.dataset`` of alert events (no sensor emits it).
-ALERT_EVENTS = "phiwatch.alert"
+#: The ``event.dataset`` of a stand-in (no sensor emits it, nothing routes to it: the
+#: ``Feeder`` hands its events to the referencing correlation directly).
+ALERT_EVENTS = "phiwatch.chain"
 
 
 def _never(fields: dict[str, Any]) -> bool:

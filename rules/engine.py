@@ -17,6 +17,7 @@ from typing import Any
 
 from rules import dispatch, reload
 from rules.alert import Alert
+from rules.alert_events import ALERT_DATASET, MAX_DEPTH, alert_event
 from rules.chain import Feeder
 from rules.correlation import CorrelationState
 from rules.dispatch import Dispatch, Route
@@ -97,6 +98,7 @@ class Engine:
         #: Detection rules matched since the last snapshot, and what each state looked
         #: like then: only the states that changed are written again (``snapshot``).
         self._touched: set[str] = set()
+        self._routed: set[int] = set()  # alerts offered as alert events in this round
         self._seen_shape: dict[str, tuple[int, int, int, int]] = {}
         self.events = 0
         self.late = 0
@@ -129,6 +131,11 @@ class Engine:
             if isinstance(st, CorrelationState | TemporalState):
                 st.chain = Feeder(st.rule, feeds[cid]) if cid in feeds else None
         self._silent = frozenset(c.id for c in ruleset.correlations if not c.alerts)
+        #: States of correlations over alert events (``rules.alert_events``): swept after
+        #: the others, so the final versions of the alerts they read reach them first.
+        self._meta_ids = frozenset(
+            c.id for c in ruleset.correlations
+            if any(ALERT_DATASET in b.datasets for b in c.bases))
         supp: dict[str, RuleSuppression] = {}
         for r in ruleset.rules:
             if r.realert > 0:
@@ -185,6 +192,15 @@ class Engine:
             wm = self._watermark = epoch - self.lateness_seconds
             if wm >= self._next_sweep:
                 self._sweep(wm, out, full=False)
+        self._route(event, out)
+        if out:
+            fired = out.copy()
+            out.clear()
+            return self._emit(fired)
+        return NO_ALERTS
+
+    def _route(self, event: Event, out: list[Alert]) -> None:
+        """Run the rules of ``event``'s dataset on it."""
         fields = event.fields
         d = self._dispatch.get(fields.get("event.dataset"))
         if d is not None:
@@ -208,18 +224,30 @@ class Engine:
                     touched.add(rule.id)
                 except Exception:  # a rule bug must cost its own alert, not the stream
                     self._rule_failed(rule, event)
-        if out:
-            fired = out.copy()
-            out.clear()
-            return self._emit(fired)
-        return NO_ALERTS
 
     def _emit(self, fired: list[Alert]) -> list[Alert]:
-        """What of ``fired`` leaves the engine: not the alerts of correlations that only
-        feed others (``generate`` unset), not those ``realert`` suppresses."""
+        """What of ``fired`` leaves the engine: with the alerts of the rules over alerts
+        they feed (``rules.alert_events``); not the alerts of correlations that only feed
+        others (``generate`` unset), not those ``realert`` suppresses."""
+        if ALERT_DATASET in self._dispatch:
+            fired = self._cascade(fired, 0)
+            self._routed.clear()
         if self._silent:
             fired = [a for a in fired if a.rule_id not in self._silent]
         return self.suppressor.filter(fired) if self.suppressor else fired
+
+    def _cascade(self, fired: list[Alert], depth: int) -> list[Alert]:
+        """``fired`` and the alerts they raise as alert events, ``MAX_DEPTH`` levels deep
+        (alerts already offered in this round are not offered twice)."""
+        if depth >= MAX_DEPTH or not fired:
+            return fired
+        more: list[Alert] = []
+        routed = self._routed
+        for alert in fired:
+            if id(alert) not in routed:
+                routed.add(id(alert))
+                self._route(alert_event(alert), more)
+        return fired + self._cascade(more, depth + 1) if more else fired
 
     def _rule_failed(self, rule: DetectionRule, event: Event) -> None:
         self.rule_failures += 1
@@ -239,8 +267,16 @@ class Engine:
     # -- time --------------------------------------------------------------------------
 
     def _sweep(self, wm: float, out: list[Alert], *, full: bool) -> None:
-        for st in self.states.values():
-            st.sweep(wm, out, full=full)
+        """Close what ``wm`` has passed. The rules over alerts go last, after the alerts
+        this sweep closed were offered to them, so they see every final version."""
+        meta = self._meta_ids
+        first: list[Alert] = []
+        for rid, st in self.states.items():
+            if rid not in meta:
+                st.sweep(wm, first, full=full)
+        out.extend(self._cascade(first, 0) if meta else first)
+        for rid in meta:
+            self.states[rid].sweep(wm, out, full=full)
         if self.suppressor:
             self.suppressor.sweep(wm)
         self._share_total()
@@ -277,8 +313,12 @@ class Engine:
         version of every episode still open, without closing it."""
         out: list[Alert] = []
         self._sweep(self._watermark, out, full=True)
-        for st in self.states.values():
-            out.extend(st.open_alerts())
+        meta = self._meta_ids
+        current = [a for rid, st in self.states.items() if rid not in meta
+                   for a in st.open_alerts()]
+        out.extend(self._cascade(current, 0) if meta else current)
+        for rid in meta:
+            out.extend(self.states[rid].open_alerts())
         return self._emit(out)
 
     # -- state -------------------------------------------------------------------------

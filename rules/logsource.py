@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sigma.rule.logsource import SigmaLogSource
 
+from rules.alert_events import ALERT_DATASET
 from sensors.event import (
     DATASETS,
     HIS_ACCESS,
@@ -57,6 +58,8 @@ MAPPINGS: tuple[LogsourceMapping, ...] = (
     LogsourceMapping(None, "proxy", None, frozenset({NETWORK_PROXY})),
     LogsourceMapping("zeek", None, "conn", frozenset({NETWORK_FLOW})),
     LogsourceMapping("zeek", None, "dns", frozenset({NETWORK_DNS})),
+    # Rules over other rules' alerts (``rules.alert_events``).
+    LogsourceMapping("phiwatch", "alert", None, frozenset({ALERT_DATASET})),
 )
 
 

@@ -22,6 +22,7 @@ from itertools import islice
 from typing import Any
 
 from rules.alert import Alert
+from rules.alert_events import ALERT_DATASET
 from rules.explain import Entry, Numbers, episode_alert, stamp
 from rules.limits import DEFAULT_LIMIT, LimitGuard
 from rules.model import CorrelationRule, DetectionRule
@@ -116,8 +117,9 @@ class TemporalState(EpisodeSweep):
         min_counts = rule.min_counts
         presence = rule.presence
         groups = self.groups
-        #: ``base`` stands in for a correlation: its alert events update one episode.
-        chained = base.source is not None
+        #: ``base`` stands in for a correlation, or reads alert events: a later version of
+        #: an alert updates the one episode it belongs to rather than counting again.
+        chained = base.source is not None or ALERT_DATASET in base.datasets
 
         def add(event: Event, out: list[Alert]) -> None:
             fields = event.fields

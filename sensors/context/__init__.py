@@ -16,12 +16,13 @@ use", "is this person on shift", "does their department care for this patient no
 
 One concept per module: ``config`` (the ``context:`` YAML section), ``csvfile`` (strict
 CSV reading, bad rows and rejected files), ``roster``, ``flagged``, ``encounters``,
-``networks``, ``shifts`` (the shift vocabulary), ``localtime`` (UTC offsets without
+``networks``, ``shifts`` (the shift vocabulary), ``vocabulary`` (role and department
+words to classes), ``localtime`` (UTC offsets without
 ``datetime``), ``context`` (versions in force, atomic swap), ``watcher``, ``enricher``
 (the field list).
 """
 
-from sensors.context.config import DEFAULT_MATERNITY, ContextConfig
+from sensors.context.config import ContextConfig, VocabularyConfig
 from sensors.context.context import KINDS, Context, FileStatus
 from sensors.context.csvfile import FileRejected, LoadReport
 from sensors.context.encounters import Encounters, load_encounters
@@ -30,10 +31,10 @@ from sensors.context.flagged import FlaggedPatients, load_flagged
 from sensors.context.networks import RFC1918, InternalNetworks
 from sensors.context.roster import Roster, StaffMember, load_roster
 from sensors.context.shifts import DEFAULT_SHIFTS, Shift, ShiftBook
+from sensors.context.vocabulary import Vocabulary
 from sensors.context.watcher import ContextWatcher
 
 __all__ = [
-    "DEFAULT_MATERNITY",
     "DEFAULT_SHIFTS",
     "KINDS",
     "RFC1918",
@@ -51,6 +52,8 @@ __all__ = [
     "Shift",
     "ShiftBook",
     "StaffMember",
+    "Vocabulary",
+    "VocabularyConfig",
     "load_encounters",
     "load_flagged",
     "load_roster",

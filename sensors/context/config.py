@@ -7,9 +7,12 @@ Shape (every key optional)::
       flagged_patients: /etc/phiwatch/flagged_patients.csv
       encounters: /var/lib/his/encounters.csv     # care relationships
       internal_networks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]
-      maternity_departments: [san-a, san-b, hau-san, so-sinh]
+      maternity_departments: [khoa-3]             # beyond the built-in words (san, hau-san …)
+      vocabulary:                                 # the hospital's words → phiwatch's classes
+        roles: {cashier: desk, "kỹ thuật viên": service}
+        departments: {khoa-3: care, "phòng 12": desk}
       shift_tolerance_minutes: 30
-      shifts: {hanh-chinh: "07:00-16:30"}         # extra or redefined shift names
+      shifts: {"ca 1": "06:00-14:00"}            # extra or redefined shift names
       timezone: null                              # null: the main configuration's
       poll_interval_seconds: 0.5                  # re-check files without notifications
 
@@ -27,10 +30,38 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sensors.context.networks import RFC1918, parse_network
 from sensors.context.shifts import ShiftBook
+from sensors.context.vocabulary import DEPARTMENT_CLASSES, ROLE_CLASSES
 
-#: The simulator's maternity departments (``simulator.departments.MATERNITY``):
-#: obstetrics A and B, postpartum, neonatal.
-DEFAULT_MATERNITY: tuple[str, ...] = ("san-a", "san-b", "hau-san", "so-sinh")
+
+class VocabularyConfig(BaseModel):
+    """The hospital's own words for roles and departments, by phiwatch class
+    (``sensors.context.vocabulary``). Words not listed are classified by built-in
+    English and Vietnamese keywords; ``phiwatch context check`` lists those none match."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Role word as written in the roster or the logs → one of ``ROLE_CLASSES``.
+    roles: dict[str, str] = Field(default_factory=dict)
+    #: Department word → one of ``DEPARTMENT_CLASSES``.
+    departments: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("roles")
+    @classmethod
+    def _role_classes(cls, v: dict[str, str]) -> dict[str, str]:
+        return _classes(v, ROLE_CLASSES)
+
+    @field_validator("departments")
+    @classmethod
+    def _department_classes(cls, v: dict[str, str]) -> dict[str, str]:
+        return _classes(v, DEPARTMENT_CLASSES)
+
+
+def _classes(mapping: dict[str, str], known: tuple[str, ...]) -> dict[str, str]:
+    for word, cls in mapping.items():
+        if cls not in known:
+            raise ValueError(f"{word!r}: {cls!r} is not a class (expected one of "
+                             f"{', '.join(known)})")
+    return mapping
 
 
 class ContextConfig(BaseModel):
@@ -46,7 +77,10 @@ class ContextConfig(BaseModel):
     patients: Path | None = None
     encounters: Path | None = None
     internal_networks: list[str] = list(RFC1918)
-    maternity_departments: list[str] = list(DEFAULT_MATERNITY)
+    #: Maternity, postpartum and neonatal departments, beyond those the built-in words
+    #: recognise (``sản``, ``hậu sản``, ``sơ sinh``, obstetrics, postpartum, neonatal …).
+    maternity_departments: list[str] = []
+    vocabulary: VocabularyConfig = VocabularyConfig()
     shift_tolerance_minutes: Annotated[int, Field(ge=0, le=720)] = 30
     #: A care relationship starts this long before an encounter (registration, triage) …
     care_grace_before_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 180

@@ -33,6 +33,7 @@ from sensors.context.networks import InternalNetworks
 from sensors.context.patients import PatientIds, load_patients
 from sensors.context.roster import Roster, load_roster
 from sensors.context.shifts import ShiftBook
+from sensors.context.vocabulary import Vocabulary
 from sensors.context.workstations import Workstations, load_workstations
 from sensors.timestamps import DEFAULT_ZONE, get_zone
 
@@ -69,6 +70,8 @@ class FileStatus:
     used: int = 0
     bad_rows: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Values that left one field of a row unknown: column → value → rows.
+    unknown: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Why the last attempt was rejected (None once a later version loads).
     last_error: str | None = None
     #: Wall-clock time the version in force was loaded, and its signature.
@@ -85,6 +88,8 @@ class Context:
         self.config = config
         self.zone = get_zone(config.timezone or default_timezone)
         self.shifts = ShiftBook(config.shifts)
+        self.vocabulary = Vocabulary(config.vocabulary.roles, config.vocabulary.departments,
+                                     tuple(config.maternity_departments))
         self.tolerance_minutes = config.shift_tolerance_minutes
         self.networks = InternalNetworks(config.internal_networks)
         self.roster = Roster()
@@ -104,7 +109,7 @@ class Context:
             "workstations": load_workstations,
             "patients": load_patients,
             "encounters": lambda p: load_encounters(
-                p, self.zone, config.maternity_departments,
+                p, self.zone, self.vocabulary.is_maternity,
                 config.care_grace_before_minutes * 60.0, config.care_grace_after_hours * 3600.0),
         }
 
@@ -139,11 +144,13 @@ class Context:
             return True
 
     def counters(self) -> dict[str, int]:
-        """Counters for metrics: ``context_<kind>_{loads,failures,rows,bad_rows}``."""
+        """Counters for metrics: ``context_<kind>_{loads,failures,rows,bad_rows,
+    unknown_values}``."""
         out: dict[str, int] = {}
         for kind, st in self.status.items():
             for name in ("loads", "failures", "rows", "bad_rows"):
                 out[f"context_{kind}_{name}"] = getattr(st, name)
+            out[f"context_{kind}_unknown_values"] = sum(len(v) for v in st.unknown.values())
         return out
 
     def _record(self, st: FileStatus, report: LoadReport, sig: Signature | None) -> None:
@@ -153,6 +160,12 @@ class Context:
         st.signature = sig
         st.rows, st.used, st.bad_rows = report.rows, report.used, report.bad_rows
         st.problems = list(report.problems)
+        st.unknown = {c: dict(v) for c, v in report.unknown.items()}
+        for column, values in report.unknown.items():
+            for value, rows in values.items():
+                log.warning("context file %s: unknown %s %r in %d row(s): that field is left "
+                            "unknown for them (`phiwatch context check` says what it "
+                            "switches off and how to map it)", st.path, column, value, rows)
         if report.bad_rows:
             log.warning("context file %s: %d of %d rows skipped", st.path, report.bad_rows,
                         report.rows)

@@ -5,8 +5,10 @@ so they are read defensively but never silently:
 
 - the file must be UTF-8 (a byte-order mark is allowed) with a header row naming every
   expected column (case and surrounding spaces do not matter; extra columns are ignored);
-- a row that cannot be used (a missing value, a date that is not a date, a duplicate) is
-  skipped, counted, and reported as ``path:line: column N 'name': what is wrong``;
+- a row that cannot be used at all (no account id, a duplicate) is skipped, counted, and
+  reported as ``path:line: column N 'name': what is wrong``; a value the loader does not
+  understand in an optional column (a shift word, a status, a date) only makes that field
+  unknown for that row (``LoadReport.note_unknown``), warned once per distinct value;
 - the file is *rejected as a whole* (``FileRejected``) when it cannot be read, is empty,
   is not UTF-8 CSV, lacks a column, or when more than ``MAX_BAD_FRACTION`` of its rows
   (and more than ``MAX_BAD_TOLERATED``) are bad: such a file is a broken export or a
@@ -56,11 +58,20 @@ class LoadReport:
     used: int = 0
     bad_rows: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Values that made one field of a row unknown (the row was used): column → value →
+    #: rows. An unknown word costs that one field, never the row or the file.
+    unknown: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add_problem(self, message: str) -> None:
         self.bad_rows += 1
         if len(self.problems) < MAX_REPORTED:
             self.problems.append(message)
+
+    def note_unknown(self, column: str, value: str) -> None:
+        """A value that leaves one field unknown (counted per distinct value)."""
+        values = self.unknown.setdefault(column, {})
+        if value in values or len(values) < MAX_REPORTED:
+            values[value] = values.get(value, 0) + 1
 
 
 def read_csv(
@@ -68,6 +79,7 @@ def read_csv(
     columns: Sequence[str],
     parse_row: Callable[[list[str]], None],
     optional: Sequence[str] = (),
+    report: LoadReport | None = None,
 ) -> LoadReport:
     """Feed every data row of ``path`` to ``parse_row`` as values in ``columns`` order,
     then the ``optional`` columns' values ("" where the file has no such column).
@@ -75,7 +87,7 @@ def read_csv(
     Values are stripped of surrounding spaces. ``parse_row`` raises ``RowError`` for a bad
     row, which is then skipped and reported; ``FileRejected`` is raised for a bad file.
     """
-    report = LoadReport(path)
+    report = report if report is not None else LoadReport(path)
     try:
         if os.stat(path).st_size == 0:
             raise FileRejected(f"{path}: empty file (a half-written export?)")

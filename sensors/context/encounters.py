@@ -12,14 +12,14 @@ per department, as sorted disjoint intervals (overlapping or touching encounters
 department are merged at load), so the answer is two dict lookups and one ``bisect``.
 
 ``maternity`` is the set of patients with at least one encounter, at any time in the file,
-in a maternity department (obstetrics, postpartum, neonatal: ``context.maternity_departments``):
+in a maternity department (obstetrics, postpartum, neonatal: ``Vocabulary.is_maternity``):
 the patients whose contact details were sold in the 2024 leak.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -80,7 +80,7 @@ class Encounters:
         return len(self.index)
 
 
-def load_encounters(path: Path, zone: ZoneInfo, maternity_departments: Iterable[str],
+def load_encounters(path: Path, zone: ZoneInfo, is_maternity: Callable[[str], bool],
                     grace_before: float = 0.0, grace_after: float = 0.0) -> Encounters:
     """Read ``path``; ``FileRejected`` if unusable as a whole, bad rows skipped and reported.
 
@@ -113,8 +113,8 @@ def load_encounters(path: Path, zone: ZoneInfo, maternity_departments: Iterable[
             (start - grace_before, end + grace_after))
 
     report = read_csv(path, COLUMNS, row)
-    wanted = frozenset(d.strip().lower() for d in maternity_departments)
     index = {p: {d: _merge(spans) for d, spans in depts.items()} for p, depts in raw.items()}
+    wanted = {d for depts in raw.values() for d in depts if is_maternity(d)}
     maternity = frozenset(p for p, depts in raw.items() if not wanted.isdisjoint(depts))
     return Encounters(index, maternity, report)
 

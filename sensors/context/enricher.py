@@ -32,7 +32,15 @@ From the encounters, for an event with a ``patient.id``:
   log's for an account the roster lacks) has an encounter with the patient at the
   event's time;
 - ``phiwatch.patient.maternity`` (bool): the patient has an encounter in a maternity
-  department (``maternity_departments``).
+  department (``sensors.context.vocabulary``, and ``maternity_departments``);
+- ``phiwatch.patient.in_care`` (bool): the patient has an encounter in any department at
+  the event's time;
+- ``phiwatch.access.justified`` (bool): the care relationship, or the user's department
+  serves every ward and the patient is in care somewhere.
+
+From the vocabulary (``sensors.context.vocabulary``), whenever the roster or the log
+gives the word and the word has a class: ``phiwatch.user.role_class``,
+``phiwatch.user.department_class`` and ``phiwatch.user.serves_all_wards`` (bool).
 
 From the configuration: ``phiwatch.source.internal`` (bool): ``source.ip`` lies in
 ``internal_networks`` (absent when ``source.ip`` is not an address).
@@ -51,6 +59,7 @@ from __future__ import annotations
 
 from sensors.context.context import Context
 from sensors.context.localtime import ZoneOffsets
+from sensors.context.vocabulary import SERVING
 from sensors.event import Event
 
 
@@ -125,6 +134,21 @@ class Enricher:
         elif type(department) is str:
             care_department = department.lower()
 
+        # Classes, never the hospital's own words, are what shipped rules test.
+        vocab = ctx.vocabulary
+        roles = f.get("user.roles")
+        if roles:
+            role_class = vocab.roles_class(roles if type(roles) is list else [str(roles)])
+            if role_class is not None:
+                f["phiwatch.user.role_class"] = role_class
+        serves_all = False
+        if type(care_department) is str:
+            department_class = vocab.department_class(care_department)
+            if department_class is not None:
+                f["phiwatch.user.department_class"] = department_class
+                serves_all = department_class in SERVING
+                f["phiwatch.user.serves_all_wards"] = serves_all
+
         pid = f.get("patient.id")
         if pid:
             if type(pid) is not str:
@@ -140,7 +164,7 @@ class Enricher:
                         f["patient.flags"] = list(reasons)
             encounters = ctx.encounters
             if encounters.loaded:
-                f["phiwatch.care_relationship"] = (
+                caring = f["phiwatch.care_relationship"] = (
                     type(care_department) is str
                     and encounters.has(pid, care_department, epoch)
                 ) or (
@@ -148,7 +172,11 @@ class Enricher:
                     and encounters.has(pid, log_department, epoch)
                 )
                 f["phiwatch.patient.maternity"] = pid in encounters.maternity
-                f["phiwatch.patient.in_care"] = encounters.in_care(pid, epoch)
+                in_care = f["phiwatch.patient.in_care"] = encounters.in_care(pid, epoch)
+                # Why this person may open this record: their department cares for the
+                # patient, or it serves every ward (laboratory, imaging, pharmacy,
+                # cashier, registration) and the patient is in care somewhere.
+                f["phiwatch.access.justified"] = caring or (serves_all and in_care)
             patients = ctx.patients
             if patients.loaded and own_national_id:
                 f["phiwatch.patient.own_record"] = (

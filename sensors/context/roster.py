@@ -4,18 +4,22 @@ Columns: ``user_id, full_name, role, department, status, end_date, shift, vendor
 
 - ``user_id``: the HIS account (``user.id`` in the logs); required, unique.
 - ``full_name``: optional.
-- ``role``: required; several roles separated by ``;``, ``|`` or ``,`` (quoted).
-- ``department``: required; a department code, compared without regard to case.
+- ``role``: several roles separated by ``;``, ``|`` or ``,`` (quoted); classified by
+  ``sensors.context.vocabulary`` (empty: unknown).
+- ``department``: a department code, compared without regard to case (empty: unknown).
 - ``status`` (case-insensitive): ``active`` (also when empty) or ``on_leave``; ``disabled``,
   ``terminated``, ``suspended``, ``locked``: the account must not be used at all;
   ``inactive``, ``left``, ``resigned``, ``retired``: the person has left and ``end_date`` is
-  their last working day (without one, the account must not be used at all). Anything
-  else is a bad row, so a new word in an HR export is noticed rather than guessed at.
+  their last working day (without one, the account must not be used at all); the
+  Vietnamese words of ``STATUS_WORDS`` too. Any other word is reported once and the
+  account is judged by its ``end_date`` alone, so a new word in an HR export is noticed
+  rather than guessed at — and costs only that field.
 - ``end_date``: ``YYYY-MM-DD``, the last day the account may be used: the last working day
   of a leaver, the end of a vendor's contract. Activity is *after* it from the local
   midnight ending that day, or, for a shift running past midnight (``night``), from the
   end of that shift plus the tolerance, so a leaver's last night shift is not flagged.
-- ``shift``: see :mod:`sensors.context.shifts`; empty when unknown.
+- ``shift``: see :mod:`sensors.context.shifts`; empty, or a word the shifts do not know
+  (reported once per word), leaves the shift unknown: no off-shift fields.
 - ``vendor``: empty, ``no``, ``false`` or ``0`` for hospital staff; ``yes``, ``true`` or
   ``1`` for a contractor of unnamed company; anything else is the company's name. A role
   of ``vendor`` also makes the account a vendor's.
@@ -34,6 +38,7 @@ from pathlib import Path
 from sensors.context.csvfile import LoadReport, RowError, read_csv
 from sensors.context.localtime import ZoneOffsets, day_after
 from sensors.context.shifts import Shift, ShiftBook
+from sensors.context.vocabulary import normalise
 
 COLUMNS = ("user_id", "full_name", "role", "department", "status", "end_date", "shift",
            "vendor")
@@ -44,6 +49,18 @@ ACTIVE_STATUSES = frozenset({"active", "on_leave"})
 BLOCKED_STATUSES = frozenset({"disabled", "terminated", "suspended", "locked"})
 #: Statuses of people who left: the account may be used until ``end_date``.
 LEFT_STATUSES = frozenset({"inactive", "left", "resigned", "retired"})
+
+#: Other words HR exports use for the statuses (compared without diacritics or case).
+STATUS_WORDS: dict[str, str] = {
+    "dang lam viec": "active", "dang lam": "active", "hoat dong": "active",
+    "dang cong tac": "active", "enabled": "active", "working": "active",
+    "nghi phep": "on_leave", "nghi thai san": "on_leave", "leave": "on_leave",
+    "on leave": "on_leave",
+    "khoa": "locked", "tam khoa": "suspended", "vo hieu hoa": "disabled",
+    "cham dut hop dong": "terminated", "da cham dut": "terminated",
+    "nghi viec": "left", "da nghi viec": "left", "thoi viec": "left", "nghi huu": "retired",
+    "chuyen cong tac": "left", "transferred": "left",
+}
 
 _NOT_VENDOR = frozenset({"", "no", "n", "false", "0"})
 _UNNAMED_VENDOR = frozenset({"yes", "y", "true", "1", "x"})
@@ -91,8 +108,11 @@ class Roster:
 
 def load_roster(path: Path, shifts: ShiftBook, zone: ZoneOffsets,
                 tolerance_minutes: int) -> Roster:
-    """Read ``path``; ``FileRejected`` if unusable as a whole, bad rows skipped and reported."""
+    """Read ``path``; ``FileRejected`` if unusable as a whole; a row without an account id
+    (or a duplicate) is skipped and reported; a word the roster's columns do not know (a
+    shift, a status, a date) leaves that one field unknown and is reported once."""
     staff: dict[str, StaffMember] = {}
+    report = LoadReport(path)
 
     def row(values: list[str]) -> None:
         (user_id, full_name, role, department, status, end_text, shift_text, vendor,
@@ -102,26 +122,20 @@ def load_roster(path: Path, shifts: ShiftBook, zone: ZoneOffsets,
         if user_id in staff:
             raise RowError("user_id", f"duplicate account {user_id!r} (the first row is kept)")
         roles = tuple(r for r in _ROLE_SPLIT.split(role) if r)
-        if not roles:
-            raise RowError("role", "empty role")
-        if not department:
-            raise RowError("department", "empty department")
-        status = status.lower() or "active"
+        status = STATUS_WORDS.get(normalise(status), status.lower()) if status else "active"
         if status not in ACTIVE_STATUSES | BLOCKED_STATUSES | LEFT_STATUSES:
-            known = sorted(ACTIVE_STATUSES | BLOCKED_STATUSES | LEFT_STATUSES)
-            raise RowError("status", f"unknown status {status!r} (expected one of "
-                                     f"{', '.join(known)})")
+            report.note_unknown("status", status)  # judged by its end_date alone
         end: date | None = None
         if end_text:
             try:
                 end = date.fromisoformat(end_text)
             except ValueError:
-                raise RowError("end_date", f"{end_text!r} is not a date "
-                                           "(expected YYYY-MM-DD)") from None
+                report.note_unknown("end_date", end_text)
         try:
             shift = shifts.resolve(shift_text)
-        except ValueError as e:
-            raise RowError("shift", str(e)) from None
+        except ValueError:
+            report.note_unknown("shift", shift_text)
+            shift = None
         lowered = vendor.lower()
         is_vendor: str | bool = (
             False if lowered in _NOT_VENDOR else True if lowered in _UNNAMED_VENDOR else vendor
@@ -142,7 +156,7 @@ def load_roster(path: Path, shifts: ShiftBook, zone: ZoneOffsets,
             national_id=national_id,
         )
 
-    report = read_csv(path, COLUMNS, row, optional=("national_id",))
+    read_csv(path, COLUMNS, row, optional=("national_id",), report=report)
     return Roster(staff, report)
 
 
@@ -150,7 +164,7 @@ def _ended_from(status: str, end: date | None, shift: Shift | None, zone: ZoneOf
                 tolerance_minutes: int) -> float:
     """The epoch from which using the account counts as activity after it ended."""
     if status in BLOCKED_STATUSES or (status in LEFT_STATUSES and end is None):
-        return -_INF
+        return -_INF  # an unknown status word is neither: only its end date counts
     if end is None:
         return _INF
     after_day = zone.midnight(day_after(end))

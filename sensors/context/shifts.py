@@ -1,22 +1,26 @@
 """The shift vocabulary of the roster's ``shift`` column, and how far outside it a time is.
 
-Shift names (case-insensitive; local time in the configured zone):
+Shift names (compared without case, diacritics or punctuation; local time in the
+configured zone):
 
 =========================================  =================================================
 ``day``                                    07:00–16:00
 ``evening``                                14:00–22:00
 ``night``                                  19:00–07:00 the next morning (crosses midnight)
 ``oncall24`` (also ``24h``, ``oncall``,    always on duty: a 24-hour call starting at 07:00,
-``on-call``, ``on_call``)                  so no time of day is outside it
+``on call``, ``trực``, ``ca trực``)        so no time of day is outside it
+``office`` (also ``hành chính``,           07:00–16:30, Vietnamese public office hours
+``giờ hành chính``, ``office hours``)
 ``HH:MM-HH:MM`` (``22:00-06:00``, ``7-15``)  that window; an end not after the start means
                                            the next day
 several, joined by ``+`` (``day+night``)   any of them
-empty                                      unknown: no shift fields are added
+``rotating`` (``xoay ca``, ``đảo ca``,     hours that change week by week: known, but no
+``luân phiên`` …) or empty                 hours to judge by, so no shift fields are added
 =========================================  =================================================
 
-These are the simulator's windows (``simulator.hospital.SHIFT_WINDOWS``); a
-hospital adds or redefines names with ``context.shifts`` in the configuration
-(``{"hanh-chinh": "07:00-16:30"}``). The roster says which shift a person works, not on
+A hospital adds or redefines names with ``context.shifts`` in the configuration
+(``{"ca 1": "06:00-14:00"}``); a word neither knows leaves that person's shift unknown
+(reported by ``phiwatch context check``), it does not reject the roster. The roster says which shift a person works, not on
 which days, so "outside the shift" means outside its hours on any day.
 
 For speed each shift is turned once into a table of 1,440 entries: for every minute of the
@@ -31,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from sensors.context.vocabulary import normalise
+
 _DAY_MINUTES = 1440
 
 #: The built-in shifts: name → windows as (start, end) minutes after the local midnight of
@@ -40,10 +46,20 @@ DEFAULT_SHIFTS: dict[str, tuple[tuple[int, int], ...]] = {
     "evening": ((14 * 60, 22 * 60),),
     "night": ((19 * 60, 31 * 60),),
     "oncall24": ((7 * 60, 31 * 60),),
+    # Office hours of Vietnamese public hospitals (7:00-11:30, 13:00-16:30), whole.
+    "office": ((7 * 60, 16 * 60 + 30),),
 }
-#: Other names for built-in shifts.
-ALIASES: dict[str, str] = {"24h": "oncall24", "oncall": "oncall24", "on-call": "oncall24",
-                           "on_call": "oncall24"}
+#: Other names for built-in shifts (compared without diacritics, case or punctuation).
+ALIASES: dict[str, str] = {
+    "24h": "oncall24", "oncall": "oncall24", "on call": "oncall24", "truc": "oncall24",
+    "truc 24h": "oncall24", "ca truc": "oncall24",
+    "hanh chinh": "office", "gio hanh chinh": "office", "office hours": "office",
+    "administrative": "office",
+}
+#: Words that say a person's hours change from week to week: a known word, not an error,
+#: but no hours to judge by (no off-shift fields, as for an empty cell).
+ROTATING = frozenset({"rotating", "rotation", "rota", "xoay ca", "dao ca", "luan phien",
+                      "theo lich", "shift work"})
 
 _WINDOW = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?$")
 
@@ -103,7 +119,7 @@ class ShiftBook:
             name: Shift(name, windows) for name, windows in DEFAULT_SHIFTS.items()
         }
         for name, spec in (extra or {}).items():
-            key = name.strip().lower()
+            key = _key(name)
             self._shifts[key] = Shift(key, self._windows(spec))
 
     @property
@@ -112,9 +128,10 @@ class ShiftBook:
         return sorted(self._shifts)
 
     def resolve(self, text: str) -> Shift | None:
-        """The shift ``text`` names; ``None`` when empty; ``ValueError`` when unknown."""
-        key = text.strip().lower()
-        if not key:
+        """The shift ``text`` names; ``None`` when empty or rotating; ``ValueError`` when
+        unknown."""
+        key = _key(text)
+        if not key or (key in ROTATING and key not in self._shifts):
             return None
         key = ALIASES.get(key, key)
         known = self._shifts.get(key)
@@ -127,7 +144,8 @@ class ShiftBook:
     def _windows(self, spec: str) -> tuple[tuple[int, int], ...]:
         windows: list[tuple[int, int]] = []
         for part in spec.split("+"):
-            part = part.strip().lower()
+            if not _WINDOW.match(part.strip()):
+                part = _key(part)
             part = ALIASES.get(part, part)
             if part in self._shifts:
                 windows.extend(self._shifts[part].windows)
@@ -140,3 +158,10 @@ class ShiftBook:
                     "or HH:MM-HH:MM, several joined by '+')"
                 ) from None
         return tuple(windows)
+
+
+def _key(name: str) -> str:
+    """A shift name as looked up: no diacritics, case or punctuation (``Hành chính`` →
+    ``hanh chinh``), a time window as written."""
+    text = name.strip()
+    return text.lower() if _WINDOW.match(text) else normalise(text)

@@ -256,16 +256,21 @@ def test_maternity(enricher: Enricher) -> None:
 
 
 def test_maternity_departments_configurable(make_enricher: Callable[..., Enricher]) -> None:
+    """Configured departments add to those the built-in words recognise."""
     e = make_enricher(maternity_departments=["kham-benh"])
     assert fields(e, "2026-11-22T10:00", patient__id="BN005")["phiwatch.patient.maternity"]
-    assert not fields(e, "2026-11-22T10:00", patient__id="BN001")["phiwatch.patient.maternity"]
+    assert fields(e, "2026-11-22T10:00", patient__id="BN001")["phiwatch.patient.maternity"]
 
 
-def test_default_maternity_departments_are_the_simulators() -> None:
-    from sensors.context import DEFAULT_MATERNITY
-    from simulator.departments import MATERNITY
+def test_built_in_words_recognise_maternity_departments() -> None:
+    from sensors.context import Vocabulary
 
-    assert set(DEFAULT_MATERNITY) == set(MATERNITY)
+    v = Vocabulary()
+    for name in ("san-a", "Khoa Sản B", "hau-san", "so-sinh", "Obstetrics", "Postpartum Ward",
+                 "NICU", "phòng đẻ", "Khám thai"):
+        assert v.is_maternity(name), name
+    for name in ("noi", "cap-cuu", "kham-benh", "Surgery", "xét nghiệm", "dược"):
+        assert not v.is_maternity(name), name
 
 
 # -- networks -------------------------------------------------------------------------------

@@ -16,10 +16,12 @@ import pytest
 from phiwatch.config import BUILTIN_PACKS
 from rules.engine import Engine
 from rules.loader import load_rules
+from sensors.context.vocabulary import SERVING, Vocabulary
 from sensors.event import Event
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 RULESET = load_rules([BUILTIN_PACKS])
+VOCABULARY = Vocabulary()
 
 
 def ev(i: int, seconds: float = 0, **fields: Any) -> Event:
@@ -34,6 +36,17 @@ def ev(i: int, seconds: float = 0, **fields: Any) -> Event:
         "phiwatch.user.vendor": False,
     }
     base.update({k.replace("__", "."): v for k, v in fields.items()})
+    # The class fields as the enricher derives them (sensors.context.enricher).
+    role_class = VOCABULARY.roles_class(base["user.roles"])
+    if role_class is not None:
+        base.setdefault("phiwatch.user.role_class", role_class)
+    department_class = VOCABULARY.department_class(base["user.department"])
+    serves_all = department_class in SERVING
+    if department_class is not None:
+        base.setdefault("phiwatch.user.department_class", department_class)
+        base.setdefault("phiwatch.user.serves_all_wards", serves_all)
+    base.setdefault("phiwatch.access.justified", base["phiwatch.care_relationship"] or (
+        serves_all and base["phiwatch.patient.in_care"]))
     return Event(T0 + timedelta(seconds=seconds), base, f"t.log:{i}", f"e{i}-{seconds}")
 
 
@@ -83,7 +96,8 @@ def test_flagged_patient_without_care() -> None:
              user__roles=["lab_tech"], user__department="xet-nghiem")
     assert "phiwatch-his-flagged-patient-no-care" not in fired([lab])  # patient is in care
     lab_no_patient = ev(1, patient__flags=["public_figure"], phiwatch__care_relationship=False,
-                        user__roles=["lab_tech"], phiwatch__patient__in_care=False)
+                        user__roles=["lab_tech"], user__department="xet-nghiem",
+                        phiwatch__patient__in_care=False)
     assert "phiwatch-his-flagged-patient-no-care" in fired([lab_no_patient])
 
 
@@ -95,7 +109,9 @@ def test_vendor_patient_data() -> None:
 
 
 def test_maternity_bulk_by_non_clinical_roles() -> None:
-    clerk = {"phiwatch__patient__maternity": True, "user__roles": ["billing_clerk"]}
+    """Before any history (a new installation) the bar is 40 in the hour."""
+    clerk = {"phiwatch__patient__maternity": True, "user__roles": ["billing_clerk"],
+             "user__department": "tai-chinh"}
     assert "phiwatch-his-maternity-bulk-nonclinical" in fired(
         ev(i, 60 * i, **clerk) for i in range(45))
     assert "phiwatch-his-maternity-bulk-nonclinical" not in fired(

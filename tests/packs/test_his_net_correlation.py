@@ -54,11 +54,30 @@ def fired(events: Iterable[Event]) -> dict[str, list[Alert]]:
     return out
 
 
-def test_the_rule_loads_with_both_halves() -> None:
+def export(at: float, count: int = 3000, ip: str = WS) -> list[Event]:
+    """One export of ``count`` records: a harvest in one action."""
+    return [Event(T0 + timedelta(seconds=at), {
+        "event.dataset": "his.access", "event.action": "export", "event.outcome": "success",
+        "user.id": "bs00213", "user.name": "Lê Văn Tâm", "user.roles": ["doctor"],
+        "user.department": "noi", "source.ip": ip, "host.name": "WS-NOI-07",
+        "his.record_count": count, "phiwatch.source.internal": True,
+        "phiwatch.user.off_shift_minutes": 0}, "his.log:900", "x900")]
+
+
+def test_the_rule_reads_alerts_of_any_harvest_and_any_upload() -> None:
     (rule,) = [c for c in RULESET.correlations if c.id == RULE]
-    assert [b.id for b in rule.bases] == [
-        "phiwatch-his-bulk-patient-lookup", "phiwatch-net-large-upload"]
+    assert [b.id for b in rule.bases] == ["phiwatch_harvest_alert",
+                                          "phiwatch_exfiltration_alert"]
     assert rule.spec.severity == "critical"
+    tagged = {r.id: r.spec.tags for r in RULESET.rules}
+    for harvest in ("phiwatch-his-bulk-patient-lookup", "phiwatch-his-slow-harvest",
+                    "phiwatch-his-no-care-volume", "phiwatch-his-maternity-bulk-nonclinical",
+                    "phiwatch-his-sequential-enumeration", "phiwatch-his-machine-speed-viewing",
+                    "phiwatch-his-bulk-export"):
+        assert "phiwatch.harvest" in tagged[harvest], harvest
+    for upload_rule in ("phiwatch-net-large-upload", "phiwatch-net-upload-above-baseline",
+                        "phiwatch-net-filesharing-upload", "phiwatch-net-dns-tunnel-encoded-names"):
+        assert "phiwatch.exfiltration" in tagged[upload_rule], upload_rule
 
 
 def test_lookup_then_upload_is_one_critical_alert_naming_everything() -> None:
@@ -66,23 +85,35 @@ def test_lookup_then_upload_is_one_critical_alert_naming_everything() -> None:
     alerts = fired(events)
     versions = alerts[RULE]
     assert len({a.id for a in versions}) == 1
-    text = versions[-1].explanation
-    assert text.startswith("tn00417 (Trần Thị Hồng Nhung) opened 200 patients' records on "
-                           "WS-TN-03 (10.20.21.13), the last at 2026-11-22 03:49:45")
-    assert "sent 80000000 bytes to outside hosts" in text
-    assert text.endswith("(last to 103.97.125.8:443)")
-    assert versions[-1].context["user.id"] == "tn00417"
+    final = versions[-1]
+    assert final.severity == "critical"
+    text = final.explanation
+    assert text.startswith("tn00417 (Trần Thị Hồng Nhung) harvested patient records on "
+                           "WS-TN-03 (10.20.21.13): ")
+    assert "opened 200 distinct patients' records" in text  # the harvest's own sentence
+    assert "sent 80000000 bytes to 103.97.125.8 (port 443" in text  # the upload's own host
+    assert final.context["user.id"] == "tn00417"
     assert {"phiwatch-his-bulk-patient-lookup", "phiwatch-net-large-upload"} <= set(alerts)
+
+
+def test_any_harvest_then_any_upload() -> None:
+    """A harvest the hourly lookup rule never sees (one export), then an upload that only
+    the file-sharing names reveal: still one critical alert about that workstation."""
+    events = export(0, ip=WS) + upload(2 * 3600, 80 * MB)
+    alerts = fired(events)
+    assert RULE in alerts
+    assert "phiwatch-his-bulk-export" in alerts
+    assert alerts[RULE][-1].context["user.id"] == "bs00213"
 
 
 def test_no_alert_for_either_half_alone_or_apart() -> None:
     cases = [
         lookup(200),
         upload(0, 80 * MB),
-        lookup(200) + upload(200 * 15 + 45 * 60, 80 * MB),  # 45 min later
+        lookup(200) + upload(200 * 15 + 5 * 3600, 80 * MB),  # five hours later
         lookup(200) + upload(200 * 15 + 600, 80 * MB, src="10.20.21.99"),  # other machine
         upload(0, 80 * MB) + lookup(200, ip=WS),  # upload first
-        lookup(60) + upload(60 * 15 + 600, 80 * MB),  # not a bulk lookup
+        lookup(60) + upload(60 * 15 + 600, 80 * MB),  # not a harvest
     ]
     for events in cases:
         assert RULE not in fired(events)
