@@ -20,8 +20,9 @@ several, joined by ``+`` (``day+night``)   any of them
 
 A hospital adds or redefines names with ``context.shifts`` in the configuration
 (``{"ca 1": "06:00-14:00"}``); a word neither knows leaves that person's shift unknown
-(reported by ``phiwatch context check``), it does not reject the roster. The roster says which shift a person works, not on
-which days, so "outside the shift" means outside its hours on any day.
+(reported by ``phiwatch context check``), it does not reject the roster. The roster says
+which shift a person works, not on which days, so "outside the shift" means outside its
+hours on any day.
 
 For speed each shift is turned once into a table of 1,440 entries: for every minute of the
 local day, how many minutes it lies outside the shift (0 inside, window ends included).
