@@ -27,16 +27,19 @@ from rules.explain import Entry, Numbers, episode_alert, show, stamp
 from rules.limits import DEFAULT_LIMIT, LimitGuard
 from rules.model import CONDITION_OPS, CorrelationRule, DetectionRule
 from rules.state import (
+    EXAMPLES,
     Adder,
     Chain,
     Episode,
     EpisodeSweep,
     Key,
+    add_top,
     counted,
     entry_in,
     entry_out,
     episode_in,
     episode_out,
+    examples_of,
     key_text,
 )
 from sensors.event import Event
@@ -94,6 +97,8 @@ class CorrelationState(EpisodeSweep):
         sample_size = self.sample_size
         compare, threshold = CONDITION_OPS[rule.op], rule.threshold
         groups = self.groups
+        top = rule.spec.top if kind == "value_sum" else None
+        top_at = keep_first.index(top) if top is not None else -1
         get_group = groups.get
         touch = groups.move_to_end
         deque_ = deque
@@ -142,9 +147,14 @@ class CorrelationState(EpisodeSweep):
                         ep.count += 1
                         seen = ep.values
                         if seen is not None:
+                            if value not in seen and ep.examples is not None \
+                                    and len(ep.examples) < EXAMPLES:
+                                ep.examples[value] = entry
                             seen[value] = seen.get(value, 0) + 1
                         elif not is_count:
                             ep.total += value
+                            if ep.tops is not None:
+                                add_top(ep.tops, entry[4][top_at], value)
                         if epoch >= ep.last[0]:
                             ep.last = entry
                             ep.last_fields = fields
@@ -186,7 +196,12 @@ class CorrelationState(EpisodeSweep):
                 return
             ep = g.episode = Episode(
                 entries[0], entries[-1], fields, len(entries),
-                counts if is_values else None, g.total, list(islice(entries, sample_size)))
+                counts if is_values else None, g.total, list(islice(entries, sample_size)),
+                examples_of(entries) if is_values else None)
+            if top_at >= 0:
+                ep.tops = {}
+                for e in entries:
+                    add_top(ep.tops, e[4][top_at], e[1])
             g.entries = deque_()
             g.counts = {}
             self.opened += 1
@@ -214,6 +229,8 @@ class CorrelationState(EpisodeSweep):
             field=rule.field_name, event_count=ep.count,
             value_count=len(ep.values) if ep.values is not None else None,
             value_sum=ep.total if rule.kind == "value_sum" else None,
+            examples=list(ep.examples.items()) if ep.examples else (),
+            tops=ep.tops or {},
         )
         group = dict(zip(rule.group_by, g.values, strict=True))
         return episode_alert(rule.spec, numbers, group, ep.first, ep.last, ep.last_fields,

@@ -46,6 +46,7 @@ SPECIAL = frozenset(
 #: ``context`` says: who and where, so that alerts group into incidents by principal.
 BASE_CONTEXT = ("user.id", "source.ip", "host.name")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
+_OPTIONAL = re.compile(r"\[\[|\]\]")
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "=", "neq": "!="}
 
 DEFAULT_EVENT = "'{title}' matched the event at {window_start}"
@@ -78,29 +79,64 @@ def register_sentence(kind: str, sentence: str, placeholders: frozenset[str]) ->
 
 
 class Template:
-    """A sentence with ``{name}`` placeholders (``{{``/``}}`` for braces), split at load."""
+    """A sentence with ``{name}`` placeholders (``{{``/``}}`` for braces), split at load.
 
-    __slots__ = ("names", "parts", "tail", "text")
+    ``[[ … ]]`` marks an optional clause: it is left out when any placeholder in it has
+    no value, so a sentence never says ``(?)`` for a workstation the log did not name
+    (``[[ from {source.ip}]]``). A placeholder outside such a clause with no value shows
+    as ``?``.
+    """
+
+    __slots__ = ("names", "parts", "text")
 
     def __init__(self, text: str) -> None:
         self.text = " ".join(text.split())  # YAML folded blocks leave stray newlines
-        parts: list[tuple[str, str]] = []  # (literal before, placeholder name)
-        literal, pos = [], 0
-        for m in _PLACEHOLDER.finditer(self.text):
-            literal.append(self.text[pos : m.start()])
-            pos = m.end()
-            if m.group(1) is None:
-                literal.append(m.group(0)[0])  # an escaped brace
+        #: (literal before, placeholder name or None, optional group number or -1)
+        parts: list[tuple[str, str | None, int]] = []
+        group, groups = -1, 0
+        for chunk_no, chunk in enumerate(_OPTIONAL.split(self.text)):
+            if chunk_no % 2:  # inside [[ ]]
+                group, groups = groups, groups + 1
             else:
-                parts.append(("".join(literal), m.group(1).strip()))
-                literal = []
-        literal.append(self.text[pos:])
+                group = -1
+            literal: list[str] = []
+            pos = 0
+            for m in _PLACEHOLDER.finditer(chunk):
+                literal.append(chunk[pos : m.start()])
+                pos = m.end()
+                if m.group(1) is None:
+                    literal.append(m.group(0)[0])  # an escaped brace
+                else:
+                    parts.append(("".join(literal), m.group(1).strip(), group))
+                    literal = []
+            literal.append(chunk[pos:])
+            parts.append(("".join(literal), None, group))
         self.parts = tuple(parts)
-        self.tail = "".join(literal)
-        self.names: tuple[str, ...] = tuple(name for _, name in parts)
+        self.names: tuple[str, ...] = tuple(n for _, n, _ in parts if n is not None)
 
     def render(self, lookup: Callable[[str], Any]) -> str:
-        return "".join(lit + show(lookup(name)) for lit, name in self.parts) + self.tail
+        out: list[str] = []
+        pending: list[str] = []  # the optional clause being rendered
+        current, dropped = -1, False
+        for literal, name, group in self.parts:
+            if group != current:  # a clause ends (or starts)
+                if current >= 0 and not dropped:
+                    out.extend(pending)
+                pending, current, dropped = [], group, False
+            target = pending if group >= 0 else out
+            target.append(literal)
+            if name is not None:
+                value = lookup(name)
+                if group >= 0 and _missing(value):
+                    dropped = True
+                target.append(show(value))
+        if current >= 0 and not dropped:
+            out.extend(pending)
+        return "".join(out)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +154,12 @@ class AlertSpec:
     #: Fields kept with every event in a window, for ``{first.*}`` placeholders.
     keep_first: tuple[str, ...] = ()
 
+    @property
+    def top(self) -> str | None:
+        """The field a ``{top:FIELD}`` placeholder sums by, if the sentence has one."""
+        names = self.template.names if self.template else ()
+        return next((n[4:] for n in names if n.startswith("top:")), None)
+
     @classmethod
     def build(
         cls, rule_id: str, title: str, severity: str, tags: Sequence[str],
@@ -126,10 +168,14 @@ class AlertSpec:
         tpl = Template(template) if template else None
         context = tuple(dict.fromkeys([*BASE_CONTEXT, *context]))
         names = tpl.names if tpl else ()
-        wanted = [n.removeprefix("last.") for n in names if not n.startswith("first.")]
+        wanted = [n.removeprefix("last.") for n in names
+                  if not n.startswith(("first.", "values", "top:")) and n != "top_sum"]
         keep = tuple(dict.fromkeys(
             n for n in [*wanted, *context, "organization.id"] if n not in SPECIAL))
-        first = tuple(dict.fromkeys(n[6:] for n in names if n.startswith("first.")))
+        first = tuple(dict.fromkeys(
+            [n[6:] for n in names if n.startswith("first.")]
+            + [n[7:] for n in names if n.startswith("values:")]
+            + [n[4:] for n in names if n.startswith("top:")]))
         return cls(rule_id, title, severity, tuple(tags), tpl, tuple(context), keep, first)
 
 
@@ -145,9 +191,12 @@ def _default(text: str) -> Template:
 
 
 def show(value: Any) -> str:
-    """A value as a sentence shows it: lists joined, whole floats without ``.0``."""
+    """A value as a sentence shows it: lists joined, whole floats without ``.0``,
+    ``yes``/``no`` for a flag (never Python's ``True``)."""
     if value is None or value == "":
         return "?"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (list, tuple)):
@@ -234,6 +283,33 @@ class Numbers:
     value_sum: float | None
     #: Further placeholders (temporal rules, baselines); numbers also go into ``metrics``.
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: ``value_count``: each distinct value with its first entry (``{values}``,
+    #: ``{values:host.name}``).
+    examples: Sequence[tuple[Any, Entry]] = ()
+    #: ``value_sum`` with ``{top:FIELD}``: the sums per value of FIELD.
+    tops: Mapping[Any, float] = dataclasses.field(default_factory=dict)
+
+
+def _values(examples: Sequence[tuple[Any, Entry]], keep_first: tuple[str, ...],
+            detail: str) -> str | None:
+    """``{values}``: the distinct values counted, in the order first seen;
+    ``{values:host.name}``: each followed by its first event's ``host.name``."""
+    if not examples:
+        return None
+    i = keep_first.index(detail) if detail in keep_first else -1
+    shown = []
+    for value, entry in examples:
+        example = entry[4][i] if 0 <= i < len(entry[4]) else None
+        shown.append(f"{show(value)} ({show(example)})" if example is not None else show(value))
+    return ", ".join(shown)
+
+
+def _top(tops: Mapping[Any, float], *, sum_of: bool) -> Any:
+    """``{top:FIELD}``: the value of FIELD with the largest sum; ``{top_sum}``: its sum."""
+    if not tops:
+        return None
+    key, total = max(tops.items(), key=lambda kv: (kv[1], str(kv[0])))
+    return total if sum_of else key
 
 
 def episode_alert(
@@ -270,7 +346,13 @@ def episode_alert(
         return v if v is not None else group.get(name.removeprefix("last."))
 
     def lookup(name: str) -> Any:
-        return numbers[name] if name in numbers else field(name)
+        if name in numbers:
+            return numbers[name]
+        if name == "values" or name.startswith("values:"):
+            return _values(n.examples, keep_first, name[7:])
+        if name.startswith("top:") or name == "top_sum":
+            return _top(n.tops, sum_of=name == "top_sum")
+        return field(name)
 
     template = spec.template or _default(DEFAULT_CORRELATION.get(n.kind, DEFAULT_EVENT))
     context, org = _context(spec, field)

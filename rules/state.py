@@ -23,10 +23,12 @@ Key = Any  # the group value itself for one group-by field, else a tuple of them
 class Episode:
     """An alert in progress: everything its versions report."""
 
-    __slots__ = ("count", "first", "last", "last_fields", "sample", "total", "values")
+    __slots__ = ("count", "examples", "first", "last", "last_fields", "sample", "tops",
+                 "total", "values")
 
     def __init__(self, first: Entry, last: Entry, last_fields: dict[str, Any], count: int,
-                 values: dict[Any, int] | None, total: float, sample: list[Entry]) -> None:
+                 values: dict[Any, int] | None, total: float, sample: list[Entry],
+                 examples: dict[Any, Entry] | None = None) -> None:
         self.first = first
         self.last = last
         #: The last event's fields (the event's own dict: no copy on the hot path).
@@ -35,6 +37,34 @@ class Episode:
         self.values = values
         self.total = total
         self.sample = sample
+        #: ``value_count``: the first entry of each distinct value (up to ``EXAMPLES``),
+        #: so a sentence can name every building, not the first and the last event twice.
+        self.examples = examples
+        #: ``value_sum`` with a ``{top:FIELD}`` sentence: the sum per value of FIELD, so
+        #: the alert names where most of it went, not where the last flow went.
+        self.tops: dict[Any, float] | None = None
+
+
+#: Distinct values an episode keeps an example entry of.
+EXAMPLES = 8
+#: Distinct values of a ``top`` field an episode sums (more are not counted apart).
+TOPS = 1000
+
+
+def add_top(tops: dict[Any, float], key: Any, amount: float) -> None:
+    if key in tops or len(tops) < TOPS:
+        tops[key] = tops.get(key, 0.0) + amount
+
+
+def examples_of(entries: Iterable[Entry]) -> dict[Any, Entry]:
+    """The first entry of each distinct counted value (``Entry[1]``), in time order."""
+    out: dict[Any, Entry] = {}
+    for e in entries:
+        if e[1] not in out:
+            out[e[1]] = e
+            if len(out) >= EXAMPLES:
+                break
+    return out
 
 
 def key_text(v: Any) -> str:
@@ -66,15 +96,26 @@ def episode_out(ep: Episode, keep: Iterable[str]) -> dict[str, Any]:
         "count": ep.count, "total": ep.total,
         "values": None if ep.values is None else [[k, n] for k, n in ep.values.items()],
         "sample": [entry_out(e) for e in ep.sample],
+        "examples": None if ep.examples is None else [entry_out(e)
+                                                      for e in ep.examples.values()],
+        "tops": None if ep.tops is None else [[k, v] for k, v in ep.tops.items()],
     }
 
 
 def episode_in(e: dict[str, Any]) -> Episode:
     """``episode_out`` read back."""
+    ep = _episode_in(e)
+    if e.get("tops") is not None:
+        ep.tops = {k: v for k, v in e["tops"]}
+    return ep
+
+
+def _episode_in(e: dict[str, Any]) -> Episode:
     return Episode(
         entry_in(e["first"]), entry_in(e["last"]), dict(e["last_fields"]), e["count"],
         None if e["values"] is None else {k: n for k, n in e["values"]},
         e.get("total", 0.0), [entry_in(x) for x in e["sample"]],
+        None if e.get("examples") is None else {x[1]: entry_in(x) for x in e["examples"]},
     )
 
 

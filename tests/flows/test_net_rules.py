@@ -287,7 +287,9 @@ def test_large_upload_fires_over_50_mb_an_hour(pack: RuleSet) -> None:
     events = [flow("10.1.1.5", f"45.1.1.{i}", 6 * MB, at=i * 300) for i in range(9)]
     alert = run(pack, events)["phiwatch-net-large-upload"][0]
     assert alert.group == {"source.ip": "10.1.1.5"}
-    assert alert.explanation.startswith("10.1.1.5 sent 54000000 bytes to unknown outside hosts")
+    assert alert.explanation.startswith("10.1.1.5 sent 54000000 bytes to outside hosts that "
+                                        "are not declared services")
+    assert "most of it to 45.1.1." in alert.explanation
     assert "threshold 50000000 bytes per 1 h" in alert.explanation
 
 

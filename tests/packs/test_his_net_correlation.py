@@ -91,7 +91,8 @@ def test_lookup_then_upload_is_one_critical_alert_naming_everything() -> None:
     assert text.startswith("tn00417 (Trần Thị Hồng Nhung) harvested patient records on "
                            "WS-TN-03 (10.20.21.13): ")
     assert "opened 200 distinct patients' records" in text  # the harvest's own sentence
-    assert "sent 80000000 bytes to 103.97.125.8 (port 443" in text  # the upload's own host
+    assert "sent 80000000 bytes to outside hosts" in text
+    assert "most of it to 103.97.125.8 (80000000 bytes)" in text  # the upload's own host
     assert final.context["user.id"] == "tn00417"
     assert {"phiwatch-his-bulk-patient-lookup", "phiwatch-net-large-upload"} <= set(alerts)
 

@@ -20,4 +20,23 @@ def test_the_demo_finds_every_injected_incident_and_nothing_else(tmp_path: Path)
     assert found is not None, text
     assert found[1] == found[2] and int(found[2]) >= len(DEMO_KINDS)
     assert found[3] == "0"
-    assert "Bulk patient lookup, then a large upload from the same workstation" in text
+    assert "Patient records harvested, then data sent out from the same workstation" in text
+
+
+def test_explanations_never_lie(tmp_path: Path) -> None:
+    """No sentence says ``(?)``, ``True`` or ``None``; the workstation hop names both
+    workstations and both buildings."""
+    from alerting.sqlite_store import SQLiteAlertStore
+    from alerting.store import AlertQuery
+
+    run_demo(tmp_path, days=1, seed=7, console=Console(file=io.StringIO(), width=200))
+    store = SQLiteAlertStore(tmp_path / "var" / "alerts.db")
+    alerts = store.query(AlertQuery(limit=10_000))
+    store.close()
+    for a in alerts:
+        assert not re.search(r"\(\?\)|\bTrue\b|\bFalse\b|\bNone\b| \? ", a.explanation), (
+            a.rule_id, a.explanation)
+    [hop] = [a for a in alerts if a.rule_id == "phiwatch-his-impossible-workstation-hop"][:1]
+    places = re.findall(r"(\S+) \((WS-[^)]+)\)", hop.explanation)
+    assert len({b for b, _ in places}) >= 2 and len({w for _, w in places}) >= 2, \
+        hop.explanation
