@@ -46,7 +46,8 @@ import orjson  # noqa: E402
 from alerting.sqlite_store import SQLiteAlertStore  # noqa: E402
 from alerting.store import AlertQuery, alert_user  # noqa: E402
 from phiwatch.config import Config, SourceConfig, load_config  # noqa: E402
-from phiwatch.demo import about, match_ground_truth, simulated_context  # noqa: E402
+from phiwatch.demo import simulated_context  # noqa: E402
+from phiwatch.groundtruth import about, expected_rules, match_ground_truth  # noqa: E402
 from phiwatch.pipeline import replay  # noqa: E402
 from rules.alert import Alert  # noqa: E402
 from rules.loader import load_rules  # noqa: E402
@@ -215,7 +216,7 @@ def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
     rows = []
     for m in match_ground_truth(incidents, alerts):
         inc = m.incident
-        expected = inc.get("expected_rules", [])
+        expected = expected_rules(inc)
         by = sorted({a.rule_id for a in m.alerts})
         also = sorted({a.rule_id for a in alerts if about(a, inc)} - set(by))
         absent = [r for r in expected if r not in shipped]
@@ -233,7 +234,7 @@ def run_seed(preset: str, days: int, seed: int, work: Path) -> SeedResult:
             dept = a.context.get("user.department")
             if dept and dept != roster_dept.get(str(alert_user(a))):
                 moved[a.rule_id] = moved.get(a.rule_id, 0) + 1
-    missing = {r for inc in incidents for r in inc.get("expected_rules", [])} - shipped
+    missing = {r for inc in incidents for r in expected_rules(inc)} - shipped
     checked = None
     if missing:
         checked = signals(folder, incidents, simulated_context(folder))

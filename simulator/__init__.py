@@ -27,7 +27,8 @@
   ``id, kind, description, user.id, user.name, source.ip, host.name, start, end`` (ISO 8601
   with offset; first and last event of the incident), ``patients`` (distinct patients
   touched, or records exported), ``events``, ``counts`` (``events``, ``patients`` and
-  kind-specific numbers such as ``failed_logins``) and ``expected_rules`` (Sigma rule ids).
+  kind-specific numbers such as ``failed_logins``); never a detection rule's id (which
+  rules should catch which kind is ``phiwatch.groundtruth``'s business).
   Kinds: the four of :mod:`.incidents` that fixed thresholds catch, and the eleven of
   :mod:`.patterns` that need context, baselines or sequences. ``HospitalSpec.small()``
   injects the four only (``phiwatch demo`` fails on a missed incident); ``large`` all;

@@ -12,7 +12,9 @@ at a time when it would happen:
 - ``brute_force``: 20–40 failed logins on an off-duty obstetrician's account within five
   minutes from one VPN address, then a success and a dozen or two record views.
 
-``expected_rules`` are the ids of the shipped Sigma rules that should catch each one.
+The ground truth names each incident's ``kind`` and its facts, never a detection rule: a
+data generator must not know the rules it is used to judge (``phiwatch.groundtruth`` maps
+kinds to the rules expected to catch them).
 """
 
 from __future__ import annotations
@@ -29,10 +31,6 @@ from simulator.departments import MATERNITY, Workstation, vpn_endpoint
 from simulator.hospital import Hospital, Staff
 from simulator.traffic import Row, Traffic, search_size
 
-BULK_LOOKUP = "phiwatch-his-bulk-patient-lookup"
-MACHINE_SPEED = "phiwatch-his-machine-speed-viewing"
-BULK_EXPORT = "phiwatch-his-bulk-export"
-FAILED_LOGINS = "phiwatch-his-failed-login-burst"
 #: The kinds the shipped fixed-threshold rules catch (the demo's four).
 CLASSIC_KINDS: tuple[str, ...] = ("bulk_harvest", "scripted_scraper", "bulk_export",
                                   "brute_force")
@@ -47,7 +45,6 @@ class Incident:
     staff: Staff
     workstation: Workstation
     patients: int
-    expected_rules: list[str]
     rows: list[Row] = field(default_factory=list)
     #: kind-specific numbers for the ground truth (failed logins, hours, seconds …)
     counts: dict[str, int] = field(default_factory=dict)
@@ -68,7 +65,6 @@ class Incident:
             "start": clock.iso(self.start), "end": clock.iso(self.end),
             "patients": self.patients, "events": len(self.rows),
             "counts": {"events": len(self.rows), "patients": self.patients, **self.counts},
-            "expected_rules": self.expected_rules,
         }
 
 
@@ -188,7 +184,7 @@ class Planner:
             f"{acct.department}) opened the registration and contact details of "
             f"{len(victims)} distinct recent maternity patients in {minutes} minutes from "
             f"{ws.name}, the pattern of the 2024 leak of new mothers' data.",
-            staff, ws, len(victims), [BULK_LOOKUP], rows)
+            staff, ws, len(victims), rows)
 
     def _export(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -210,7 +206,7 @@ class Planner:
             f"{staff.role.replace('_', ' ').capitalize()} {staff.user_id} ({staff.full_name}) "
             f"exported {count:,} patient records from the {module} module in one go on "
             f"{ws.name}.",
-            staff, ws, count, [BULK_EXPORT], rows)
+            staff, ws, count, rows)
 
     def _scraper(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -241,7 +237,7 @@ class Planner:
             f"Vendor support account {staff.user_id} ({staff.vendor or staff.department}) "
             f"viewed {views} sequential patient ids from {first} at about {rate} a second for "
             f"{seconds // 60} minutes from {ws.name} ({ws.ip}) in the middle of the night.",
-            staff, ws, views, [MACHINE_SPEED, BULK_LOOKUP], rows)
+            staff, ws, views, rows)
 
     def _brute_force(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -273,4 +269,4 @@ class Planner:
             f"{tries} failed logins on the account of off-duty doctor {staff.user_id} "
             f"({staff.full_name}, {acct.department}) within {span // 60} minutes from "
             f"{ws.ip}, then a successful login and {len(viewed)} patient record views.",
-            staff, ws, len(viewed), [FAILED_LOGINS], rows)
+            staff, ws, len(viewed), rows)

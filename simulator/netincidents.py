@@ -6,22 +6,19 @@ HIS incidents are the same with or without a capture. Each happens on a workstat
 someone is logged in on it (the capture shows no workstation that is not in use):
 
 - ``net_exfil_upload``: a workstation sends 60–90 MB to an unknown outside host in three
-  to six uploads within 15–45 minutes (each one short, as on a fast uplink) →
-  ``phiwatch-net-large-upload`` (50 MB an hour).
+  to six uploads within 15–45 minutes (each one short, as on a fast uplink): more than
+  any workstation sends outside in an hour of ordinary work.
 - ``dns_tunnel``: an iodine/dnscat-like client on a workstation sends 900–2,000 queries
   straight to the tunnel's name server, one or two a second for 15–25 minutes: every
   name new, a 52–63-character base32 label under one registered domain, NULL and TXT
-  types → the three DNS-tunnel rules (5 encoded names, 100 unique names, 10 NULL/TXT
-  queries in ten minutes: each exceeded many times over).
+  types (ordinary desks ask the internal resolver for a few hundred everyday names a day).
 - ``beaconing``: malware on a workstation opens a short TLS connection to one outside
   address every 60 s (±3 %, uniform) for three to five hours, a few hundred bytes each
-  way → ``phiwatch-net-beaconing`` (at least 20 connections between one pair whose
-  intervals stay within 10 % of their median; here within 3 %).
+  way (intervals within 3 % of each other; nothing ordinary is that regular).
 - ``lookup_then_upload``: the correlated case. A receptionist (or a postpartum nurse,
   or a cashier) opens the registration records of 150–300 distinct recent mothers in 35–55 minutes
   (bulk-harvest rows), and 5–25 minutes after the last one the same workstation uploads
-  60–150 MB to an unknown outside host → ``phiwatch-his-net-lookup-then-upload``, with
-  ``phiwatch-his-bulk-patient-lookup`` and ``phiwatch-net-large-upload``.
+  60–150 MB to an unknown outside host.
 
 Ground truth: the HIS incidents' fields, with ``user.id``/``user.name`` null for the
 network-only kinds (no packet names a user; ``logged_in.user.id``/``.name`` say who was
@@ -42,18 +39,13 @@ from typing import Any
 from simulator.clock import Clock
 from simulator.departments import MATERNITY, Workstation
 from simulator.hospital import Staff
-from simulator.incidents import BULK_LOOKUP, Incident
+from simulator.incidents import Incident
 from simulator.nettraffic import Network
 from simulator.packets import dns_answer, dns_query, txt
 from simulator.patterns import ContextPlanner
 from simulator.spec import NETWORK_INCIDENT_KINDS
 from simulator.traffic import Row
 
-LARGE_UPLOAD = "phiwatch-net-large-upload"
-TUNNEL_RULES = ["phiwatch-net-dns-tunnel-encoded-names", "phiwatch-net-dns-tunnel-unique-names",
-                "phiwatch-net-dns-tunnel-record-types"]
-BEACONING = "phiwatch-net-beaconing"
-LOOKUP_THEN_UPLOAD = "phiwatch-his-net-lookup-then-upload"
 _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
 _OFFICE = ("tai-chinh", "tiep-nhan", "kham-benh", "cntt")
 _ANY = ("cap-cuu", "kham-benh", "noi", "xet-nghiem", "duoc", "tai-chinh", "tiep-nhan", "cntt",
@@ -87,7 +79,6 @@ class NetIncident(Incident):
 
     def to_json(self, clock: Clock) -> dict[str, Any]:
         doc = super().to_json(clock)
-        rules = doc.pop("expected_rules")
         if self.network_only:
             doc.update({"user.id": None, "user.name": None,
                         "logged_in.user.id": self.staff.user_id,
@@ -99,7 +90,6 @@ class NetIncident(Incident):
         if self.lookup_end:
             doc.update({"lookup.end": clock.iso(self.lookup_end),
                         "upload.start": clock.iso(int(self.upload_start))})
-        doc["expected_rules"] = rules
         return doc
 
 
@@ -161,7 +151,7 @@ class NetPlanner(ContextPlanner):
             f"{ws.name} ({ws.ip}), where {staff.user_id} ({staff.full_name}) was logged in, "
             f"sent about {total // 1_000_000} MB in {parts} uploads within {minutes} minutes "
             f"to {domain}, an outside host the hospital does not use.",
-            staff, ws, 0, [LARGE_UPLOAD], domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=_outside(rng),
             plan=list(zip(times, sizes, strict=True)), counts={"connections": parts})
 
     def _tunnel(self, day: date, round_: int) -> NetIncident | None:
@@ -182,7 +172,7 @@ class NetPlanner(ContextPlanner):
             f"{ws.name} ({ws.ip}), where {staff.user_id} ({staff.full_name}) was logged in, "
             f"sent {queries} DNS queries with encoded names under {domain} (NULL and TXT) "
             f"in {minutes} minutes straight to its name server: a DNS tunnel.",
-            staff, ws, 0, list(TUNNEL_RULES), domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=_outside(rng),
             plan=[(x, 0) for x in times], counts={"queries": queries})
 
     def _beacon(self, day: date, round_: int) -> NetIncident | None:
@@ -200,7 +190,7 @@ class NetPlanner(ContextPlanner):
             "", "beaconing",
             f"{ws.name} ({ws.ip}) opened a short TLS connection to {domain} every 60 seconds "
             f"(±3 %) for {hours:.1f} hours, {len(times)} in all: malware calling home.",
-            staff, ws, 0, [BEACONING], domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=_outside(rng),
             plan=[(x, 0) for x in times], counts={"connections": len(times)})
 
     def _lookup_upload(self, day: date, round_: int) -> NetIncident | None:
@@ -240,7 +230,7 @@ class NetPlanner(ContextPlanner):
             f"{self._who(staff, ws)} opened the registration records of {len(victims)} "
             f"recent mothers in {(last - rows[0][0]) // 60} minutes, and {wait // 60} minutes "
             f"later the workstation uploaded {size // 1_000_000} MB to {domain}.",
-            staff, ws, len(victims), [LOOKUP_THEN_UPLOAD, BULK_LOOKUP, LARGE_UPLOAD], rows,
+            staff, ws, len(victims), rows,
             {"wait_seconds": wait}, domain=domain, address=_outside(rng),
             plan=[(last + wait, size)], network_only=False, lookup_end=last)
 

@@ -42,18 +42,6 @@ from simulator.identity import Identities
 from simulator.incidents import CLASSIC_KINDS, Incident, Planner
 from simulator.traffic import Row, search_size
 
-SLOW_HARVEST = "phiwatch-his-slow-harvest"
-MATERNITY_NONCLINICAL = "phiwatch-his-maternity-bulk-nonclinical"
-OFF_SHIFT = "phiwatch-his-off-shift-access"
-FLAGGED_NO_CARE = "phiwatch-his-flagged-patient-no-care"
-TERMINATED = "phiwatch-his-terminated-account"
-VENDOR_DATA = "phiwatch-his-vendor-patient-data"
-SEQUENTIAL = "phiwatch-his-sequential-enumeration"
-HOP = "phiwatch-his-impossible-workstation-hop"
-OWN_RECORD = "phiwatch-his-own-record"
-FAILED_THEN_SUCCESS = "phiwatch-his-failed-then-success"
-EXTERNAL_LOGIN = "phiwatch-his-external-login"
-
 CONTEXT_KINDS: tuple[str, ...] = (
     "slow_harvest", "maternity_bulk_nonclinical", "off_shift_access",
     "flagged_patient_no_care", "terminated_account", "vendor_patient_data",
@@ -153,7 +141,7 @@ class ContextPlanner(Planner):
                 f"registration and contact details of {n} recent mothers at "
                 f"{min(rates)}–{max(rates)} an hour, below the bulk threshold but far above "
                 f"a ward nurse's usual 20.",
-                staff, ws, n, [SLOW_HARVEST], rows,
+                staff, ws, n, rows,
                 {"minutes": (rows[-1][0] - rows[0][0]) // 60, "max_rate_per_hour": max(rates)})
         return None
 
@@ -174,7 +162,7 @@ class ContextPlanner(Planner):
             "", "maternity_bulk_nonclinical",
             f"{self._who(staff, ws)} opened the registration records of {n} recent "
             f"maternity patients in about {minutes} minutes, none of them being discharged.",
-            staff, ws, n, [MATERNITY_NONCLINICAL], rows, {"minutes": minutes})
+            staff, ws, n, rows, {"minutes": minutes})
 
     def _off_shift(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -189,7 +177,7 @@ class ContextPlanner(Planner):
                 "", "off_shift_access",
                 f"{self._who(staff, ws)}, who works day shifts (07–16), logged in at "
                 f"{self.clock.iso(t)[11:16]} and opened {n} maternity patients' records.",
-                staff, ws, n, [OFF_SHIFT], rows)
+                staff, ws, n, rows)
         return None
 
     def _flagged(self, day: date, round_: int) -> Incident | None:
@@ -217,7 +205,7 @@ class ContextPlanner(Planner):
             "", "flagged_patient_no_care",
             f"{self._who(staff, ws)} opened and printed the record of flagged patient {pid} "
             f"({reason}), with whom their department has no encounter.",
-            staff, ws, 1, [FLAGGED_NO_CARE], rows)
+            staff, ws, 1, rows)
 
     def _terminated(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -236,7 +224,7 @@ class ContextPlanner(Planner):
             "", "terminated_account",
             f"The account of {who[0].lower()}{who[1:]}, who left on "
             f"{staff.end_date.isoformat()}, logged in and opened {n} patients' records.",
-            staff, ws, n, [TERMINATED], rows, {"days_after_end": (day - staff.end_date).days})
+            staff, ws, n, rows, {"days_after_end": (day - staff.end_date).days})
 
     def _vendor(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -256,7 +244,7 @@ class ContextPlanner(Planner):
             "", "vendor_patient_data",
             f"Sponsor account {staff.user_id} ({staff.vendor}) on {ws.name} opened the "
             f"registration (identity and contact) records of {n} new mothers.",
-            staff, ws, n, [VENDOR_DATA], rows)
+            staff, ws, n, rows)
 
     def _sequential(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -276,7 +264,7 @@ class ContextPlanner(Planner):
         return Incident(
             "", "sequential_enumeration",
             f"{self._who(staff, ws)} viewed {n} consecutive patient ids from {first} at "
-            f"30–60 seconds each.", staff, ws, n, [SEQUENTIAL], rows)
+            f"30–60 seconds each.", staff, ws, n, rows)
 
     def _hop(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -298,7 +286,7 @@ class ContextPlanner(Planner):
                 f"Doctor {staff.user_id} ({staff.full_name}) was working on {near[6].name} "
                 f"({near[6].ip}) and {(t - near[0])} seconds later the same account logged in "
                 f"on {ws.name} ({ws.ip}) in another building and opened {n} records.",
-                staff, ws, n, [HOP], rows,
+                staff, ws, n, rows,
                 {"seconds_between_hosts": t - near[0]})
         return None
 
@@ -325,7 +313,7 @@ class ContextPlanner(Planner):
             "", "own_record",
             f"{self._who(staff, ws)} opened and printed their own record {pid} (same "
             f"national id on the roster and the patient list).",
-            staff, ws, 1, [OWN_RECORD], rows)
+            staff, ws, 1, rows)
 
     def _failed_then_ok(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -349,7 +337,7 @@ class ContextPlanner(Planner):
                 f"{tries} failed logins in {span} seconds on the account of off-duty midwife "
                 f"{staff.user_id} ({staff.full_name}) at {ws.name} ({ws.ip}), then a "
                 f"successful login and {n} record views.",
-                staff, ws, n, [FAILED_THEN_SUCCESS], rows, {"failed_logins": tries})
+                staff, ws, n, rows, {"failed_logins": tries})
         return None
 
     def _external(self, day: date, round_: int) -> Incident | None:
@@ -369,6 +357,6 @@ class ContextPlanner(Planner):
                 "", "external_login",
                 f"Doctor {staff.user_id} ({staff.full_name})'s account logged in from {ip}, "
                 f"outside the hospital's networks, and opened {n} maternity patients' records.",
-                staff, ws, n, [EXTERNAL_LOGIN], rows)
+                staff, ws, n, rows)
         return None
 

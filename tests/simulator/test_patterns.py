@@ -33,19 +33,12 @@ NON_CLINICAL = ("billing_clerk", "receptionist", "it_admin", "vendor")
 #: Shift → (start, end) in minutes after the local midnight it starts on (``oncall24``:
 #: always on duty).
 SHIFTS = {"day": (420, 960), "evening": (840, 1320), "night": (1140, 1860)}
-#: Rule ids per kind, as the ground truth must name them.
+#: The context kinds this module checks (the classic four: test_incidents).
 EXPECTED = {
-    "slow_harvest": "phiwatch-his-slow-harvest",
-    "maternity_bulk_nonclinical": "phiwatch-his-maternity-bulk-nonclinical",
-    "off_shift_access": "phiwatch-his-off-shift-access",
-    "flagged_patient_no_care": "phiwatch-his-flagged-patient-no-care",
-    "terminated_account": "phiwatch-his-terminated-account",
-    "vendor_patient_data": "phiwatch-his-vendor-patient-data",
-    "sequential_enumeration": "phiwatch-his-sequential-enumeration",
-    "workstation_hop": "phiwatch-his-impossible-workstation-hop",
-    "own_record": "phiwatch-his-own-record",
-    "failed_then_success": "phiwatch-his-failed-then-success",
-    "external_login": "phiwatch-his-external-login",
+    "slow_harvest", "maternity_bulk_nonclinical", "off_shift_access",
+    "flagged_patient_no_care", "terminated_account", "vendor_patient_data",
+    "sequential_enumeration", "workstation_hop", "own_record", "failed_then_success",
+    "external_login",
 }
 
 
@@ -90,7 +83,7 @@ def _check(inc: dict[str, Any], lines: list[Line], ctx: Context) -> None:
     assert (mine[0].t, mine[-1].t) == incident_window(inc)
     if kind not in EXPECTED:  # the classic four: test_incidents
         return
-    assert inc["expected_rules"] == [EXPECTED[kind]]
+    assert "expected_rules" not in inc
     assert inc["patients"] == inc["counts"]["patients"]
     for key in ("id", "description", "user.id", "source.ip", "start", "end"):
         assert inc[key], (inc["id"], key)
