@@ -27,8 +27,9 @@ from typing import Any, TypeVar
 
 from simulator.census import Census
 from simulator.clock import Clock
-from simulator.departments import MATERNITY, Workstation, vpn_endpoint
+from simulator.departments import Kind, Workstation
 from simulator.hospital import Hospital, Staff
+from simulator.profile import WARD_CARE, Job
 from simulator.traffic import Row, Traffic, search_size
 
 #: The kinds the shipped fixed-threshold rules catch (the demo's four).
@@ -48,6 +49,8 @@ class Incident:
     rows: list[Row] = field(default_factory=list)
     #: kind-specific numbers for the ground truth (failed logins, hours, seconds …)
     counts: dict[str, int] = field(default_factory=dict)
+    #: other kind-specific facts for the ground truth (target ward, days, …)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def start(self) -> int:
@@ -61,10 +64,13 @@ class Incident:
         return {
             "id": self.id, "kind": self.kind, "description": self.description,
             "user.id": self.staff.user_id, "user.name": self.staff.full_name,
+            "user.role": self.staff.role,
+            "user.department": self.staff.department_on(clock.day_of(self.start)),
             "source.ip": self.workstation.ip, "host.name": self.workstation.name,
             "start": clock.iso(self.start), "end": clock.iso(self.end),
             "patients": self.patients, "events": len(self.rows),
             "counts": {"events": len(self.rows), "patients": self.patients, **self.counts},
+            **self.facts,
         }
 
 
@@ -77,6 +83,7 @@ class Planner:
     def __init__(self, hospital: Hospital, census: Census, clock: Clock, traffic: Traffic,
                  rng: random.Random) -> None:
         self.hospital, self.census, self.clock, self.traffic = hospital, census, clock, traffic
+        self.profile = hospital.profile
         self.rng = rng
         self.used: set[str] = set()
         #: user id → windows in which that user's normal traffic is replaced by the incident
@@ -108,12 +115,15 @@ class Planner:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _candidates(self, day: date, roles: tuple[str, ...], depts: tuple[str, ...],
+    def _candidates(self, day: date, jobs: tuple[Job, ...], depts: tuple[str, ...],
                     shifts: tuple[str | None, ...]) -> list[Staff]:
+        """Active staff of ``jobs`` working in ``depts`` on ``day`` with a shift window in
+        ``shifts`` (None: off duty), shuffled; never one who moves or floats between
+        departments, nor one already in an incident."""
         found = [s for s in self.hospital.staff
-                 if s.role in roles and s.department_on(day) in depts and s.status == "active"
-                 and s.moved_on is None and s.user_id not in self.used
-                 and s.on_duty(day) in shifts]
+                 if s.job in jobs and s.department_on(day) in depts and s.status == "active"
+                 and s.moved_on is None and s.secondary is None
+                 and s.user_id not in self.used and s.on_duty(day) in shifts]
         self.rng.shuffle(found)
         return found
 
@@ -130,12 +140,13 @@ class Planner:
                 opened = None
         return sessions
 
-    def _within_session(self, day: date, roles: tuple[str, ...], depts: tuple[str, ...],
+    def _within_session(self, day: date, jobs: tuple[Job, ...], depts: tuple[str, ...],
                         length: int, lead: int) -> tuple[Staff, int, Workstation] | None:
         """Someone on a day shift, a start time and their workstation, so that ``length``
         seconds fit inside one of their sessions, ``lead`` seconds after login and ten
         minutes before logout. Their normal work pauses meanwhile."""
-        return self._fit(self._candidates(day, roles, depts, ("day",)), day, length, lead)
+        return self._fit(self._candidates(day, jobs, depts, (self.profile.day_window,)), day,
+                         length, lead)
 
     def _fit(self, candidates: list[Staff], day: date, length: int,
              lead: int) -> tuple[Staff, int, Workstation] | None:
@@ -155,11 +166,11 @@ class Planner:
 
     def _harvest(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        roles, depts = (("receptionist",), ("tiep-nhan",)) if round_ % 2 == 0 else (
-            ("nurse", "midwife"), ("hau-san",))
+        jobs, depts = ((Job.RECEPTIONIST,), (self.profile.front_desk,)) if round_ % 2 == 0 \
+            else (WARD_CARE, self.profile.postpartum)
         n = rng.randint(260, 400)
         mean_gap = rng.uniform(13.0, 18.0)
-        picked = self._within_session(day, roles, depts, int(n * mean_gap * 1.15), 3600)
+        picked = self._within_session(day, jobs, depts, int(n * mean_gap * 1.15), 3600)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -188,14 +199,16 @@ class Planner:
 
     def _export(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        picked = self._within_session(day, ("billing_clerk",), ("tai-chinh",), 120, 1800)
+        billing = self.profile.codes(Kind.BILLING)
+        picked = self._within_session(day, (Job.CASHIER,), billing, 120, 1800)
         if picked is None:
-            picked = self._within_session(day, ("doctor", "nurse"), MATERNITY, 120, 1800)
+            picked = self._within_session(day, (Job.DOCTOR, Job.NURSE), self.profile.maternity,
+                                          120, 1800)
         if picked is None:
             return None
         staff, t, ws = picked
         acct = staff.account_on(day)
-        module = "billing" if staff.role == "billing_clerk" else "emr"
+        module = "billing" if staff.job == Job.CASHIER else "emr"
         count = rng.randint(2000, 6000)
         rows: list[Row] = [
             (t, acct, "search", None, module, 50, ws),
@@ -211,7 +224,8 @@ class Planner:
     def _scraper(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
         pool = [s for s in self.hospital.staff if s.remote and s.user_id not in self.used]
-        pool = pool or self._candidates(day, ("it_admin",), ("cntt",), ("day", None))
+        pool = pool or self._candidates(day, (Job.IT,), self.profile.codes(Kind.IT),
+                                        (self.profile.day_window, None))
         if not pool:
             return None
         staff = rng.choice(pool)
@@ -241,13 +255,14 @@ class Planner:
 
     def _brute_force(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        victims = self._candidates(day, ("doctor",), MATERNITY, ("day", None))
-        victims = [s for s in victims if s.shift == "day"] or victims
+        victims = self._candidates(day, (Job.DOCTOR,), self.profile.maternity,
+                                   (self.profile.day_window, None))
+        victims = [s for s in victims if s.shift == self.profile.office] or victims
         if not victims:
             return None
         staff = victims[0]
         acct = staff.account_on(day)
-        ws = vpn_endpoint(200 + round_ % 40)
+        ws = self.profile.site.vpn_endpoint(200 + round_ % 40)
         t = self.clock.at(day, rng.uniform(21 * 60, 22 * 60 + 20))
         tries = rng.randint(20, 40)
         span = rng.randint(120, 280)

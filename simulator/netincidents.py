@@ -37,19 +37,22 @@ from datetime import date
 from typing import Any
 
 from simulator.clock import Clock
-from simulator.departments import MATERNITY, Workstation
+from simulator.departments import Kind, Workstation
 from simulator.hospital import Staff
 from simulator.incidents import Incident
 from simulator.nettraffic import Network
 from simulator.packets import dns_answer, dns_query, txt
 from simulator.patterns import ContextPlanner
+from simulator.profile import WARD_CARE, Job
 from simulator.spec import NETWORK_INCIDENT_KINDS
 from simulator.traffic import Row
 
 _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
-_OFFICE = ("tai-chinh", "tiep-nhan", "kham-benh", "cntt")
-_ANY = ("cap-cuu", "kham-benh", "noi", "xet-nghiem", "duoc", "tai-chinh", "tiep-nhan", "cntt",
-        *MATERNITY)
+#: Where each network incident happens, by department kind.
+_OFFICE = (Kind.BILLING, Kind.RECEPTION, Kind.OUTPATIENT, Kind.IT)
+_TUNNEL = (Kind.IT, Kind.BILLING, Kind.LAB, Kind.PHARMACY)
+_ANY = (Kind.EMERGENCY, Kind.OUTPATIENT, Kind.WARD, Kind.LAB, Kind.PHARMACY, Kind.BILLING,
+        Kind.RECEPTION, Kind.IT)
 
 
 @dataclass
@@ -80,7 +83,8 @@ class NetIncident(Incident):
     def to_json(self, clock: Clock) -> dict[str, Any]:
         doc = super().to_json(clock)
         if self.network_only:
-            doc.update({"user.id": None, "user.name": None,
+            doc.update({"user.id": None, "user.name": None, "user.role": None,
+                        "user.department": None,
                         "logged_in.user.id": self.staff.user_id,
                         "logged_in.user.name": self.staff.full_name})
         doc["counts"]["bytes"] = self.bytes_sent
@@ -124,9 +128,9 @@ class NetPlanner(ContextPlanner):
                         ) -> tuple[Staff, int, Workstation] | None:
         """Someone on a day shift in ``depts`` whose session holds ``length`` seconds;
         unlike an HIS incident, their work goes on meanwhile."""
-        roles = ("doctor", "nurse", "midwife", "lab_tech", "pharmacist", "billing_clerk",
-                 "receptionist", "it_admin")
-        picked = self._fit(self._candidates(day, roles, depts, ("day",)), day, length, 1800)
+        jobs = tuple(j for j in Job if j != Job.VENDOR)
+        picked = self._fit(self._candidates(day, jobs, depts, (self.profile.day_window,)), day,
+                           length, 1800)
         if picked is not None:
             self.suppress[picked[0].user_id].pop()
         return picked
@@ -134,7 +138,7 @@ class NetPlanner(ContextPlanner):
     def _exfil(self, day: date, round_: int) -> NetIncident | None:
         rng = self.rng
         minutes = rng.randint(15, 45)
-        picked = self._at_workstation(day, _OFFICE, minutes * 60 + 300)
+        picked = self._at_workstation(day, self.profile.codes(*_OFFICE), minutes * 60 + 300)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -157,7 +161,7 @@ class NetPlanner(ContextPlanner):
     def _tunnel(self, day: date, round_: int) -> NetIncident | None:
         rng = self.rng
         minutes = rng.randint(15, 25)
-        picked = self._at_workstation(day, ("cntt", "tai-chinh", "xet-nghiem", "duoc"),
+        picked = self._at_workstation(day, self.profile.codes(*_TUNNEL),
                                       minutes * 60 + 300)
         if picked is None:
             return None
@@ -178,7 +182,7 @@ class NetPlanner(ContextPlanner):
     def _beacon(self, day: date, round_: int) -> NetIncident | None:
         rng = self.rng
         hours = rng.uniform(3.0, 5.0)
-        picked = self._at_workstation(day, _ANY, int(hours * 3600) + 120)
+        picked = self._at_workstation(day, self.profile.codes(*_ANY), int(hours * 3600) + 120)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -195,14 +199,15 @@ class NetPlanner(ContextPlanner):
 
     def _lookup_upload(self, day: date, round_: int) -> NetIncident | None:
         rng = self.rng
-        groups = [(("receptionist",), ("tiep-nhan",)), (("nurse", "midwife"), ("hau-san",)),
-                  (("billing_clerk",), ("tai-chinh",))]
+        prof = self.profile
+        groups = [((Job.RECEPTIONIST,), (prof.front_desk,)), (WARD_CARE, prof.postpartum),
+                  ((Job.CASHIER,), prof.codes(Kind.BILLING))]
         n = rng.randint(150, 300)
         minutes = rng.randint(35, 55)
         wait = rng.randint(5 * 60 + 30, 25 * 60 - 90)
         for k in range(len(groups)):
-            roles, depts = groups[(round_ + k) % len(groups)]
-            picked = self._within_session(day, roles, depts, minutes * 60 + wait + 300, 3600)
+            jobs, depts = groups[(round_ + k) % len(groups)]
+            picked = self._within_session(day, jobs, depts, minutes * 60 + wait + 300, 3600)
             if picked is not None:
                 break
         else:

@@ -36,10 +36,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from simulator.departments import MATERNITY, Workstation
-from simulator.hospital import SHIFT_WINDOWS, SPONSOR, Staff
+from simulator.departments import Kind, Workstation
+from simulator.hospital import Staff
 from simulator.identity import Identities
 from simulator.incidents import CLASSIC_KINDS, Incident, Planner
+from simulator.profile import WARD_CARE, Job
 from simulator.traffic import Row, search_size
 
 CONTEXT_KINDS: tuple[str, ...] = (
@@ -49,7 +50,8 @@ CONTEXT_KINDS: tuple[str, ...] = (
     "external_login",
 )
 ALL_KINDS: tuple[str, ...] = CLASSIC_KINDS + CONTEXT_KINDS
-_WARD_CARE = ("nurse", "midwife")
+#: A late-evening login: around the end of an evening shift (22:00), local minutes.
+_LATE_EVENING = 22 * 60
 
 
 class ContextPlanner(Planner):
@@ -105,7 +107,8 @@ class ContextPlanner(Planner):
         days for a baseline to compare with."""
         rng = self.rng
         day = self.clock.period_days()[-1]
-        for staff in self._candidates(day, _WARD_CARE, MATERNITY, ("day",)):
+        for staff in self._candidates(day, WARD_CARE, self.profile.maternity_wards,
+                                      (self.profile.day_window,)):
             sessions = self._sessions(staff, day)
             if not sessions:
                 continue
@@ -149,7 +152,8 @@ class ContextPlanner(Planner):
         rng = self.rng
         n = rng.randint(70, 100)
         minutes = rng.randint(60, 75)
-        picked = self._within_session(day, ("billing_clerk",), ("tai-chinh",), minutes * 60,
+        picked = self._within_session(day, (Job.CASHIER,), self.profile.codes(Kind.BILLING),
+                                      minutes * 60,
                                       1800)
         if picked is None:
             return None
@@ -166,8 +170,10 @@ class ContextPlanner(Planner):
 
     def _off_shift(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        for staff in self._candidates(day, _WARD_CARE, MATERNITY, ("day", None)):
-            if staff.shift != "day":
+        day_window = self.profile.day_window
+        for staff in self._candidates(day, WARD_CARE, self.profile.maternity_wards,
+                                      (day_window, None)):
+            if staff.shift != self.profile.office:
                 continue
             ws = self.hospital.workstation_for(staff, day, rng)
             t = self.clock.at(day, rng.uniform(22 * 60, 23 * 60))
@@ -175,7 +181,8 @@ class ContextPlanner(Planner):
             rows = self._session_rows(staff, day, ws, t, self._mothers(t, n), (60, 150), "emr")
             return Incident(
                 "", "off_shift_access",
-                f"{self._who(staff, ws)}, who works day shifts (07–16), logged in at "
+                f"{self._who(staff, ws)}, who works {staff.shift} shifts "
+                f"({self.profile.windows[day_window].hours()}), logged in at "
                 f"{self.clock.iso(t)[11:16]} and opened {n} maternity patients' records.",
                 staff, ws, n, rows)
         return None
@@ -189,9 +196,9 @@ class ContextPlanner(Planner):
         if not flagged:
             return None
         pid = rng.choice(flagged)
-        wards = tuple(d for d in ("noi", "kham-benh", "cap-cuu", *MATERNITY)
+        wards = tuple(d for d in self.profile.clinical
                       if d not in seen.get(pid, ()))
-        picked = self._within_session(day, ("nurse", "doctor"), wards, 600, 1800)
+        picked = self._within_session(day, (Job.NURSE, Job.DOCTOR), wards, 600, 1800)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -228,7 +235,7 @@ class ContextPlanner(Planner):
 
     def _vendor(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        pool = [s for s in self.hospital.staff if s.vendor == SPONSOR
+        pool = [s for s in self.hospital.staff if s.vendor == self.profile.sponsor
                 and s.user_id not in self.used]
         if not pool:
             return None
@@ -249,7 +256,8 @@ class ContextPlanner(Planner):
     def _sequential(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
         n = rng.randint(90, 140)
-        picked = self._within_session(day, ("it_admin",), ("cntt",), n * 60, 1800)
+        picked = self._within_session(day, (Job.IT,), self.profile.codes(Kind.IT), n * 60,
+                                      1800)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -268,13 +276,14 @@ class ContextPlanner(Planner):
 
     def _hop(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        for staff in self._candidates(day, ("doctor",), MATERNITY, ("day",)):
+        for staff in self._candidates(day, (Job.DOCTOR,), self.profile.maternity_wards,
+                                      (self.profile.day_window,)):
             shift = self.traffic.shift(staff, day)
             views = [r for r in shift if r[2] == "view"]
             if len(views) < 20:
                 continue
             near = views[len(views) // 2]
-            far_dept = rng.choice(("tiep-nhan", "tai-chinh"))
+            far_dept = rng.choice(self.profile.hop_desks)
             ws = rng.choice(self.hospital.workstations[far_dept])
             t = near[0] + rng.randint(60, 240)
             n = rng.randint(3, 8)
@@ -298,7 +307,7 @@ class ContextPlanner(Planner):
         who = {uid: pid for pid, uid in ids.staff_patients.items()}
         cands = [s for s in self.hospital.staff if s.user_id in who and s.status == "active"
                  and s.user_id not in self.used and s.moved_on is None
-                 and s.on_duty(day) == "day"]
+                 and s.on_duty(day) == self.profile.day_window]
         rng.shuffle(cands)
         picked = self._fit(cands, day, 600, 1800)
         if picked is None:
@@ -317,11 +326,12 @@ class ContextPlanner(Planner):
 
     def _failed_then_ok(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        for staff in self._candidates(day, ("midwife",), MATERNITY, (None,)):
-            if staff.shift != "day":
-                continue
-            ws = rng.choice(self.hospital.workstations["so-sinh" if staff.department != "so-sinh"
-                                                       else "noi"])
+        off = self._candidates(day, (Job.MIDWIFE,), self.profile.maternity_wards, (None,))
+        # office-hours midwives first; where those are never off on a weekday, any
+        for staff in [s for s in off if s.shift == self.profile.office] or off:
+            one, other = self.profile.elsewhere
+            ws = rng.choice(self.hospital.workstations[one if staff.department != one
+                                                       else other])
             acct = staff.account_on(day)
             t = self.clock.at(day, rng.uniform(12 * 60, 13 * 60))
             tries = rng.randint(5, 8)
@@ -342,14 +352,14 @@ class ContextPlanner(Planner):
 
     def _external(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        for staff in self._candidates(day, ("doctor",), ("noi", "kham-benh", *MATERNITY),
-                                      ("day", None)):
-            if staff.shift != "day":
+        for staff in self._candidates(day, (Job.DOCTOR,),
+                                      self.profile.codes(Kind.OUTPATIENT, Kind.WARD),
+                                      (self.profile.day_window, None)):
+            if staff.shift != self.profile.office:
                 continue
             ip = f"113.{rng.randint(160, 190)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
             ws = Workstation(f"DESKTOP-{rng.randrange(16 ** 7):07X}", ip, "external")
-            t = self.clock.at(day, rng.uniform(SHIFT_WINDOWS["evening"][1] - 120,
-                                               SHIFT_WINDOWS["evening"][1] + 30))
+            t = self.clock.at(day, rng.uniform(_LATE_EVENING - 120, _LATE_EVENING + 30))
             n = rng.randint(10, 20)
             rows = self._session_rows(staff, day, ws, t, self._mothers(t, n), (30, 120),
                                       "emr")
