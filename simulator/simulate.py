@@ -104,7 +104,8 @@ def simulate(
     traffic.own_records = {uid: pid for pid, uid in identities.staff_patients.items()}
     planner = Planner(hospital, census, clock, traffic, random.Random(f"{seed}:incidents"))
     planner.identities = identities
-    incidents = planner.plan(spec.incident_rounds, spec.incident_kinds or ALL_KINDS)
+    incidents = planner.plan(spec.incident_rounds,
+                             ALL_KINDS if spec.incident_kinds is None else spec.incident_kinds)
     network: list[NetIncident] = []
     if pcap:
         kinds = NETWORK_INCIDENT_KINDS if spec.network_incident_kinds is None \

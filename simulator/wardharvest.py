@@ -67,8 +67,11 @@ class Planner(NetPlanner):
             pool.sort(key=lambda s: s.department not in prof.maternity)
         wanted = rng.randint(2, 4)
         seen: dict[str, set[str]] = {}
+        arrived: dict[str, int] = {}  # when each patient came to the target ward
         for e in census.encounters:
             seen.setdefault(e.patient, set()).add(e.department)
+            if e.department == target:
+                arrived[e.patient] = min(e.start, arrived.get(e.patient, e.start))
         for staff in pool:
             afternoons = []
             for d in reversed(self.clock.period_days()):
@@ -79,9 +82,11 @@ class Planner(NetPlanner):
             if len(afternoons) < min(2, self.clock.days):
                 continue
             afternoons.reverse()
-            # mothers of the target ward whom the harvester's department never cared for
-            mothers = [p for p in census.recent_mothers(afternoons[-1][1][1])
-                       if target in seen.get(p, ()) and staff.department not in seen.get(p, ())]
+            # mothers who are or were in the target ward when the harvest begins, whom the
+            # harvester's department never cared for
+            begin = afternoons[0][1][0]
+            mothers = [p for p in census.recent_mothers(begin) if arrived.get(p, begin) < begin
+                       and staff.department not in seen.get(p, ())]
             if len(mothers) < PER_DAY[0]:
                 continue
             return self._harvest_afternoons(staff, target, afternoons, mothers, rng)

@@ -141,7 +141,7 @@ _WORK: dict[tuple[Kind, Job], Work] = {
     (Kind.OUTPATIENT, Job.DOCTOR): _W("own", 200, (1, 3), .3, .3, .6, .3, _DOC),
     (Kind.OUTPATIENT, Job.NURSE): _W("own", 170, (1, 2), .3, .4, .4, .2, _NURSE),
     (Kind.OUTPATIENT, Job.MIDWIFE): _W("own", 200, (1, 2), .3, .3, .5, .2, _NURSE),
-    (Kind.OUTPATIENT, Job.RECEPTIONIST): _W("arrivals", 48, (1, 1), .05, .8, .8, .5,
+    (Kind.OUTPATIENT, Job.RECEPTIONIST): _W("arrivals", 40, (1, 1), .05, .8, .8, .5,
                                             ("reception",)),
     (Kind.LAB, Job.TECHNICIAN): _W("all", 55, (1, 2), .05, .1, .85, .02, ("lab",),
                                    (VIEW_SPACING, 8)),
@@ -279,10 +279,11 @@ _NAME = "Bệnh viện Đa khoa An Phú"
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {
         "organization_id": "bvdk-anphu", "name": _NAME, "staff": _SMALL_STAFF,
-        "outpatients_per_day": 240, "antenatal_per_day": 360, "emergency_per_day": 45,
-        "births_per_day": 7, "medical_admissions_per_day": 8,
+        "outpatients_per_day": 240, "antenatal_per_day": 460, "emergency_per_day": 45,
+        "births_per_day": 8, "medical_admissions_per_day": 8,
         "surgical_admissions_per_day": 6, "paediatric_admissions_per_day": 4,
         "department_changes": 2, "departed_staff": 4, "activity": .6, "incident_kinds": None,
+        "history_days": 75,  # enough recent mothers for a day-long slow harvest
         "network_incident_kinds": None,
     },
     "large": {
@@ -291,6 +292,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "births_per_day": 16, "medical_admissions_per_day": 24,
         "surgical_admissions_per_day": 18, "paediatric_admissions_per_day": 12,
         "department_changes": 6, "departed_staff": 10, "activity": .6, "incident_kinds": None,
+        "history_days": 45,
         "network_incident_kinds": None,
     },
 }

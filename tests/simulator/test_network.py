@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from simkit import ground_truth, read_csv, read_log
+from simkit import frames, ground_truth, read_csv, read_log
 
 from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery
@@ -27,7 +27,6 @@ from rules.engine import Engine
 from rules.loader import RuleSet, load_rules
 from sensors.flows import FlowReader, NetworkConfig, NetworkTagger
 from sensors.flows.conversations import compare, conversations, run_tshark_conv
-from sensors.flows.pcapfile import Capture
 from simulator import HospitalSpec, SimulationResult, simulate
 from simulator.netplan import BACKUP, HIS_APP, HIS_DB, RESOLVER
 from simulator.spec import INCIDENT_KINDS, NETWORK_INCIDENT_KINDS
@@ -47,18 +46,6 @@ TINY = HospitalSpec(
            "xet-nghiem": {"lab_tech": 4}, "doi-tac": {"vendor": 1}},
     incident_kinds=INCIDENT_KINDS[:4], network_incident_kinds=NETWORK_INCIDENT_KINDS[:4],
 )
-
-
-def frames(path: Path) -> list[tuple[float, str, str, int, int, int]]:
-    """(time, source, destination, protocol, wire length, captured length) per frame."""
-    out = []
-    with Capture(path) as cap:
-        buf = cap.buf
-        for ts, _, off, caplen, wirelen in cap.records():
-            proto, src, dst = struct.unpack_from("!9xB2x4s4s", buf, off + 14)
-            out.append((ts, ".".join(map(str, src)), ".".join(map(str, dst)), proto, wirelen,
-                        caplen))
-    return out
 
 
 def network_config(result: SimulationResult) -> NetworkConfig:
