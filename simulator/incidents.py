@@ -107,6 +107,10 @@ class Planner:
             kind = kinds[i % len(kinds)]
             day = self.clock.first + timedelta(days=(i * self.clock.days) // max(1, total))
             inc = makers[kind](day, i // len(kinds))
+            # nobody fits that day (office staff at a weekend): the next days, the earlier
+            for other in self._other_days(day) if inc is None else ():
+                if (inc := makers[kind](other, i // len(kinds))) is not None:
+                    break
             if inc is not None:
                 inc.id = f"inc-{numbered + len(out) + 1:03d}"
                 self.used.add(inc.staff.user_id)
@@ -114,6 +118,11 @@ class Planner:
         return out
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _other_days(self, day: date) -> list[date]:
+        """The period's days after ``day``, then those before it, nearest first."""
+        days = self.clock.period_days()
+        return [d for d in days if d > day] + [d for d in reversed(days) if d < day]
 
     def _candidates(self, day: date, jobs: tuple[Job, ...], depts: tuple[str, ...],
                     shifts: tuple[str | None, ...]) -> list[Staff]:

@@ -102,51 +102,55 @@ class ContextPlanner(Planner):
 
     # -- kinds ------------------------------------------------------------------------------
 
-    def _slow_harvest(self, day: date, round_: int) -> Incident | None:
-        """On the last day of the period, so that the harvester has a history of normal
-        days for a baseline to compare with."""
-        rng = self.rng
-        day = self.clock.period_days()[-1]
-        for staff in self._candidates(day, WARD_CARE, self.profile.maternity_wards,
-                                      (self.profile.day_window,)):
-            sessions = self._sessions(staff, day)
-            if not sessions:
-                continue
-            acct, ws = staff.account_on(day), sessions[0][2]
-            login = sessions[0][0]
-            hours = rng.uniform(6.0, 7.5)
-            t = login + rng.randint(300, 1200)
-            stop = t + int(hours * 3600)
-            victims = iter(self._mothers(t, 2000))
-            rows: list[Row] = [(login, acct, "login", None, "emr", 0, ws)]
-            rates: list[int] = []
-            pid: str | None = ""
-            while t < stop and pid is not None:
-                rate = rng.randint(40, 70)
-                rates.append(rate)
-                hour_end = min(stop, t + 3600)
-                while t < hour_end:
-                    pid = next(victims, None)
-                    if pid is None:  # a small hospital runs out of recent mothers
-                        break
-                    if rng.random() < 0.06:
-                        rows.append((t, acct, "search", None, "reception", search_size(rng), ws))
-                        t += rng.randint(3, 10)
-                    rows.append((t, acct, "view", pid, "reception", 1, ws))
-                    t += int(3600 / rate * rng.uniform(0.8, 1.2))
-            rows.append((t + rng.randint(60, 600), acct, "logout", None, "emr", 0, ws))
-            self.suppress.setdefault(staff.user_id, []).append(
-                (login - 3600, rows[-1][0] + 3 * 3600))
-            n = sum(1 for r in rows if r[2] == "view")
-            return Incident(
-                "", "slow_harvest",
-                f"{self._who(staff, ws)} spent {hours:.1f} hours of a day shift opening the "
-                f"registration and contact details of {n} recent mothers at "
-                f"{min(rates)}–{max(rates)} an hour, below the bulk threshold but far above "
-                f"a ward nurse's usual 20.",
-                staff, ws, n, rows,
-                {"minutes": (rows[-1][0] - rows[0][0]) // 60, "max_rate_per_hour": max(rates)})
+    def _slow_harvest(self, _: date, round_: int) -> Incident | None:
+        """On the last day of the period on which a maternity ward's nurse or midwife
+        works a day shift, so that the harvester has a history of normal days for a
+        baseline to compare with."""
+        for day in reversed(self.clock.period_days()):
+            for staff in self._candidates(day, WARD_CARE, self.profile.maternity_wards,
+                                          (self.profile.day_window,)):
+                sessions = self._sessions(staff, day)
+                if sessions:
+                    return self._slow_harvest_of(staff, day, sessions[0])
         return None
+
+    def _slow_harvest_of(self, staff: Staff, day: date,
+                         session: tuple[int, int, Workstation]) -> Incident:
+        rng = self.rng
+        acct, ws = staff.account_on(day), session[2]
+        login = session[0]
+        hours = rng.uniform(6.0, 7.5)
+        t = login + rng.randint(300, 1200)
+        stop = t + int(hours * 3600)
+        victims = iter(self._mothers(t, 2000))
+        rows: list[Row] = [(login, acct, "login", None, "emr", 0, ws)]
+        rates: list[int] = []
+        pid: str | None = ""
+        while t < stop and pid is not None:
+            rate = rng.randint(40, 70)
+            rates.append(rate)
+            hour_end = min(stop, t + 3600)
+            while t < hour_end:
+                pid = next(victims, None)
+                if pid is None:  # a small hospital runs out of recent mothers
+                    break
+                if rng.random() < 0.06:
+                    rows.append((t, acct, "search", None, "reception", search_size(rng), ws))
+                    t += rng.randint(3, 10)
+                rows.append((t, acct, "view", pid, "reception", 1, ws))
+                t += int(3600 / rate * rng.uniform(0.8, 1.2))
+        rows.append((t + rng.randint(60, 600), acct, "logout", None, "emr", 0, ws))
+        self.suppress.setdefault(staff.user_id, []).append(
+            (login - 3600, rows[-1][0] + 3 * 3600))
+        n = sum(1 for r in rows if r[2] == "view")
+        return Incident(
+            "", "slow_harvest",
+            f"{self._who(staff, ws)} spent {hours:.1f} hours of a day shift opening the "
+            f"registration and contact details of {n} recent mothers at "
+            f"{min(rates)}–{max(rates)} an hour, below the bulk threshold but far above "
+            f"a ward nurse's usual 20.",
+            staff, ws, n, rows,
+            {"minutes": (rows[-1][0] - rows[0][0]) // 60, "max_rate_per_hour": max(rates)})
 
     def _maternity_nonclinical(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
