@@ -80,12 +80,22 @@ outside the injected incidents, for any preset and ``activity``, and the tests c
   over a week of ``large``, tested below 40); maternity nurses and midwives at most
   about 21 distinct patients an hour (tested below 30);
 - activity happens in the user's shift (``day`` 07–16, ``evening`` 14–22, ``night`` 19–07,
-  ``oncall24`` 07–07), from a quarter of an hour before its start to at most 70 minutes
-  after its end (late logout, overtime).
+  ``oncall24`` 07–07; the general hospital's hours are in its ``hospital.yaml``), from a
+  quarter of an hour before its start to at most 70 minutes after its end (late logout,
+  overtime).
+
+The general hospital keeps every bound above (tested on its normal traffic too), and its
+roles differ in volume as a real one's do: ward nurses and midwives work from a caseload
+(a median of about a dozen distinct patients a day, at most about 30), the antenatal
+clinic's receptionists register 150–180 mothers a day each (``large``), laboratory
+technicians open 300 and more, and staff who work in two departments show the one of
+the day.
 
 Sizes: ``small`` (246 accounts) writes about 73,000 events for a weekday; ``large`` (1,506
 accounts) 310,000–325,000 on weekdays and 240,000–275,000 at weekends, 300,000 a day
-averaged over a week; a week of it is written in about 12 seconds. Busy normal staff: an
+averaged over a week; a week of it is written in about 12 seconds. The general hospital:
+``small`` 215 accounts, about 43,000 events a weekday; ``large`` 639 accounts, about
+128,000 on a weekday and 103,000 a day averaged over a week. Busy normal staff: an
 emergency doctor's day shift has about 200 views, a laboratory technician's about 500
 views and 400 result updates.
 """

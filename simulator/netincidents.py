@@ -97,11 +97,13 @@ class NetIncident(Incident):
         return doc
 
 
-def _domain(rng: random.Random, words: tuple[str, ...], tlds: tuple[str, ...]) -> str:
+def outside_domain(rng: random.Random, words: tuple[str, ...], tlds: tuple[str, ...]) -> str:
+    """A made-up registered domain for an incident's outside host."""
     return f"{rng.choice(words)}{rng.randint(2, 99)}.{rng.choice(tlds)}"
 
 
-def _outside(rng: random.Random) -> str:
+def outside_address(rng: random.Random) -> str:
+    """A public address no ordinary traffic uses."""
     return f"{rng.choice((45, 103, 139, 149, 185, 194))}.{rng.randint(1, 254)}." \
            f"{rng.randint(0, 255)}.{rng.randint(2, 253)}"
 
@@ -148,14 +150,14 @@ class NetPlanner(ContextPlanner):
         sizes = [(b - a) * total // (parts * 100) for a, b in zip([0, *cuts], [*cuts, parts * 100],
                                                                    strict=True)]
         times = sorted(t + rng.uniform(0, minutes * 60) for _ in range(parts))
-        domain = _domain(rng, ("sync-drive", "cloudbox", "filestore", "up-load"),
+        domain = outside_domain(rng, ("sync-drive", "cloudbox", "filestore", "up-load"),
                          ("xyz", "top", "online"))
         return NetIncident(
             "", "net_exfil_upload",
             f"{ws.name} ({ws.ip}), where {staff.user_id} ({staff.full_name}) was logged in, "
             f"sent about {total // 1_000_000} MB in {parts} uploads within {minutes} minutes "
             f"to {domain}, an outside host the hospital does not use.",
-            staff, ws, 0, domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=outside_address(rng),
             plan=list(zip(times, sizes, strict=True)), counts={"connections": parts})
 
     def _tunnel(self, day: date, round_: int) -> NetIncident | None:
@@ -169,14 +171,14 @@ class NetPlanner(ContextPlanner):
         rate = rng.uniform(1.0, 1.4)
         queries = int(minutes * 60 * rate)
         times = [t + k / rate + rng.uniform(0, 0.4) for k in range(queries)]
-        domain = _domain(rng, ("cdn-telemetry", "msupdate-sync", "stat-counter"),
+        domain = outside_domain(rng, ("cdn-telemetry", "msupdate-sync", "stat-counter"),
                          ("net", "info", "xyz"))
         return NetIncident(
             "", "dns_tunnel",
             f"{ws.name} ({ws.ip}), where {staff.user_id} ({staff.full_name}) was logged in, "
             f"sent {queries} DNS queries with encoded names under {domain} (NULL and TXT) "
             f"in {minutes} minutes straight to its name server: a DNS tunnel.",
-            staff, ws, 0, domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=outside_address(rng),
             plan=[(x, 0) for x in times], counts={"queries": queries})
 
     def _beacon(self, day: date, round_: int) -> NetIncident | None:
@@ -189,12 +191,12 @@ class NetPlanner(ContextPlanner):
         times: list[float] = [t + rng.uniform(0, 1)]
         while times[-1] - times[0] < hours * 3600:
             times.append(times[-1] + 60 * rng.uniform(0.97, 1.03))
-        domain = _domain(rng, ("api-metrics", "update-check", "cdn-assets"), ("com", "net"))
+        domain = outside_domain(rng, ("api-metrics", "update-check", "cdn-assets"), ("com", "net"))
         return NetIncident(
             "", "beaconing",
             f"{ws.name} ({ws.ip}) opened a short TLS connection to {domain} every 60 seconds "
             f"(±3 %) for {hours:.1f} hours, {len(times)} in all: malware calling home.",
-            staff, ws, 0, domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=outside_address(rng),
             plan=[(x, 0) for x in times], counts={"connections": len(times)})
 
     def _lookup_upload(self, day: date, round_: int) -> NetIncident | None:
@@ -229,14 +231,15 @@ class NetPlanner(ContextPlanner):
         a, _ = self.suppress[staff.user_id][-1]
         self.suppress[staff.user_id][-1] = (a, last + 60)
         size = rng.randint(60_000_000, 150_000_000)
-        domain = _domain(rng, ("drop-files", "share-now", "bigupload"), ("xyz", "site", "top"))
+        domain = outside_domain(rng, ("drop-files", "share-now", "bigupload"),
+                                ("xyz", "site", "top"))
         return NetIncident(
             "", "lookup_then_upload",
             f"{self._who(staff, ws)} opened the registration records of {len(victims)} "
             f"recent mothers in {(last - rows[0][0]) // 60} minutes, and {wait // 60} minutes "
             f"later the workstation uploaded {size // 1_000_000} MB to {domain}.",
             staff, ws, len(victims), rows,
-            {"wait_seconds": wait}, domain=domain, address=_outside(rng),
+            {"wait_seconds": wait}, domain=domain, address=outside_address(rng),
             plan=[(last + wait, size)], network_only=False, lookup_end=last)
 
 

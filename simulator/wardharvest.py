@@ -24,7 +24,7 @@ from datetime import date
 
 from simulator.departments import Kind, Workstation
 from simulator.hospital import Staff
-from simulator.netincidents import NetIncident, NetPlanner, _domain, _outside
+from simulator.netincidents import NetIncident, NetPlanner, outside_address, outside_domain
 from simulator.profile import WARD_CARE
 from simulator.traffic import Row, search_size
 
@@ -142,7 +142,7 @@ class Planner(NetPlanner):
         times = [last + delay]
         for _ in range(parts - 1):
             times.append(times[-1] + rng.randint(30, 300))
-        domain = _domain(rng, ("mediafire-box", "sendbig", "transfer-now", "file-drop"),
+        domain = outside_domain(rng, ("mediafire-box", "sendbig", "transfer-now", "file-drop"),
                          ("xyz", "site", "online", "top"))
         return NetIncident(
             "", "ward_harvest_upload",
@@ -155,5 +155,5 @@ class Planner(NetPlanner):
             {"days": len(afternoons), "wait_seconds": delay, "payload_bytes": total,
              "uploads": parts},
             {"target.departments": [target], "harvest": harvest},
-            domain=domain, address=_outside(rng), plan=list(zip(times, sizes, strict=True)),
+            domain=domain, address=outside_address(rng), plan=list(zip(times, sizes, strict=True)),
             network_only=False, lookup_end=last)
