@@ -3,8 +3,8 @@
 A nurse or midwife, on her normal shifts and between her normal tasks, opens the records
 (mostly the registration screen: name, address, phone) of mothers of a postpartum ward
 that is not hers, at a human pace — 20 to 40 an hour, 80 to 150 an afternoon — on two to
-four afternoons (the period's last ones she works, so that she has a history of normal
-days before), and a few hours after the last afternoon's harvest her workstation uploads
+four afternoons (the last ones she works, after at least three normal days in a week),
+and a few hours after the last afternoon's harvest her workstation uploads
 20–80 MB to an outside host. No hour crosses a bulk threshold, and the upload may stay
 under a large-upload one; what gives her away is the number of patients her department
 has no care relationship with (she opens only mothers who never had an encounter with
@@ -29,13 +29,16 @@ from simulator.profile import WARD_CARE
 from simulator.traffic import Row, search_size
 
 #: The afternoon, in local minutes: when the harvest happens.
-AFTERNOON = (12 * 60, 18 * 60 + 30)
-#: Per afternoon: distinct mothers, and the pace (an hour).
+AFTERNOON = (11 * 60 + 30, 18 * 60 + 30)
+#: Per afternoon: distinct mothers, and the mean pace (an hour; the busiest hour of an
+#: afternoon runs a few above it).
 PER_DAY = (80, 150)
-RATE = (20, 40)
+RATE = (20, 36)
 UPLOAD_BYTES = (20_000_000, 80_000_000)
 #: Seconds from the last harvested record to the upload.
 UPLOAD_DELAY = (20 * 60, 3 * 3600)
+#: A harvest afternoon: from, to, the workstation, and the session's logout.
+Afternoon = tuple[int, int, Workstation, int]
 
 
 class Planner(NetPlanner):
@@ -44,15 +47,16 @@ class Planner(NetPlanner):
     def network_makers(self) -> dict[str, Callable[[date, int], NetIncident | None]]:
         return {**super().network_makers(), "ward_harvest_upload": self._ward_harvest}
 
-    def _afternoon(self, staff: Staff, day: date) -> tuple[int, int, Workstation] | None:
+    def _afternoon(self, staff: Staff, day: date) -> Afternoon | None:
         """The session of ``staff`` on ``day`` that holds most of the afternoon, clipped
-        to it (and to 20 minutes after login, 15 before logout), if three hours or more."""
+        to it (and to 20 minutes after login, 15 before logout), if three hours or more;
+        with its workstation and logout."""
         lo, hi = (self.clock.at(day, m) for m in AFTERNOON)
-        best: tuple[int, int, Workstation] | None = None
+        best: Afternoon | None = None
         for a, b, ws in self._sessions(staff, day):
             s, e = max(a + 1200, lo), min(b - 900, hi)
             if e - s >= 3 * 3600 and (best is None or e - s > best[1] - best[0]):
-                best = (s, e, ws)
+                best = (s, e, ws, b)
         return best
 
     def _ward_harvest(self, day: date, round_: int) -> NetIncident | None:
@@ -72,9 +76,12 @@ class Planner(NetPlanner):
             seen.setdefault(e.patient, set()).add(e.department)
             if e.department == target:
                 arrived[e.patient] = min(e.start, arrived.get(e.patient, e.start))
+        # the harvest leaves a few normal days before it (three of a week) for a baseline
+        days = self.clock.period_days()
+        days = days[min(3, max(0, len(days) - 2)):]
         for staff in pool:
             afternoons = []
-            for d in reversed(self.clock.period_days()):
+            for d in reversed(days):
                 if staff.on_duty(d) is not None and (span := self._afternoon(staff, d)):
                     afternoons.append((d, span))
                 if len(afternoons) == wanted:
@@ -93,23 +100,24 @@ class Planner(NetPlanner):
         return None
 
     def _harvest_afternoons(self, staff: Staff, target: str,
-                            afternoons: list[tuple[date, tuple[int, int, Workstation]]],
+                            afternoons: list[tuple[date, Afternoon]],
                             mothers: list[str], rng: random.Random) -> NetIncident:
         """The views of each afternoon, then the upload after the last."""
         reception = rng.uniform(0.5, 0.9)  # share of views on the registration screen
-        delay = rng.randint(*UPLOAD_DELAY)
         taken: set[str] = set()
         rows: list[Row] = []
         harvest: list[dict[str, object]] = []
         per_day: list[int] = []
         peaks: list[int] = []
-        for k, (day, (lo, hi, ws)) in enumerate(afternoons):
+        for k, (day, (lo, hi, ws, _)) in enumerate(afternoons):
             if k == len(afternoons) - 1:  # leave room for the upload before logout
-                delay = min(delay, (hi - lo) - int(2.5 * 3600))
-                hi -= delay
+                hi -= UPLOAD_DELAY[0]
             hours = (hi - lo) / 3600
-            n = min(rng.randint(*PER_DAY), int(hours * RATE[1] / 1.15), len(mothers))
-            rate = min(RATE[1], max(rng.uniform(*RATE), n / hours * 1.15))
+            rate = rng.uniform(*RATE)
+            n = min(rng.randint(*PER_DAY), int(hours * rate / 1.1), len(mothers))
+            if n < PER_DAY[0]:  # too slow for a day's quota in this afternoon: faster
+                n = min(PER_DAY[0], len(mothers))
+                rate = n / hours * 1.1
             fresh = [p for p in mothers if p not in taken]
             victims = rng.sample(fresh if len(fresh) >= n else mothers, n)
             acct = staff.account_on(day)
@@ -134,7 +142,10 @@ class Planner(NetPlanner):
                 "patients": per_day[-1], "max_per_hour": peaks[-1],
             })
         last = rows[-1][0]
-        ws = afternoons[-1][1][2]
+        _, _, ws, logout = afternoons[-1][1]
+        # the upload, some time after the last record and a quarter of an hour before logout
+        delay = rng.randint(UPLOAD_DELAY[0],
+                            max(UPLOAD_DELAY[0], min(UPLOAD_DELAY[1], logout - 900 - last)))
         total = rng.randint(*UPLOAD_BYTES)
         parts = rng.randint(1, 3)
         cuts = sorted(rng.sample(range(1, 100), parts - 1))
