@@ -6,8 +6,7 @@ only when every injected incident of the simulation was caught.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +16,16 @@ from rich.table import Table
 from rich.text import Text
 
 from alerting.sqlite_store import SQLiteAlertStore
-from alerting.store import AlertQuery, alert_user
+from alerting.store import AlertQuery
 from phiwatch.config import Config, SourceConfig, load_config
+from phiwatch.groundtruth import about, match_ground_truth
 from phiwatch.progress import byte_progress
 from phiwatch.render.alerts import alert_blocks
 from phiwatch.replay import replay
 from phiwatch.text import printable
-from rules.alert import Alert
 from sensors.context import ContextConfig
 from simulator import HospitalSpec, SimulationResult, simulate
 from simulator.spec import INCIDENT_KINDS
-
-
-@dataclass
-class Match:
-    incident: dict[str, Any]
-    alerts: list[Alert]
-
 
 #: What the demo injects: every HIS kind but the slow harvest, which a baseline can only
 #: tell from a week of the user's and their peers' history (``bench/detection_quality.py``
@@ -50,31 +42,6 @@ def simulate_with_progress(
         spec = spec.model_copy(update={"incident_kinds": kinds})
     with console.status(f"simulating {days} day(s) of a {preset} hospital…"):
         return simulate(spec, out_dir, days=days, seed=seed, start=start)
-
-
-def match_ground_truth(incidents: list[dict[str, Any]], alerts: list[Alert]) -> list[Match]:
-    """Each injected incident with the alerts that caught it: alerts of a rule the
-    incident expects that are ``about`` it."""
-    matches = []
-    for inc in incidents:
-        expected = set(inc.get("expected_rules", []))
-        matches.append(Match(inc, [a for a in alerts
-                                   if a.rule_id in expected and about(a, inc)]))
-    return matches
-
-
-def about(alert: Alert, incident: dict[str, Any]) -> bool:
-    """Whether ``alert`` concerns ``incident``: its window overlaps the incident's time and
-    it names the incident's user, or — network alerts name no user — its address."""
-    start = datetime.fromisoformat(incident["start"])
-    end = datetime.fromisoformat(incident["end"])
-    if not (alert.window_start <= end and alert.window_end >= start):
-        return False
-    user = incident.get("user.id")
-    if user is not None and alert_user(alert) == user:
-        return True
-    ip = incident.get("source.ip")
-    return ip is not None and alert.context.get("source.ip") == ip
 
 
 #: The context files ``phiwatch simulate`` writes, by ``context:`` key.

@@ -1,5 +1,11 @@
 """Hospital simulator: realistic, deterministic HIS access logs with labelled leaks.
 
+Two hospitals (profiles, :mod:`simulator.profiles`) with nothing in common but the
+machinery: the default ``maternity`` one (English role words, ``san-a``-style department
+codes, ``day``/``evening``/``night``/``oncall24``) and a ``general`` hospital
+(``HospitalSpec.small("general")``: Vietnamese titles, department abbreviations, its own
+rotas, an antenatal clinic, staff in two departments). Rules must work on both.
+
 ``simulate(HospitalSpec.small(), out_dir, days=1, seed=7)`` writes:
 
 - ``his/access-YYYY-MM-DD.log``: canonical HIS JSON lines (README, "Event fields"), one file
@@ -19,24 +25,34 @@
   national_id``): a staff member who is also a patient has the same ``national_id`` on
   both rows — the link for "a user opening their own record" (never the name: about 38 %
   of Vietnamese are Nguyễn); newborns have none;
-- ``workstations.csv`` (``host_name, ip, department, building``: the address plan in
-  :mod:`simulator.departments`, which a network simulator must reuse) and
-  ``networks.csv`` (``cidr, name``: the hospital's own address ranges);
+- ``workstations.csv`` (``host_name, ip, department, building``: the profile's address
+  plan, :class:`simulator.netplan.Site`, which the network simulator reuses),
+  ``networks.csv`` (``cidr, name``: the hospital's own address ranges) and
+  ``assignments.csv`` (``user_id, department``: the departments an account may choose at
+  login; two for staff who work in two, whose log shows the one of the day);
+- ``hospital.yaml``: what the hospital's IT team knows — each roster shift word's hours,
+  the maternity, postpartum, neonatal, antenatal and service departments, the networks
+  (:mod:`.hospitalfile`);
 - ``ground_truth.json``: ``{"generator", "organization.id", "organization.name",
   "timezone", "seed", "start", "days", "events", "incidents": [...]}``; each incident has
-  ``id, kind, description, user.id, user.name, source.ip, host.name, start, end`` (ISO 8601
-  with offset; first and last event of the incident), ``patients`` (distinct patients
+  ``id, kind, description, user.id, user.name, user.role, user.department, source.ip,
+  host.name, start, end`` (ISO 8601 with offset; first and last event of the incident),
+  ``patients`` (distinct patients
   touched, or records exported), ``events``, ``counts`` (``events``, ``patients`` and
-  kind-specific numbers such as ``failed_logins``) and ``expected_rules`` (Sigma rule ids).
+  kind-specific numbers such as ``failed_logins``); never a detection rule's id (which
+  rules should catch which kind is ``phiwatch.groundtruth``'s business).
   Kinds: the four of :mod:`.incidents` that fixed thresholds catch, and the eleven of
   :mod:`.patterns` that need context, baselines or sequences. ``HospitalSpec.small()``
-  injects the four only (``phiwatch demo`` fails on a missed incident); ``large`` all;
+  injects the four only (``phiwatch demo`` fails on a missed incident); ``large`` and
+  both general presets all;
 - with ``pcap=True`` (the default): ``net/capture-YYYY-MM-DD.pcap`` per day, the traffic of
   the same hospital day (workstations talk only while the HIS log has them in use) with
-  four labelled network incidents, ``lookup_then_upload`` among them (HIS lookups, then
-  an upload from the same workstation), and ``net/network.yaml``, the ``network:``
+  five labelled network incidents, ``lookup_then_upload`` among them (HIS lookups, then
+  an upload from the same workstation) and ``ward_harvest_upload`` (another ward's
+  mothers opened slowly over several afternoons, then a modest upload; :mod:`.wardharvest`;
+  not in ``small()``, whose demo runs one day), and ``net/network.yaml``, the ``network:``
   section describing it (:mod:`.nettraffic`, :mod:`.netincidents`, :mod:`.netplan`);
-  ``networks.csv`` lists the servers' ``10.10.1.0/24`` too, with or without a capture.
+  ``networks.csv`` lists the servers' range too, with or without a capture.
 
 Normal-traffic bounds. Detection thresholds rest on these; they hold for every user
 outside the injected incidents, for any preset and ``activity``, and the tests check them:
@@ -64,12 +80,22 @@ outside the injected incidents, for any preset and ``activity``, and the tests c
   over a week of ``large``, tested below 40); maternity nurses and midwives at most
   about 21 distinct patients an hour (tested below 30);
 - activity happens in the user's shift (``day`` 07–16, ``evening`` 14–22, ``night`` 19–07,
-  ``oncall24`` 07–07), from a quarter of an hour before its start to at most 70 minutes
-  after its end (late logout, overtime).
+  ``oncall24`` 07–07; the general hospital's hours are in its ``hospital.yaml``), from a
+  quarter of an hour before its start to at most 70 minutes after its end (late logout,
+  overtime).
+
+The general hospital keeps every bound above (tested on its normal traffic too), and its
+roles differ in volume as a real one's do: ward nurses and midwives work from a caseload
+(a median of about a dozen distinct patients a day, at most about 30), the antenatal
+clinic's receptionists register 150–180 mothers a day each (``large``), laboratory
+technicians open 300 and more, and staff who work in two departments show the one of
+the day.
 
 Sizes: ``small`` (246 accounts) writes about 73,000 events for a weekday; ``large`` (1,506
 accounts) 310,000–325,000 on weekdays and 240,000–275,000 at weekends, 300,000 a day
-averaged over a week; a week of it is written in about 12 seconds. Busy normal staff: an
+averaged over a week; a week of it is written in about 12 seconds. The general hospital:
+``small`` 215 accounts, about 43,000 events a weekday; ``large`` 639 accounts, about
+128,000 on a weekday and 103,000 a day averaged over a week. Busy normal staff: an
 emergency doctor's day shift has about 200 views, a laboratory technician's about 500
 views and 400 result updates.
 """

@@ -1,12 +1,12 @@
 """Patients and encounters: who is in which department when.
 
-Flows, per day: outpatient visits (weekdays, half on Saturday), emergency arrivals around
-the clock (some admitted to internal medicine), medical admissions, and births: the
-mother labours in Sản A or Sản B, moves to Hậu sản (postpartum) after delivery and goes
-home after two to five days; each newborn is registered at birth ("Con bà <mother>"),
-rooms in with the mother or, one in five, goes to Sơ sinh (neonatal). Encounters start
-``history_days`` before the period so that staff have recent patients to look back at
-and a harvester has hundreds of recent mothers to collect.
+The profile's flows (:class:`~simulator.profile.Visit`, :class:`~simulator.profile.Birth`)
+say who arrives where, per day: outpatient and antenatal visits, emergency arrivals
+around the clock (some admitted onward), admissions, births — the mother labours, moves to
+the postpartum ward after delivery and goes home after a few days; each newborn is
+registered at birth ("Con bà <mother>"), rooms in with the mother or goes to the neonatal
+ward. Encounters start ``history_days`` before the period so that staff have recent
+patients to look back at and a harvester has hundreds of recent mothers to collect.
 
 Patient ids are ``BN<year><six digits>``, issued in registration order; returning
 patients carry ids from earlier years.
@@ -19,20 +19,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from simulator.clock import Clock
-from simulator.departments import CLINICAL
 from simulator.names import NameGenerator
+from simulator.profile import Birth, Profile, Visit, pick
 from simulator.spec import HospitalSpec
 
-_OP_HOURS = (6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
-_OP_WEIGHTS = (3, 10, 10, 9, 8, 6, 2, 5, 5, 4, 2)
-_ED_WEIGHTS = (2, 2, 1, 1, 1, 2, 3, 4, 5, 6, 6, 5, 4, 4, 4, 5, 5, 6, 6, 6, 5, 4, 3, 3)
 _FLAG_REASONS = ("public_figure", "staff_member", "protection_order", "confidential_adoption",
                  "police_case")
 _FLAG_WEIGHTS = (3, 3, 2, 1, 1)
-#: Encounters the reception desk registers, and those billing settles at the end.
-_REGISTERED_AT_ARRIVAL = frozenset({"kham-benh", "cap-cuu", "san-a", "san-b", "noi"})
-_BILLED_AT_DISCHARGE = frozenset({"kham-benh", "cap-cuu", "hau-san", "so-sinh", "noi"})
-_IMAGING = ("cap-cuu", "kham-benh", "san-a", "san-b", "noi", "so-sinh")
 
 
 @dataclass(slots=True)
@@ -56,9 +49,10 @@ class Encounter:
 class Census:
     """Every patient and encounter, with hour-bucketed pools for the traffic model."""
 
-    def __init__(self, spec: HospitalSpec, clock: Clock, rng: random.Random,
+    def __init__(self, spec: HospitalSpec, profile: Profile, clock: Clock, rng: random.Random,
                  staff_women: list[str]) -> None:
         self.spec = spec
+        self.profile = profile
         self.clock = clock
         self._rng = rng
         self._names = NameGenerator(rng)
@@ -72,7 +66,10 @@ class Census:
         self._returning: list[str] = []
         self._delivered: set[str] = set()
         self._daily_new = max(1, int(spec.outpatients_per_day * 0.55 + spec.emergency_per_day * 0.7
-                                     + spec.births_per_day * 1.6 + spec.medical_admissions_per_day))
+                                     + spec.births_per_day * 1.6 + spec.medical_admissions_per_day
+                                     + spec.antenatal_per_day * 0.25
+                                     + spec.surgical_admissions_per_day
+                                     + spec.paediatric_admissions_per_day))
         first = clock.first - timedelta(days=spec.history_days)
         for i in range(spec.history_days + clock.days):
             self._day(first + timedelta(days=i))
@@ -127,60 +124,84 @@ class Census:
     def _day(self, day: date) -> None:
         rng, spec, clock = self._rng, self.spec, self.clock
         weekday = day.weekday()
-        op_factor = 1.0 if weekday < 5 else 0.5 if weekday == 5 else 0.0
-        arrivals: list[tuple[int, str]] = []
+        flows = self.profile.flows
+        arrivals: list[tuple[int, str, int]] = []
 
         def count(base: float) -> int:
             return max(0, round(base * rng.uniform(0.88, 1.12)))
 
-        for _ in range(count(spec.outpatients_per_day * op_factor)):
-            h = rng.choices(_OP_HOURS, _OP_WEIGHTS)[0]
-            arrivals.append((clock.at(day, h * 60 + rng.random() * 60), "op"))
-        for _ in range(count(spec.emergency_per_day)):
-            h = rng.choices(range(24), _ED_WEIGHTS)[0]
-            arrivals.append((clock.at(day, h * 60 + rng.random() * 60), "ed"))
-        for _ in range(count(spec.births_per_day)):
-            arrivals.append((clock.at(day, rng.random() * 1440), "birth"))
-        for _ in range(count(spec.medical_admissions_per_day * (1.0 if weekday < 6 else 0.4))):
-            arrivals.append((clock.at(day, 480 + rng.random() * 480), "med"))
-        arrivals.sort()
-        for t, kind in arrivals:
-            if kind == "op":
-                p = self._patient(day, rng.random() < 0.75, (16, 80), 0.45)
-                self._add(p.id, "kham-benh", t, t + rng.randint(40 * 60, 240 * 60))
-            elif kind == "ed":
-                p = self._patient(day, rng.random() < 0.6, (1, 90), 0.3)
-                end = t + rng.randint(60 * 60, 360 * 60)
-                self._add(p.id, "cap-cuu", t, end)
-                if rng.random() < 0.12:
-                    self._add(p.id, "noi", end, self._discharge(end + rng.randint(2, 8) * 86400))
-            elif kind == "med":
-                p = self._patient(day, rng.random() < 0.55, (30, 90), 0.5)
-                self._add(p.id, "noi", t, self._discharge(t + rng.randint(2, 8) * 86400))
+        for i, flow in enumerate(flows):
+            base = getattr(spec, flow.per_day)
+            if isinstance(flow, Birth):
+                n = count(base)
             else:
-                self._birth(day, t)
+                n = count(base * flow.scale * flow.weekdays[weekday])
+            for _ in range(n):
+                if isinstance(flow, Visit) and flow.hours:
+                    h = rng.choices(flow.hours, flow.weights)[0]
+                    minutes = h * 60 + rng.random() * 60
+                elif isinstance(flow, Visit):
+                    lo, hi = flow.window
+                    minutes = lo + rng.random() * (hi - lo)
+                else:
+                    minutes = rng.random() * 1440
+                arrivals.append((clock.at(day, minutes), flow.label, i))
+        arrivals.sort()
+        for t, _, i in arrivals:
+            flow = flows[i]
+            if isinstance(flow, Birth):
+                self._birth(day, t, flow)
+            else:
+                self._visit(day, t, flow)
 
-    def _birth(self, day: date, t: int) -> None:
+    def _visit(self, day: date, t: int, flow: Visit) -> None:
+        rng = self._rng
+        p = self._patient(day, rng.random() < flow.female, flow.age, flow.returning)
+        dept = pick(rng, flow.to)
+        end = t + rng.randint(*flow.stay) * flow.unit
+        if flow.unit >= 86400:
+            end = self._discharge(end)
+        self._add(p.id, dept, t, end)
+        if flow.theatre and rng.random() < flow.theatre:
+            self._operation(p.id, flow.theatre_in, t + rng.randint(1, 20) * 3600)
+        if flow.onward and rng.random() < flow.onward:
+            if flow.children and (day - p.birth).days // 365 < 16:
+                ward = flow.children
+            else:
+                ward = pick(rng, flow.wards)
+            self._add(p.id, ward, end, self._discharge(end + rng.randint(2, 8) * 86400))
+
+    def _operation(self, pid: str, theatre: str, t: int) -> None:
+        """An operation at about ``t``: an encounter in the theatre of 45 minutes to
+        three hours."""
+        start = t + self._rng.randint(0, 3600)
+        self._add(pid, theatre, start, start + self._rng.randint(45 * 60, 180 * 60))
+
+    def _birth(self, day: date, t: int, flow: Birth) -> None:
         rng = self._rng
         mother = self._patient(day, True, (18, 42), 0.6)
         if mother.id in self._delivered:  # nobody gives birth twice within the period
             mother = self._register(day, True, (18, 42))
         self._delivered.add(mother.id)
         delivery = t + rng.randint(4 * 3600, 30 * 3600)
-        self._add(mother.id, rng.choice(("san-a", "san-b")), t, delivery)
+        labour = flow.labour[0] if len(flow.labour) == 1 else rng.choice(flow.labour)
+        self._add(mother.id, labour, t, delivery)
         home = self._discharge(delivery + rng.randint(2, 5) * 86400)
-        self._add(mother.id, "hau-san", delivery, home)
+        if flow.caesarean and rng.random() < flow.caesarean:
+            self._operation(mother.id, flow.theatre, delivery - 3600)
+            home = max(home, self._discharge(delivery + rng.randint(3, 5) * 86400))
+        self._add(mother.id, flow.postpartum, delivery, home)
         self.mothers.append((t, mother.id))
         born_on = self.clock.day_of(delivery)
         for _ in range(2 if rng.random() < 0.015 else 1):
             baby = self._register(born_on, rng.random() < 0.49, (0, 0),
                                   name=f"Con bà {mother.name}", mother=mother.id)
             baby.birth = born_on
-            if rng.random() < 0.2:
-                self._add(baby.id, "so-sinh", delivery,
+            if rng.random() < flow.neonatal_share:
+                self._add(baby.id, flow.neonatal, delivery,
                           self._discharge(delivery + rng.randint(2, 10) * 86400))
             else:
-                self._add(baby.id, "hau-san", delivery, home)
+                self._add(baby.id, flow.postpartum, delivery, home)
 
     def _discharge(self, t: int) -> int:
         """Wards send patients home in the morning round: 08:30–11:30 on the day of ``t``."""
@@ -208,37 +229,47 @@ class Census:
     # -- pools ------------------------------------------------------------------------------
 
     def _index(self) -> None:
-        c = self.clock
+        c, prof = self.clock, self.profile
+        clinical = prof.clinical
         self.active: dict[str, list[list[str]]] = {
-            d: [[] for _ in range(c.hours)] for d in CLINICAL
+            d: [[] for _ in range(c.hours)] for d in clinical
         }
-        self.arrivals: list[list[str]] = [[] for _ in range(c.hours)]
+        #: reception desk → hour → patients it registers arriving then
+        self.arrivals: dict[str, list[list[str]]] = {
+            d: [[] for _ in range(c.hours)] for d in sorted(
+                {dep.registered_by for dep in prof.departments.values() if dep.registered_by})
+        }
         self.discharges: list[list[str]] = [[] for _ in range(c.hours)]
+        registered = {d: dep.registered_by for d, dep in prof.departments.items()}
+        billed = {d for d, dep in prof.departments.items() if dep.billed}
         for e in self.encounters:
             if e.end < c.t0 or e.start >= c.end:
                 continue
             buckets = self.active[e.department]
             for h in range(c.hour_index(e.start), c.hour_index(e.end) + 1):
                 buckets[h].append(e.patient)
-            if e.start >= c.t0 and e.department in _REGISTERED_AT_ARRIVAL:
-                self.arrivals[c.hour_index(e.start)].append(e.patient)
-            if e.end < c.end and e.department in _BILLED_AT_DISCHARGE:
+            desk = registered[e.department]
+            if e.start >= c.t0 and desk:
+                self.arrivals[desk][c.hour_index(e.start)].append(e.patient)
+            if e.end < c.end and e.department in billed:
                 self.discharges[c.hour_index(e.end)].append(e.patient)
         self._merged: dict[tuple[str, int], list[str]] = {}
 
     def pool(self, name: str, hour: int) -> list[str]:
-        """Patients a user can be working on in ``hour``: a department's, or a merged pool."""
+        """Patients a user can be working on in ``hour``: a department's, those a desk
+        registers (``arrivals:<desk>``), or a merged pool (``imaging``, ``all``)."""
         hour = min(hour, self.clock.hours - 1)  # a night shift running past the period
         if name in self.active:
             return self.active[name][hour]
-        if name == "arrivals":
-            return self.arrivals[hour]
+        if name.startswith("arrivals:"):
+            desk = self.arrivals.get(name[9:])
+            return desk[hour] if desk is not None else []
         if name == "discharges":
-            return self.discharges[hour] or self.arrivals[hour]
+            return self.discharges[hour] or self.arrivals[self.profile.front_desk][hour]
         key = (name, hour)
         merged = self._merged.get(key)
         if merged is None:
-            depts = _IMAGING if name == "imaging" else CLINICAL
+            depts = self.profile.imaging if name == "imaging" else self.profile.clinical
             merged = self._merged[key] = [p for d in depts for p in self.active[d][hour]]
         return merged
 

@@ -1,10 +1,11 @@
 """The hospital's people and machines: staff accounts, rotas, transfers, workstations.
 
-Shift windows (local time): ``day`` 07–16, ``evening`` 14–22, ``night`` 19–07 the next
-morning, ``oncall24`` 07–07 (a doctor on 24-hour call every fourth day, off the day
-after, on day shifts on other weekdays). Office departments (outpatient clinic, billing,
-IT, partners) work Monday to Friday and every other Saturday; wards, emergency and the
-services work a five-in-seven rota; night staff work every other night.
+Who works when is the profile's (:meth:`simulator.profile.Profile.on_duty`): each roster
+shift word has a rota and the windows it works. A few staff move to another department
+in the middle of the period; in some profiles some work in two departments (an
+anaesthetist in theatre and intensive care), and on the days they work in the second
+one the HIS shows that department for them — the department they chose at login — and
+they open its patients at its workstations.
 """
 
 from __future__ import annotations
@@ -14,50 +15,11 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from simulator.departments import (
-    DEPARTMENTS,
-    MAX_WORKSTATIONS,
-    Kind,
-    Workstation,
-    vpn_endpoint,
-    workstation,
-)
+from simulator.departments import MAX_WORKSTATIONS, Kind, Workstation
 from simulator.names import NameGenerator
+from simulator.profile import Job, Profile
+from simulator.profiles import profile
 from simulator.spec import HospitalSpec
-
-#: Shift → (start, end) in minutes after the local midnight of the day the shift starts.
-SHIFT_WINDOWS: dict[str, tuple[int, int]] = {
-    "day": (7 * 60, 16 * 60),
-    "evening": (14 * 60, 22 * 60),
-    "night": (19 * 60, 31 * 60),
-    "oncall24": (7 * 60, 31 * 60),
-}
-
-_OFFICE_KINDS = frozenset({Kind.OUTPATIENT, Kind.BILLING, Kind.IT, Kind.PARTNER})
-
-#: (department kind, role) → shift mix; anything not listed works days.
-_SHIFT_MIX: dict[tuple[Kind, str], dict[str, float]] = {
-    (Kind.EMERGENCY, "doctor"): {"oncall24": 0.4, "day": 0.3, "night": 0.3},
-    (Kind.EMERGENCY, "nurse"): {"day": 0.4, "evening": 0.25, "night": 0.35},
-    (Kind.WARD, "doctor"): {"day": 0.7, "oncall24": 0.3},
-    (Kind.WARD, "nurse"): {"day": 0.5, "evening": 0.2, "night": 0.3},
-    (Kind.WARD, "midwife"): {"day": 0.5, "evening": 0.2, "night": 0.3},
-    (Kind.LAB, "lab_tech"): {"day": 0.55, "evening": 0.2, "night": 0.25},
-    (Kind.RADIOLOGY, "radiographer"): {"day": 0.6, "evening": 0.2, "night": 0.2},
-    (Kind.RADIOLOGY, "doctor"): {"day": 0.75, "oncall24": 0.25},
-    (Kind.PHARMACY, "pharmacist"): {"day": 0.6, "evening": 0.25, "night": 0.15},
-    (Kind.BILLING, "billing_clerk"): {"day": 0.8, "evening": 0.2},
-    (Kind.RECEPTION, "receptionist"): {"day": 0.6, "evening": 0.2, "night": 0.2},
-}
-
-_FEMALE_SHARE: dict[str, float] = {
-    "doctor": 0.6, "nurse": 0.88, "midwife": 1.0, "lab_tech": 0.7, "radiographer": 0.45,
-    "pharmacist": 0.7, "billing_clerk": 0.75, "receptionist": 0.8, "it_admin": 0.2,
-    "vendor": 0.4,
-}
-
-HIS_VENDOR = "Công ty CP Giải pháp Phần mềm Y tế Hòa Bình"
-SPONSOR = "Công ty TNHH Dinh dưỡng Mẹ và Bé Sao Mai"
 
 
 @dataclass(eq=False, slots=True)
@@ -79,8 +41,10 @@ class Staff:
     full_name: str
     female: bool
     role: str
+    job: Job
     department: str  # as on the roster, i.e. at the end of the period
     shift: str
+    profile: Profile
     vendor: str = ""
     status: str = "active"
     end_date: date | None = None  # last working day (left staff) or contract end (vendors)
@@ -88,16 +52,21 @@ class Staff:
     home: int = 1  # usual workstation number in the department
     previous_department: str | None = None
     moved_on: date | None = None
+    #: a second department worked in, one duty day in ``every``
+    secondary: str | None = None
+    every: int = 0
     accounts: dict[str, Account] = field(default_factory=dict)
 
     @property
     def remote(self) -> bool:
         """HIS vendor support works over the VPN."""
-        return self.vendor == HIS_VENDOR
+        return self.vendor == self.profile.his_vendor
 
     def department_on(self, day: date) -> str:
         if self.moved_on is not None and self.previous_department and day < self.moved_on:
             return self.previous_department
+        if self.secondary and (day.toordinal() + self.phase) % self.every == 1:
+            return self.secondary
         return self.department
 
     def account_on(self, day: date) -> Account:
@@ -108,20 +77,10 @@ class Staff:
         return acct
 
     def on_duty(self, day: date) -> str | None:
-        """The shift this person starts on ``day``, or None when off."""
+        """The shift window this person starts on ``day``, or None when off."""
         if self.status != "active" and self.end_date is not None and day > self.end_date:
             return None
-        o = day.toordinal() + self.phase
-        weekday = day.weekday()
-        if self.shift == "night":
-            return "night" if o % 2 == 0 else None
-        if self.shift == "oncall24":
-            if o % 4 == 0:
-                return "oncall24"
-            return "day" if o % 4 != 1 and weekday < 5 else None
-        if self.shift == "day" and DEPARTMENTS[self.department_on(day)].kind in _OFFICE_KINDS:
-            return "day" if weekday < 5 or (weekday == 5 and o % 2 == 0) else None
-        return self.shift if o % 7 < 5 else None
+        return self.profile.on_duty(self.shift, day, self.phase, self.department_on(day))
 
 
 class Hospital:
@@ -129,6 +88,7 @@ class Hospital:
 
     def __init__(self, spec: HospitalSpec, rng: random.Random, first: date, days: int) -> None:
         self.spec = spec
+        self.profile = profile(spec.profile)
         self.first = first
         self.days = days
         self.staff: list[Staff] = []
@@ -139,27 +99,35 @@ class Hospital:
         self._build_workstations()
         self._departures(rng)
         self._transfers(rng)
+        self._floaters(rng)
 
     def _build_staff(self, rng: random.Random, names: NameGenerator) -> None:
-        numbers = iter(rng.sample(range(1000, 99999), self.spec.staff_count))
+        prof = self.profile
+        (prefix, width), (vprefix, vwidth) = prof.staff_ids, prof.vendor_ids
+        numbers = iter(rng.sample(range(10 ** (width - 2), 10 ** width - 1),
+                                  self.spec.staff_count))
         vendor_numbers = iter(range(1, 1000))
         for dept_code, roles in self.spec.staff.items():
-            kind = DEPARTMENTS[dept_code].kind
+            kind = prof.kind(dept_code)
             for role, count in roles.items():
-                shifts = _exact_mix(_SHIFT_MIX.get((kind, role), {"day": 1.0}), count, rng)
+                job = prof.job(role)
+                mix = prof.shift_mix.get((kind, job), {prof.office: 1.0})
+                shifts = _exact_mix(mix, count, rng)
                 for k in range(count):
-                    female = rng.random() < _FEMALE_SHARE[role]
+                    female = rng.random() < prof.female_share[role]
                     vendor = ""
-                    if role == "vendor":
-                        uid = f"dt{next(vendor_numbers):04d}"
-                        vendor = SPONSOR if k % 3 == 2 else HIS_VENDOR
+                    if job == Job.VENDOR:
+                        uid = f"{vprefix}{next(vendor_numbers):0{vwidth}d}"
+                        vendor = prof.sponsor if k % prof.sponsor_every == \
+                            prof.sponsor_every - 1 else prof.his_vendor
                     else:
-                        uid = f"nv{next(numbers):05d}"
+                        uid = f"{prefix}{next(numbers):0{width}d}"
                     self.staff.append(
                         Staff(
                             index=len(self.staff), user_id=uid,
                             full_name=names.full_name(female), female=female, role=role,
-                            department=dept_code, shift=shifts[k], vendor=vendor,
+                            job=job, department=dept_code, shift=shifts[k], profile=prof,
+                            vendor=vendor,
                             phase=rng.randrange(28), home=1 + k // 3,
                             end_date=(self.first + timedelta(days=rng.randrange(60, 400))
                                       if vendor else None),
@@ -170,18 +138,21 @@ class Hospital:
         per_dept: dict[str, int] = {}
         for s in self.staff:
             per_dept[s.department] = per_dept.get(s.department, 0) + 1
-        for dept in DEPARTMENTS:
+        for dept in self.profile.departments:
             n = min(MAX_WORKSTATIONS, max(2, math.ceil(per_dept.get(dept, 0) / 3)))
-            self.workstations[dept] = [workstation(dept, i) for i in range(1, n + 1)]
+            self.workstations[dept] = [self.profile.workstation(dept, i)
+                                       for i in range(1, n + 1)]
         remote = [s for s in self.staff if s.remote]
         for i, s in enumerate(remote):
             s.home = i + 1  # one VPN address per support engineer
-        self.vpn = [vpn_endpoint(i) for i in range(1, min(MAX_WORKSTATIONS, len(remote)) + 1)]
+        self.vpn = [self.profile.site.vpn_endpoint(i)
+                    for i in range(1, min(MAX_WORKSTATIONS, len(remote)) + 1)]
 
     def _departures(self, rng: random.Random) -> None:
         """Accounts of people who left: some before the period, some during it."""
-        pool = [s for s in self.staff if s.role in ("doctor", "nurse", "midwife", "lab_tech",
-                                                     "receptionist", "billing_clerk")]
+        leavers = (Job.DOCTOR, Job.NURSE, Job.MIDWIFE, Job.RECEPTIONIST, Job.CASHIER)
+        pool = [s for s in self.staff if s.job in leavers
+                or (s.job == Job.TECHNICIAN and self.profile.kind(s.department) == Kind.LAB)]
         for i, s in enumerate(rng.sample(pool, min(len(pool), self.spec.departed_staff))):
             s.status = "inactive"
             if i % 2 == 1 and self.days > 1:
@@ -191,9 +162,9 @@ class Hospital:
 
     def _transfers(self, rng: random.Random) -> None:
         """A few clinical staff move wards in the middle of the period."""
-        clinical = [d for d, dep in DEPARTMENTS.items() if dep.kind in (Kind.WARD, Kind.EMERGENCY)]
+        clinical = self.profile.codes(Kind.EMERGENCY, Kind.WARD)
         pool = [s for s in self.staff if s.status == "active" and s.department in clinical
-                and s.role in ("nurse", "midwife", "doctor")]
+                and s.job in (Job.NURSE, Job.MIDWIFE, Job.DOCTOR)]
         moved_on = self.first + timedelta(days=max(1, self.days // 2) if self.days > 1 else 0)
         for s in rng.sample(pool, min(len(pool), self.spec.department_changes)):
             targets = [d for d in clinical if d != s.department
@@ -203,6 +174,14 @@ class Hospital:
             s.previous_department = s.department
             s.department = rng.choice(targets)
             s.moved_on = moved_on
+
+    def _floaters(self, rng: random.Random) -> None:
+        """Staff who also work in a second department (the profile's ``floaters``)."""
+        for f in self.profile.floaters:
+            pool = [s for s in self.staff if s.department == f.department and s.job == f.job
+                    and s.status == "active" and s.moved_on is None and s.secondary is None]
+            for s in rng.sample(pool, round(len(pool) * f.share)):
+                s.secondary, s.every = f.secondary, f.every
 
     def workstation_for(self, staff: Staff, day: date, rng: random.Random) -> Workstation:
         """Where ``staff`` logs in on ``day``: usually their own desk, sometimes another."""

@@ -12,7 +12,9 @@ at a time when it would happen:
 - ``brute_force``: 20–40 failed logins on an off-duty obstetrician's account within five
   minutes from one VPN address, then a success and a dozen or two record views.
 
-``expected_rules`` are the ids of the shipped Sigma rules that should catch each one.
+The ground truth names each incident's ``kind`` and its facts, never a detection rule: a
+data generator must not know the rules it is used to judge (``phiwatch.groundtruth`` maps
+kinds to the rules expected to catch them).
 """
 
 from __future__ import annotations
@@ -25,14 +27,11 @@ from typing import Any, TypeVar
 
 from simulator.census import Census
 from simulator.clock import Clock
-from simulator.departments import MATERNITY, Workstation, vpn_endpoint
+from simulator.departments import Kind, Workstation
 from simulator.hospital import Hospital, Staff
+from simulator.profile import WARD_CARE, Job
 from simulator.traffic import Row, Traffic, search_size
 
-BULK_LOOKUP = "phiwatch-his-bulk-patient-lookup"
-MACHINE_SPEED = "phiwatch-his-machine-speed-viewing"
-BULK_EXPORT = "phiwatch-his-bulk-export"
-FAILED_LOGINS = "phiwatch-his-failed-login-burst"
 #: The kinds the shipped fixed-threshold rules catch (the demo's four).
 CLASSIC_KINDS: tuple[str, ...] = ("bulk_harvest", "scripted_scraper", "bulk_export",
                                   "brute_force")
@@ -47,10 +46,11 @@ class Incident:
     staff: Staff
     workstation: Workstation
     patients: int
-    expected_rules: list[str]
     rows: list[Row] = field(default_factory=list)
     #: kind-specific numbers for the ground truth (failed logins, hours, seconds …)
     counts: dict[str, int] = field(default_factory=dict)
+    #: other kind-specific facts for the ground truth (target ward, days, …)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def start(self) -> int:
@@ -64,11 +64,13 @@ class Incident:
         return {
             "id": self.id, "kind": self.kind, "description": self.description,
             "user.id": self.staff.user_id, "user.name": self.staff.full_name,
+            "user.role": self.staff.role,
+            "user.department": self.staff.department_on(clock.day_of(self.start)),
             "source.ip": self.workstation.ip, "host.name": self.workstation.name,
             "start": clock.iso(self.start), "end": clock.iso(self.end),
             "patients": self.patients, "events": len(self.rows),
             "counts": {"events": len(self.rows), "patients": self.patients, **self.counts},
-            "expected_rules": self.expected_rules,
+            **self.facts,
         }
 
 
@@ -81,6 +83,7 @@ class Planner:
     def __init__(self, hospital: Hospital, census: Census, clock: Clock, traffic: Traffic,
                  rng: random.Random) -> None:
         self.hospital, self.census, self.clock, self.traffic = hospital, census, clock, traffic
+        self.profile = hospital.profile
         self.rng = rng
         self.used: set[str] = set()
         #: user id → windows in which that user's normal traffic is replaced by the incident
@@ -104,6 +107,10 @@ class Planner:
             kind = kinds[i % len(kinds)]
             day = self.clock.first + timedelta(days=(i * self.clock.days) // max(1, total))
             inc = makers[kind](day, i // len(kinds))
+            # nobody fits that day (office staff at a weekend): the next days, the earlier
+            for other in self._other_days(day) if inc is None else ():
+                if (inc := makers[kind](other, i // len(kinds))) is not None:
+                    break
             if inc is not None:
                 inc.id = f"inc-{numbered + len(out) + 1:03d}"
                 self.used.add(inc.staff.user_id)
@@ -112,12 +119,20 @@ class Planner:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _candidates(self, day: date, roles: tuple[str, ...], depts: tuple[str, ...],
+    def _other_days(self, day: date) -> list[date]:
+        """The period's days after ``day``, then those before it, nearest first."""
+        days = self.clock.period_days()
+        return [d for d in days if d > day] + [d for d in reversed(days) if d < day]
+
+    def _candidates(self, day: date, jobs: tuple[Job, ...], depts: tuple[str, ...],
                     shifts: tuple[str | None, ...]) -> list[Staff]:
+        """Active staff of ``jobs`` working in ``depts`` on ``day`` with a shift window in
+        ``shifts`` (None: off duty), shuffled; never one who moves or floats between
+        departments, nor one already in an incident."""
         found = [s for s in self.hospital.staff
-                 if s.role in roles and s.department_on(day) in depts and s.status == "active"
-                 and s.moved_on is None and s.user_id not in self.used
-                 and s.on_duty(day) in shifts]
+                 if s.job in jobs and s.department_on(day) in depts and s.status == "active"
+                 and s.moved_on is None and s.secondary is None
+                 and s.user_id not in self.used and s.on_duty(day) in shifts]
         self.rng.shuffle(found)
         return found
 
@@ -134,12 +149,13 @@ class Planner:
                 opened = None
         return sessions
 
-    def _within_session(self, day: date, roles: tuple[str, ...], depts: tuple[str, ...],
+    def _within_session(self, day: date, jobs: tuple[Job, ...], depts: tuple[str, ...],
                         length: int, lead: int) -> tuple[Staff, int, Workstation] | None:
         """Someone on a day shift, a start time and their workstation, so that ``length``
         seconds fit inside one of their sessions, ``lead`` seconds after login and ten
         minutes before logout. Their normal work pauses meanwhile."""
-        return self._fit(self._candidates(day, roles, depts, ("day",)), day, length, lead)
+        return self._fit(self._candidates(day, jobs, depts, (self.profile.day_window,)), day,
+                         length, lead)
 
     def _fit(self, candidates: list[Staff], day: date, length: int,
              lead: int) -> tuple[Staff, int, Workstation] | None:
@@ -159,11 +175,11 @@ class Planner:
 
     def _harvest(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        roles, depts = (("receptionist",), ("tiep-nhan",)) if round_ % 2 == 0 else (
-            ("nurse", "midwife"), ("hau-san",))
+        jobs, depts = ((Job.RECEPTIONIST,), (self.profile.front_desk,)) if round_ % 2 == 0 \
+            else (WARD_CARE, self.profile.postpartum)
         n = rng.randint(260, 400)
         mean_gap = rng.uniform(13.0, 18.0)
-        picked = self._within_session(day, roles, depts, int(n * mean_gap * 1.15), 3600)
+        picked = self._within_session(day, jobs, depts, int(n * mean_gap * 1.15), 3600)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -188,18 +204,20 @@ class Planner:
             f"{acct.department}) opened the registration and contact details of "
             f"{len(victims)} distinct recent maternity patients in {minutes} minutes from "
             f"{ws.name}, the pattern of the 2024 leak of new mothers' data.",
-            staff, ws, len(victims), [BULK_LOOKUP], rows)
+            staff, ws, len(victims), rows)
 
     def _export(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        picked = self._within_session(day, ("billing_clerk",), ("tai-chinh",), 120, 1800)
+        billing = self.profile.codes(Kind.BILLING)
+        picked = self._within_session(day, (Job.CASHIER,), billing, 120, 1800)
         if picked is None:
-            picked = self._within_session(day, ("doctor", "nurse"), MATERNITY, 120, 1800)
+            picked = self._within_session(day, (Job.DOCTOR, Job.NURSE), self.profile.maternity,
+                                          120, 1800)
         if picked is None:
             return None
         staff, t, ws = picked
         acct = staff.account_on(day)
-        module = "billing" if staff.role == "billing_clerk" else "emr"
+        module = "billing" if staff.job == Job.CASHIER else "emr"
         count = rng.randint(2000, 6000)
         rows: list[Row] = [
             (t, acct, "search", None, module, 50, ws),
@@ -210,12 +228,13 @@ class Planner:
             f"{staff.role.replace('_', ' ').capitalize()} {staff.user_id} ({staff.full_name}) "
             f"exported {count:,} patient records from the {module} module in one go on "
             f"{ws.name}.",
-            staff, ws, count, [BULK_EXPORT], rows)
+            staff, ws, count, rows)
 
     def _scraper(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
         pool = [s for s in self.hospital.staff if s.remote and s.user_id not in self.used]
-        pool = pool or self._candidates(day, ("it_admin",), ("cntt",), ("day", None))
+        pool = pool or self._candidates(day, (Job.IT,), self.profile.codes(Kind.IT),
+                                        (self.profile.day_window, None))
         if not pool:
             return None
         staff = rng.choice(pool)
@@ -241,17 +260,18 @@ class Planner:
             f"Vendor support account {staff.user_id} ({staff.vendor or staff.department}) "
             f"viewed {views} sequential patient ids from {first} at about {rate} a second for "
             f"{seconds // 60} minutes from {ws.name} ({ws.ip}) in the middle of the night.",
-            staff, ws, views, [MACHINE_SPEED, BULK_LOOKUP], rows)
+            staff, ws, views, rows)
 
     def _brute_force(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        victims = self._candidates(day, ("doctor",), MATERNITY, ("day", None))
-        victims = [s for s in victims if s.shift == "day"] or victims
+        victims = self._candidates(day, (Job.DOCTOR,), self.profile.maternity,
+                                   (self.profile.day_window, None))
+        victims = [s for s in victims if s.shift == self.profile.office] or victims
         if not victims:
             return None
         staff = victims[0]
         acct = staff.account_on(day)
-        ws = vpn_endpoint(200 + round_ % 40)
+        ws = self.profile.site.vpn_endpoint(200 + round_ % 40)
         t = self.clock.at(day, rng.uniform(21 * 60, 22 * 60 + 20))
         tries = rng.randint(20, 40)
         span = rng.randint(120, 280)
@@ -273,4 +293,4 @@ class Planner:
             f"{tries} failed logins on the account of off-duty doctor {staff.user_id} "
             f"({staff.full_name}, {acct.department}) within {span // 60} minutes from "
             f"{ws.ip}, then a successful login and {len(viewed)} patient record views.",
-            staff, ws, len(viewed), [FAILED_LOGINS], rows)
+            staff, ws, len(viewed), rows)

@@ -6,22 +6,19 @@ HIS incidents are the same with or without a capture. Each happens on a workstat
 someone is logged in on it (the capture shows no workstation that is not in use):
 
 - ``net_exfil_upload``: a workstation sends 60–90 MB to an unknown outside host in three
-  to six uploads within 15–45 minutes (each one short, as on a fast uplink) →
-  ``phiwatch-net-large-upload`` (50 MB an hour).
+  to six uploads within 15–45 minutes (each one short, as on a fast uplink): more than
+  any workstation sends outside in an hour of ordinary work.
 - ``dns_tunnel``: an iodine/dnscat-like client on a workstation sends 900–2,000 queries
   straight to the tunnel's name server, one or two a second for 15–25 minutes: every
   name new, a 52–63-character base32 label under one registered domain, NULL and TXT
-  types → the three DNS-tunnel rules (5 encoded names, 100 unique names, 10 NULL/TXT
-  queries in ten minutes: each exceeded many times over).
+  types (ordinary desks ask the internal resolver for a few hundred everyday names a day).
 - ``beaconing``: malware on a workstation opens a short TLS connection to one outside
   address every 60 s (±3 %, uniform) for three to five hours, a few hundred bytes each
-  way → ``phiwatch-net-beaconing`` (at least 20 connections between one pair whose
-  intervals stay within 10 % of their median; here within 3 %).
+  way (intervals within 3 % of each other; nothing ordinary is that regular).
 - ``lookup_then_upload``: the correlated case. A receptionist (or a postpartum nurse,
   or a cashier) opens the registration records of 150–300 distinct recent mothers in 35–55 minutes
   (bulk-harvest rows), and 5–25 minutes after the last one the same workstation uploads
-  60–150 MB to an unknown outside host → ``phiwatch-his-net-lookup-then-upload``, with
-  ``phiwatch-his-bulk-patient-lookup`` and ``phiwatch-net-large-upload``.
+  60–150 MB to an unknown outside host.
 
 Ground truth: the HIS incidents' fields, with ``user.id``/``user.name`` null for the
 network-only kinds (no packet names a user; ``logged_in.user.id``/``.name`` say who was
@@ -40,24 +37,22 @@ from datetime import date
 from typing import Any
 
 from simulator.clock import Clock
-from simulator.departments import MATERNITY, Workstation
+from simulator.departments import Kind, Workstation
 from simulator.hospital import Staff
-from simulator.incidents import BULK_LOOKUP, Incident
+from simulator.incidents import Incident
 from simulator.nettraffic import Network
 from simulator.packets import dns_answer, dns_query, txt
 from simulator.patterns import ContextPlanner
+from simulator.profile import WARD_CARE, Job
 from simulator.spec import NETWORK_INCIDENT_KINDS
 from simulator.traffic import Row
 
-LARGE_UPLOAD = "phiwatch-net-large-upload"
-TUNNEL_RULES = ["phiwatch-net-dns-tunnel-encoded-names", "phiwatch-net-dns-tunnel-unique-names",
-                "phiwatch-net-dns-tunnel-record-types"]
-BEACONING = "phiwatch-net-beaconing"
-LOOKUP_THEN_UPLOAD = "phiwatch-his-net-lookup-then-upload"
 _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
-_OFFICE = ("tai-chinh", "tiep-nhan", "kham-benh", "cntt")
-_ANY = ("cap-cuu", "kham-benh", "noi", "xet-nghiem", "duoc", "tai-chinh", "tiep-nhan", "cntt",
-        *MATERNITY)
+#: Where each network incident happens, by department kind.
+_OFFICE = (Kind.BILLING, Kind.RECEPTION, Kind.OUTPATIENT, Kind.IT)
+_TUNNEL = (Kind.IT, Kind.BILLING, Kind.LAB, Kind.PHARMACY)
+_ANY = (Kind.EMERGENCY, Kind.OUTPATIENT, Kind.WARD, Kind.LAB, Kind.PHARMACY, Kind.BILLING,
+        Kind.RECEPTION, Kind.IT)
 
 
 @dataclass
@@ -87,9 +82,9 @@ class NetIncident(Incident):
 
     def to_json(self, clock: Clock) -> dict[str, Any]:
         doc = super().to_json(clock)
-        rules = doc.pop("expected_rules")
         if self.network_only:
-            doc.update({"user.id": None, "user.name": None,
+            doc.update({"user.id": None, "user.name": None, "user.role": None,
+                        "user.department": None,
                         "logged_in.user.id": self.staff.user_id,
                         "logged_in.user.name": self.staff.full_name})
         doc["counts"]["bytes"] = self.bytes_sent
@@ -99,15 +94,16 @@ class NetIncident(Incident):
         if self.lookup_end:
             doc.update({"lookup.end": clock.iso(self.lookup_end),
                         "upload.start": clock.iso(int(self.upload_start))})
-        doc["expected_rules"] = rules
         return doc
 
 
-def _domain(rng: random.Random, words: tuple[str, ...], tlds: tuple[str, ...]) -> str:
+def outside_domain(rng: random.Random, words: tuple[str, ...], tlds: tuple[str, ...]) -> str:
+    """A made-up registered domain for an incident's outside host."""
     return f"{rng.choice(words)}{rng.randint(2, 99)}.{rng.choice(tlds)}"
 
 
-def _outside(rng: random.Random) -> str:
+def outside_address(rng: random.Random) -> str:
+    """A public address no ordinary traffic uses."""
     return f"{rng.choice((45, 103, 139, 149, 185, 194))}.{rng.randint(1, 254)}." \
            f"{rng.randint(0, 255)}.{rng.randint(2, 253)}"
 
@@ -134,9 +130,9 @@ class NetPlanner(ContextPlanner):
                         ) -> tuple[Staff, int, Workstation] | None:
         """Someone on a day shift in ``depts`` whose session holds ``length`` seconds;
         unlike an HIS incident, their work goes on meanwhile."""
-        roles = ("doctor", "nurse", "midwife", "lab_tech", "pharmacist", "billing_clerk",
-                 "receptionist", "it_admin")
-        picked = self._fit(self._candidates(day, roles, depts, ("day",)), day, length, 1800)
+        jobs = tuple(j for j in Job if j != Job.VENDOR)
+        picked = self._fit(self._candidates(day, jobs, depts, (self.profile.day_window,)), day,
+                           length, 1800)
         if picked is not None:
             self.suppress[picked[0].user_id].pop()
         return picked
@@ -144,7 +140,7 @@ class NetPlanner(ContextPlanner):
     def _exfil(self, day: date, round_: int) -> NetIncident | None:
         rng = self.rng
         minutes = rng.randint(15, 45)
-        picked = self._at_workstation(day, _OFFICE, minutes * 60 + 300)
+        picked = self._at_workstation(day, self.profile.codes(*_OFFICE), minutes * 60 + 300)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -154,20 +150,20 @@ class NetPlanner(ContextPlanner):
         sizes = [(b - a) * total // (parts * 100) for a, b in zip([0, *cuts], [*cuts, parts * 100],
                                                                    strict=True)]
         times = sorted(t + rng.uniform(0, minutes * 60) for _ in range(parts))
-        domain = _domain(rng, ("sync-drive", "cloudbox", "filestore", "up-load"),
+        domain = outside_domain(rng, ("sync-drive", "cloudbox", "filestore", "up-load"),
                          ("xyz", "top", "online"))
         return NetIncident(
             "", "net_exfil_upload",
             f"{ws.name} ({ws.ip}), where {staff.user_id} ({staff.full_name}) was logged in, "
             f"sent about {total // 1_000_000} MB in {parts} uploads within {minutes} minutes "
             f"to {domain}, an outside host the hospital does not use.",
-            staff, ws, 0, [LARGE_UPLOAD], domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=outside_address(rng),
             plan=list(zip(times, sizes, strict=True)), counts={"connections": parts})
 
     def _tunnel(self, day: date, round_: int) -> NetIncident | None:
         rng = self.rng
         minutes = rng.randint(15, 25)
-        picked = self._at_workstation(day, ("cntt", "tai-chinh", "xet-nghiem", "duoc"),
+        picked = self._at_workstation(day, self.profile.codes(*_TUNNEL),
                                       minutes * 60 + 300)
         if picked is None:
             return None
@@ -175,44 +171,45 @@ class NetPlanner(ContextPlanner):
         rate = rng.uniform(1.0, 1.4)
         queries = int(minutes * 60 * rate)
         times = [t + k / rate + rng.uniform(0, 0.4) for k in range(queries)]
-        domain = _domain(rng, ("cdn-telemetry", "msupdate-sync", "stat-counter"),
+        domain = outside_domain(rng, ("cdn-telemetry", "msupdate-sync", "stat-counter"),
                          ("net", "info", "xyz"))
         return NetIncident(
             "", "dns_tunnel",
             f"{ws.name} ({ws.ip}), where {staff.user_id} ({staff.full_name}) was logged in, "
             f"sent {queries} DNS queries with encoded names under {domain} (NULL and TXT) "
             f"in {minutes} minutes straight to its name server: a DNS tunnel.",
-            staff, ws, 0, list(TUNNEL_RULES), domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=outside_address(rng),
             plan=[(x, 0) for x in times], counts={"queries": queries})
 
     def _beacon(self, day: date, round_: int) -> NetIncident | None:
         rng = self.rng
         hours = rng.uniform(3.0, 5.0)
-        picked = self._at_workstation(day, _ANY, int(hours * 3600) + 120)
+        picked = self._at_workstation(day, self.profile.codes(*_ANY), int(hours * 3600) + 120)
         if picked is None:
             return None
         staff, t, ws = picked
         times: list[float] = [t + rng.uniform(0, 1)]
         while times[-1] - times[0] < hours * 3600:
             times.append(times[-1] + 60 * rng.uniform(0.97, 1.03))
-        domain = _domain(rng, ("api-metrics", "update-check", "cdn-assets"), ("com", "net"))
+        domain = outside_domain(rng, ("api-metrics", "update-check", "cdn-assets"), ("com", "net"))
         return NetIncident(
             "", "beaconing",
             f"{ws.name} ({ws.ip}) opened a short TLS connection to {domain} every 60 seconds "
             f"(±3 %) for {hours:.1f} hours, {len(times)} in all: malware calling home.",
-            staff, ws, 0, [BEACONING], domain=domain, address=_outside(rng),
+            staff, ws, 0, domain=domain, address=outside_address(rng),
             plan=[(x, 0) for x in times], counts={"connections": len(times)})
 
     def _lookup_upload(self, day: date, round_: int) -> NetIncident | None:
         rng = self.rng
-        groups = [(("receptionist",), ("tiep-nhan",)), (("nurse", "midwife"), ("hau-san",)),
-                  (("billing_clerk",), ("tai-chinh",))]
+        prof = self.profile
+        groups = [((Job.RECEPTIONIST,), (prof.front_desk,)), (WARD_CARE, prof.postpartum),
+                  ((Job.CASHIER,), prof.codes(Kind.BILLING))]
         n = rng.randint(150, 300)
         minutes = rng.randint(35, 55)
         wait = rng.randint(5 * 60 + 30, 25 * 60 - 90)
         for k in range(len(groups)):
-            roles, depts = groups[(round_ + k) % len(groups)]
-            picked = self._within_session(day, roles, depts, minutes * 60 + wait + 300, 3600)
+            jobs, depts = groups[(round_ + k) % len(groups)]
+            picked = self._within_session(day, jobs, depts, minutes * 60 + wait + 300, 3600)
             if picked is not None:
                 break
         else:
@@ -234,14 +231,15 @@ class NetPlanner(ContextPlanner):
         a, _ = self.suppress[staff.user_id][-1]
         self.suppress[staff.user_id][-1] = (a, last + 60)
         size = rng.randint(60_000_000, 150_000_000)
-        domain = _domain(rng, ("drop-files", "share-now", "bigupload"), ("xyz", "site", "top"))
+        domain = outside_domain(rng, ("drop-files", "share-now", "bigupload"),
+                                ("xyz", "site", "top"))
         return NetIncident(
             "", "lookup_then_upload",
             f"{self._who(staff, ws)} opened the registration records of {len(victims)} "
             f"recent mothers in {(last - rows[0][0]) // 60} minutes, and {wait // 60} minutes "
             f"later the workstation uploaded {size // 1_000_000} MB to {domain}.",
-            staff, ws, len(victims), [LOOKUP_THEN_UPLOAD, BULK_LOOKUP, LARGE_UPLOAD], rows,
-            {"wait_seconds": wait}, domain=domain, address=_outside(rng),
+            staff, ws, len(victims), rows,
+            {"wait_seconds": wait}, domain=domain, address=outside_address(rng),
             plan=[(last + wait, size)], network_only=False, lookup_end=last)
 
 

@@ -37,22 +37,10 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from math import log
 
-from simulator.departments import DEPARTMENTS, Kind, Workstation
-from simulator.netplan import (
-    BACKUP,
-    HIS_APP,
-    HIS_DB,
-    INSURANCE,
-    INTERNAL_NAMES,
-    NTP_UPSTREAM,
-    RESOLVER,
-    SITES,
-    UPDATES,
-    UPSTREAM_DNS,
-    ZONE,
-    inside,
-)
+from simulator.departments import Kind, Workstation
+from simulator.netplan import INSURANCE, NTP_UPSTREAM, SITES, UPDATES, Site
 from simulator.packets import Tcp, Wire, dns_answer, dns_query, ip_raw
+from simulator.profile import Profile
 from simulator.traffic import Row
 
 #: HIS events of one workstation this close to the first of a batch share one exchange.
@@ -92,7 +80,7 @@ def spans(sessions: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def usage(rows: list[Row], lo: int, hi: int) -> dict[str, Usage]:
+def usage(rows: list[Row], lo: int, hi: int, site: Site) -> dict[str, Usage]:
     """Per hospital address, its sessions and HIS events among ``rows`` (time-ordered,
     ``lo <= t < hi``). A session is a login to the logout of the same user on the same
     workstation; the first event of the day of a user on a workstation other than a
@@ -101,7 +89,7 @@ def usage(rows: list[Row], lo: int, hi: int) -> dict[str, Usage]:
     opened: dict[tuple[str, str], int] = {}
     seen: set[tuple[str, str]] = set()
     for t, acct, action, _, _, count, ws in rows:
-        if not inside(ws.ip):
+        if not site.inside(ws.ip):
             continue
         u = out.get(ws.ip)
         if u is None:
@@ -131,8 +119,10 @@ def usage(rows: list[Row], lo: int, hi: int) -> dict[str, Usage]:
 class Network:
     """One day's wire and the hospital's shared services on it (the resolver's cache)."""
 
-    def __init__(self, seed: int, label: str) -> None:
-        self.wire = Wire(("10.",))
+    def __init__(self, seed: int, label: str, profile: Profile) -> None:
+        self.profile = profile
+        self.site = site = profile.site
+        self.wire = Wire(site.inside_prefixes, (site.workstations + ".", site.vpn + "."))
         self.seed = seed
         self.label = label
         #: name → times the resolver forwarded it (lookups are made out of time order)
@@ -151,7 +141,7 @@ class Network:
     def tcp(self, client: str, server: str, sport: int, rng: random.Random,
             rtt: float | None = None) -> Tcp:
         if rtt is None:
-            rtt = rng.uniform(0.0003, 0.001) if inside(server) else _rtt(server)
+            rtt = rng.uniform(0.0003, 0.001) if self.site.inside(server) else _rtt(server)
         return Tcp(self.wire, client, self.port(client, rng), server, sport,
                    rng.getrandbits(32), rtt)
 
@@ -159,18 +149,18 @@ class Network:
                qtype: str = "A") -> float:
         """``client`` asks the resolver for ``name``; the resolver forwards it unless it
         did within the TTL (300 s) before. Returns when the answer reached the client."""
-        w = self.wire
-        c, r = w.host(client), w.host(RESOLVER)
+        w, site = self.wire, self.site
+        c, r = w.host(client), w.host(site.resolver)
         ident, port = rng.getrandbits(16), self.port(client, rng)
         w.udp(t, c, port, r, 53, dns_query(ident, name, qtype))
         answer = [ip_raw(address)] if qtype == "A" else []
         done = t + 0.0004
         forwarded = self._forwarded.setdefault(name, [])
         i = bisect_right(forwarded, t)
-        if not name.endswith(ZONE) and not (i and forwarded[i - 1] > t - 300):
+        if not name.endswith(site.zone) and not (i and forwarded[i - 1] > t - 300):
             forwarded.insert(i, t)
-            up = w.host(UPSTREAM_DNS[rng.getrandbits(1)])
-            uid, uport = rng.getrandbits(16), self.port(RESOLVER, rng)
+            up = w.host(site.upstream_dns[rng.getrandbits(1)])
+            uid, uport = rng.getrandbits(16), self.port(site.resolver, rng)
             w.udp(t + 0.0002, r, uport, up, 53, dns_query(uid, name, qtype))
             done = t + 0.0002 + rng.uniform(0.004, 0.03)
             w.udp(done, up, 53, r, uport, dns_answer(uid, name, qtype, answer))
@@ -191,7 +181,7 @@ def ordinary_day(net: Network, usages: dict[str, Usage], lo: int, hi: int) -> No
         u = usages[ip]
         rng = net.rng(ip)
         his_traffic(net, u, rng)
-        dept = DEPARTMENTS.get(u.ws.department)
+        dept = net.profile.departments.get(u.ws.department)
         office = dept is not None and dept.kind in _OFFICE
         for start, end in spans(u.sessions):
             session_traffic(net, u.ws, start, end, office, rng)
@@ -204,8 +194,8 @@ def his_traffic(net: Network, u: Usage, rng: random.Random) -> None:
     over a kept-alive TLS connection (a full handshake once a day, resumed after), which
     the client closes at a logout, after :data:`KEEPALIVE` idle seconds, or sooner when
     nobody is logged in (after failed logins)."""
-    ip = u.ws.ip
-    server = HIS_APP[sum(ip_raw(ip)) % len(HIS_APP)]
+    ip, his_app = u.ws.ip, net.site.his_app
+    server = his_app[sum(ip_raw(ip)) % len(his_app)]
     used = spans(u.sessions)
 
     def idle_close(at: float) -> float:
@@ -259,22 +249,23 @@ def _poisson(rng: random.Random, start: float, end: float, per_hour: float) -> l
 def session_traffic(net: Network, ws: Workstation, start: int, end: int, office: bool,
                     rng: random.Random) -> None:
     """What a workstation does outside the HIS while someone works on it."""
-    ip = ws.ip
+    ip, site = ws.ip, net.site
     t = start + rng.uniform(1, 20)
-    net.lookup(t, ip, f"his.{ZONE}", INTERNAL_NAMES[f"his.{ZONE}"], rng)
+    net.lookup(t, ip, f"his.{site.zone}", site.internal_names[f"his.{site.zone}"], rng)
     if rng.random() < 0.5:  # Windows time sync with the domain controller at logon
         w = net.wire
-        c, dc = w.host(ip), w.host(RESOLVER)
+        c, dc = w.host(ip), w.host(site.resolver)
         ntp = b"\xe3\x00\x11\xe9" + bytes(44)
         w.udp(t + 2, c, 123, dc, 123, ntp)
         w.udp(t + 2.0006, dc, 123, c, 123, b"\x24" + ntp[1:])
     stop = end - 90
     for t in _poisson(rng, start + 60, stop, 0.5 if office else 0.2):
         browse(net, ip, t, rng)
-    if ws.department == "cntt":
+    dept = net.profile.departments.get(ws.department)
+    if dept is not None and dept.kind == Kind.IT:
         for t in _poisson(rng, start + 60, stop, 0.6):
-            target = net.wire.host(HIS_APP[rng.getrandbits(1)] if rng.random() < 0.8
-                                   else HIS_DB)
+            target = net.wire.host(site.his_app[rng.getrandbits(1)] if rng.random() < 0.8
+                                   else site.his_db)
             for k in range(4):
                 net.wire.ping(t + k, net.wire.host(ip), target, 1, rng.getrandbits(15),
                               rng.uniform(0.0002, 0.0008))
@@ -307,19 +298,20 @@ def browse(net: Network, ip: str, t: float, rng: random.Random) -> None:
 def servers(net: Network, usages: dict[str, Usage], lo: int, hi: int) -> None:
     """Application servers to the database: one exchange per busy five minutes on a
     pooled connection each; the resolver's time polls; the nightly backup."""
-    busy: dict[str, dict[int, int]] = {s: {} for s in HIS_APP}
+    site = net.site
+    busy: dict[str, dict[int, int]] = {s: {} for s in site.his_app}
     for ip, u in usages.items():
-        per = busy[HIS_APP[sum(ip_raw(ip)) % len(HIS_APP)]]
+        per = busy[site.his_app[sum(ip_raw(ip)) % len(site.his_app)]]
         for at, _, _ in u.events:
             per[at // 300] = per.get(at // 300, 0) + 1
-    for server in HIS_APP:
+    for server in site.his_app:
         rng = net.rng(f"db:{server}")
         conn: Tcp | None = None
         for bucket in sorted(busy[server]):
             n = busy[server][bucket]
             t = bucket * 300 + rng.uniform(0, 299)
             if conn is None:
-                conn = net.tcp(server, HIS_DB, 1433, rng)
+                conn = net.tcp(server, site.his_db, 1433, rng)
                 t = conn.open(t)
             conn.exchange(t, 500 + 8 * n, 1200 + 20 * n + rng.randrange(400), 20e6)
         if conn is not None:
@@ -328,14 +320,14 @@ def servers(net: Network, usages: dict[str, Usage], lo: int, hi: int) -> None:
     w = net.wire
     t = lo + rng.uniform(0, 600)
     while t < hi:
-        r, up = w.host(RESOLVER), w.host(NTP_UPSTREAM[rng.randrange(len(NTP_UPSTREAM))])
+        r, up = w.host(site.resolver), w.host(NTP_UPSTREAM[rng.randrange(len(NTP_UPSTREAM))])
         ntp = b"\x23\x02\x0a\xe9" + rng.randbytes(44)
         w.udp(t, r, 123, up, 123, ntp)
         w.udp(t + _rtt(up.ip), up, 123, r, 123, b"\x24\x01" + ntp[2:])
         t += rng.uniform(500, 1300)
     rng = net.rng("backup")
     t = lo + 5400 + rng.uniform(0, 2400)
-    conn = net.tcp(HIS_DB, BACKUP[1], 443, rng)
+    conn = net.tcp(site.his_db, site.backup[1], 443, rng)
     t = conn.tls(conn.open(t))
     t = conn.data(t, True, rng.randint(52_000_000, 58_000_000), rng.uniform(6e6, 9e6), 10)
     conn.close(conn.data(t + conn.rtt, False, 600, 8e6, 1 << 30) + 0.1)
@@ -353,7 +345,8 @@ def chores(net: Network, usages: dict[str, Usage], lo: int, hi: int) -> None:
         t = conn.exchange(conn.tls(conn.open(t)), 600, rng.randint(2_000_000, 6_000_000),
                           rng.uniform(2e6, 5e6))
         conn.close(t + 1)
-    billing = [(ip, s, e) for ip, s, e in long if ip.startswith("10.20.51.")
+    billing_desks = set(net.profile.codes(Kind.BILLING))
+    billing = [(ip, s, e) for ip, s, e in long if usages[ip].ws.department in billing_desks
                and e > lo + 14 * 3600 and s < lo + 16 * 3600]
     if billing:
         ip, s, e = billing[rng.randrange(len(billing))]

@@ -76,8 +76,9 @@ def _checksum(data: bytes) -> int:
 class Wire:
     """The frames of one capture, made in any order, written in time order."""
 
-    def __init__(self, inside: tuple[str, ...]) -> None:
+    def __init__(self, inside: tuple[str, ...], windows: tuple[str, ...] = ("10.2",)) -> None:
         self.inside = inside
+        self.windows = windows  # addresses of Windows desktops (TTL 128)
         self.hosts: dict[str, Host] = {}
         self.frames: list[tuple[int, int, bytes, int]] = []
 
@@ -86,7 +87,7 @@ class Wire:
         if h is None:
             inside = ip.startswith(self.inside)
             digest = hashlib.blake2b(ip.encode(), digest_size=2).digest()
-            ttl = (128 if ip.startswith("10.2") else 64) if inside else 44 + digest[0] % 12
+            ttl = (128 if ip.startswith(self.windows) else 64) if inside else 44 + digest[0] % 12
             h = self.hosts[ip] = Host(ip, inside, ttl, int.from_bytes(digest, "big"))
         return h
 

@@ -36,23 +36,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from simulator.departments import MATERNITY, Workstation
-from simulator.hospital import SHIFT_WINDOWS, SPONSOR, Staff
+from simulator.departments import Kind, Workstation
+from simulator.hospital import Staff
 from simulator.identity import Identities
 from simulator.incidents import CLASSIC_KINDS, Incident, Planner
+from simulator.profile import WARD_CARE, Job
 from simulator.traffic import Row, search_size
-
-SLOW_HARVEST = "phiwatch-his-slow-harvest"
-MATERNITY_NONCLINICAL = "phiwatch-his-maternity-bulk-nonclinical"
-OFF_SHIFT = "phiwatch-his-off-shift-access"
-FLAGGED_NO_CARE = "phiwatch-his-flagged-patient-no-care"
-TERMINATED = "phiwatch-his-terminated-account"
-VENDOR_DATA = "phiwatch-his-vendor-patient-data"
-SEQUENTIAL = "phiwatch-his-sequential-enumeration"
-HOP = "phiwatch-his-impossible-workstation-hop"
-OWN_RECORD = "phiwatch-his-own-record"
-FAILED_THEN_SUCCESS = "phiwatch-his-failed-then-success"
-EXTERNAL_LOGIN = "phiwatch-his-external-login"
 
 CONTEXT_KINDS: tuple[str, ...] = (
     "slow_harvest", "maternity_bulk_nonclinical", "off_shift_access",
@@ -61,7 +50,8 @@ CONTEXT_KINDS: tuple[str, ...] = (
     "external_login",
 )
 ALL_KINDS: tuple[str, ...] = CLASSIC_KINDS + CONTEXT_KINDS
-_WARD_CARE = ("nurse", "midwife")
+#: A late-evening login: around the end of an evening shift (22:00), local minutes.
+_LATE_EVENING = 22 * 60
 
 
 class ContextPlanner(Planner):
@@ -112,56 +102,62 @@ class ContextPlanner(Planner):
 
     # -- kinds ------------------------------------------------------------------------------
 
-    def _slow_harvest(self, day: date, round_: int) -> Incident | None:
-        """On the last day of the period, so that the harvester has a history of normal
-        days for a baseline to compare with."""
-        rng = self.rng
-        day = self.clock.period_days()[-1]
-        for staff in self._candidates(day, _WARD_CARE, MATERNITY, ("day",)):
-            sessions = self._sessions(staff, day)
-            if not sessions:
-                continue
-            acct, ws = staff.account_on(day), sessions[0][2]
-            login = sessions[0][0]
-            hours = rng.uniform(6.0, 7.5)
-            t = login + rng.randint(300, 1200)
-            stop = t + int(hours * 3600)
-            victims = iter(self._mothers(t, 2000))
-            rows: list[Row] = [(login, acct, "login", None, "emr", 0, ws)]
-            rates: list[int] = []
-            pid: str | None = ""
-            while t < stop and pid is not None:
-                rate = rng.randint(40, 70)
-                rates.append(rate)
-                hour_end = min(stop, t + 3600)
-                while t < hour_end:
-                    pid = next(victims, None)
-                    if pid is None:  # a small hospital runs out of recent mothers
-                        break
-                    if rng.random() < 0.06:
-                        rows.append((t, acct, "search", None, "reception", search_size(rng), ws))
-                        t += rng.randint(3, 10)
-                    rows.append((t, acct, "view", pid, "reception", 1, ws))
-                    t += int(3600 / rate * rng.uniform(0.8, 1.2))
-            rows.append((t + rng.randint(60, 600), acct, "logout", None, "emr", 0, ws))
-            self.suppress.setdefault(staff.user_id, []).append(
-                (login - 3600, rows[-1][0] + 3 * 3600))
-            n = sum(1 for r in rows if r[2] == "view")
-            return Incident(
-                "", "slow_harvest",
-                f"{self._who(staff, ws)} spent {hours:.1f} hours of a day shift opening the "
-                f"registration and contact details of {n} recent mothers at "
-                f"{min(rates)}–{max(rates)} an hour, below the bulk threshold but far above "
-                f"a ward nurse's usual 20.",
-                staff, ws, n, [SLOW_HARVEST], rows,
-                {"minutes": (rows[-1][0] - rows[0][0]) // 60, "max_rate_per_hour": max(rates)})
+    def _slow_harvest(self, _: date, round_: int) -> Incident | None:
+        """On the last day of the period on which a maternity ward's nurse or midwife
+        works a day shift, so that the harvester has a history of normal days for a
+        baseline to compare with."""
+        for day in reversed(self.clock.period_days()):
+            for staff in self._candidates(day, WARD_CARE, self.profile.maternity_wards,
+                                          (self.profile.day_window,)):
+                sessions = self._sessions(staff, day)
+                if sessions:
+                    return self._slow_harvest_of(staff, day, sessions[0])
         return None
+
+    def _slow_harvest_of(self, staff: Staff, day: date,
+                         session: tuple[int, int, Workstation]) -> Incident:
+        rng = self.rng
+        acct, ws = staff.account_on(day), session[2]
+        login = session[0]
+        hours = rng.uniform(6.0, 7.5)
+        t = login + rng.randint(300, 1200)
+        stop = t + int(hours * 3600)
+        victims = iter(self._mothers(t, 2000))
+        rows: list[Row] = [(login, acct, "login", None, "emr", 0, ws)]
+        rates: list[int] = []
+        pid: str | None = ""
+        while t < stop and pid is not None:
+            rate = rng.randint(40, 70)
+            rates.append(rate)
+            hour_end = min(stop, t + 3600)
+            while t < hour_end:
+                pid = next(victims, None)
+                if pid is None:  # a small hospital runs out of recent mothers
+                    break
+                if rng.random() < 0.06:
+                    rows.append((t, acct, "search", None, "reception", search_size(rng), ws))
+                    t += rng.randint(3, 10)
+                rows.append((t, acct, "view", pid, "reception", 1, ws))
+                t += int(3600 / rate * rng.uniform(0.8, 1.2))
+        rows.append((t + rng.randint(60, 600), acct, "logout", None, "emr", 0, ws))
+        self.suppress.setdefault(staff.user_id, []).append(
+            (login - 3600, rows[-1][0] + 3 * 3600))
+        n = sum(1 for r in rows if r[2] == "view")
+        return Incident(
+            "", "slow_harvest",
+            f"{self._who(staff, ws)} spent {hours:.1f} hours of a day shift opening the "
+            f"registration and contact details of {n} recent mothers at "
+            f"{min(rates)}–{max(rates)} an hour, below the bulk threshold but far above "
+            f"a ward nurse's usual 20.",
+            staff, ws, n, rows,
+            {"minutes": (rows[-1][0] - rows[0][0]) // 60, "max_rate_per_hour": max(rates)})
 
     def _maternity_nonclinical(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
         n = rng.randint(70, 100)
         minutes = rng.randint(60, 75)
-        picked = self._within_session(day, ("billing_clerk",), ("tai-chinh",), minutes * 60,
+        picked = self._within_session(day, (Job.CASHIER,), self.profile.codes(Kind.BILLING),
+                                      minutes * 60,
                                       1800)
         if picked is None:
             return None
@@ -174,12 +170,14 @@ class ContextPlanner(Planner):
             "", "maternity_bulk_nonclinical",
             f"{self._who(staff, ws)} opened the registration records of {n} recent "
             f"maternity patients in about {minutes} minutes, none of them being discharged.",
-            staff, ws, n, [MATERNITY_NONCLINICAL], rows, {"minutes": minutes})
+            staff, ws, n, rows, {"minutes": minutes})
 
     def _off_shift(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        for staff in self._candidates(day, _WARD_CARE, MATERNITY, ("day", None)):
-            if staff.shift != "day":
+        day_window = self.profile.day_window
+        for staff in self._candidates(day, WARD_CARE, self.profile.maternity_wards,
+                                      (day_window, None)):
+            if staff.shift != self.profile.office:
                 continue
             ws = self.hospital.workstation_for(staff, day, rng)
             t = self.clock.at(day, rng.uniform(22 * 60, 23 * 60))
@@ -187,9 +185,10 @@ class ContextPlanner(Planner):
             rows = self._session_rows(staff, day, ws, t, self._mothers(t, n), (60, 150), "emr")
             return Incident(
                 "", "off_shift_access",
-                f"{self._who(staff, ws)}, who works day shifts (07–16), logged in at "
+                f"{self._who(staff, ws)}, who works {staff.shift} shifts "
+                f"({self.profile.windows[day_window].hours()}), logged in at "
                 f"{self.clock.iso(t)[11:16]} and opened {n} maternity patients' records.",
-                staff, ws, n, [OFF_SHIFT], rows)
+                staff, ws, n, rows)
         return None
 
     def _flagged(self, day: date, round_: int) -> Incident | None:
@@ -201,9 +200,9 @@ class ContextPlanner(Planner):
         if not flagged:
             return None
         pid = rng.choice(flagged)
-        wards = tuple(d for d in ("noi", "kham-benh", "cap-cuu", *MATERNITY)
+        wards = tuple(d for d in self.profile.clinical
                       if d not in seen.get(pid, ()))
-        picked = self._within_session(day, ("nurse", "doctor"), wards, 600, 1800)
+        picked = self._within_session(day, (Job.NURSE, Job.DOCTOR), wards, 600, 1800)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -217,7 +216,7 @@ class ContextPlanner(Planner):
             "", "flagged_patient_no_care",
             f"{self._who(staff, ws)} opened and printed the record of flagged patient {pid} "
             f"({reason}), with whom their department has no encounter.",
-            staff, ws, 1, [FLAGGED_NO_CARE], rows)
+            staff, ws, 1, rows)
 
     def _terminated(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
@@ -236,11 +235,11 @@ class ContextPlanner(Planner):
             "", "terminated_account",
             f"The account of {who[0].lower()}{who[1:]}, who left on "
             f"{staff.end_date.isoformat()}, logged in and opened {n} patients' records.",
-            staff, ws, n, [TERMINATED], rows, {"days_after_end": (day - staff.end_date).days})
+            staff, ws, n, rows, {"days_after_end": (day - staff.end_date).days})
 
     def _vendor(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        pool = [s for s in self.hospital.staff if s.vendor == SPONSOR
+        pool = [s for s in self.hospital.staff if s.vendor == self.profile.sponsor
                 and s.user_id not in self.used]
         if not pool:
             return None
@@ -256,12 +255,13 @@ class ContextPlanner(Planner):
             "", "vendor_patient_data",
             f"Sponsor account {staff.user_id} ({staff.vendor}) on {ws.name} opened the "
             f"registration (identity and contact) records of {n} new mothers.",
-            staff, ws, n, [VENDOR_DATA], rows)
+            staff, ws, n, rows)
 
     def _sequential(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
         n = rng.randint(90, 140)
-        picked = self._within_session(day, ("it_admin",), ("cntt",), n * 60, 1800)
+        picked = self._within_session(day, (Job.IT,), self.profile.codes(Kind.IT), n * 60,
+                                      1800)
         if picked is None:
             return None
         staff, t, ws = picked
@@ -276,17 +276,18 @@ class ContextPlanner(Planner):
         return Incident(
             "", "sequential_enumeration",
             f"{self._who(staff, ws)} viewed {n} consecutive patient ids from {first} at "
-            f"30–60 seconds each.", staff, ws, n, [SEQUENTIAL], rows)
+            f"30–60 seconds each.", staff, ws, n, rows)
 
     def _hop(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        for staff in self._candidates(day, ("doctor",), MATERNITY, ("day",)):
+        for staff in self._candidates(day, (Job.DOCTOR,), self.profile.maternity_wards,
+                                      (self.profile.day_window,)):
             shift = self.traffic.shift(staff, day)
             views = [r for r in shift if r[2] == "view"]
             if len(views) < 20:
                 continue
             near = views[len(views) // 2]
-            far_dept = rng.choice(("tiep-nhan", "tai-chinh"))
+            far_dept = rng.choice(self.profile.hop_desks)
             ws = rng.choice(self.hospital.workstations[far_dept])
             t = near[0] + rng.randint(60, 240)
             n = rng.randint(3, 8)
@@ -298,7 +299,7 @@ class ContextPlanner(Planner):
                 f"Doctor {staff.user_id} ({staff.full_name}) was working on {near[6].name} "
                 f"({near[6].ip}) and {(t - near[0])} seconds later the same account logged in "
                 f"on {ws.name} ({ws.ip}) in another building and opened {n} records.",
-                staff, ws, n, [HOP], rows,
+                staff, ws, n, rows,
                 {"seconds_between_hosts": t - near[0]})
         return None
 
@@ -310,7 +311,7 @@ class ContextPlanner(Planner):
         who = {uid: pid for pid, uid in ids.staff_patients.items()}
         cands = [s for s in self.hospital.staff if s.user_id in who and s.status == "active"
                  and s.user_id not in self.used and s.moved_on is None
-                 and s.on_duty(day) == "day"]
+                 and s.on_duty(day) == self.profile.day_window]
         rng.shuffle(cands)
         picked = self._fit(cands, day, 600, 1800)
         if picked is None:
@@ -325,15 +326,16 @@ class ContextPlanner(Planner):
             "", "own_record",
             f"{self._who(staff, ws)} opened and printed their own record {pid} (same "
             f"national id on the roster and the patient list).",
-            staff, ws, 1, [OWN_RECORD], rows)
+            staff, ws, 1, rows)
 
     def _failed_then_ok(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        for staff in self._candidates(day, ("midwife",), MATERNITY, (None,)):
-            if staff.shift != "day":
-                continue
-            ws = rng.choice(self.hospital.workstations["so-sinh" if staff.department != "so-sinh"
-                                                       else "noi"])
+        off = self._candidates(day, (Job.MIDWIFE,), self.profile.maternity_wards, (None,))
+        # office-hours midwives first; where those are never off on a weekday, any
+        for staff in [s for s in off if s.shift == self.profile.office] or off:
+            one, other = self.profile.elsewhere
+            ws = rng.choice(self.hospital.workstations[one if staff.department != one
+                                                       else other])
             acct = staff.account_on(day)
             t = self.clock.at(day, rng.uniform(12 * 60, 13 * 60))
             tries = rng.randint(5, 8)
@@ -349,19 +351,19 @@ class ContextPlanner(Planner):
                 f"{tries} failed logins in {span} seconds on the account of off-duty midwife "
                 f"{staff.user_id} ({staff.full_name}) at {ws.name} ({ws.ip}), then a "
                 f"successful login and {n} record views.",
-                staff, ws, n, [FAILED_THEN_SUCCESS], rows, {"failed_logins": tries})
+                staff, ws, n, rows, {"failed_logins": tries})
         return None
 
     def _external(self, day: date, round_: int) -> Incident | None:
         rng = self.rng
-        for staff in self._candidates(day, ("doctor",), ("noi", "kham-benh", *MATERNITY),
-                                      ("day", None)):
-            if staff.shift != "day":
+        for staff in self._candidates(day, (Job.DOCTOR,),
+                                      self.profile.codes(Kind.OUTPATIENT, Kind.WARD),
+                                      (self.profile.day_window, None)):
+            if staff.shift != self.profile.office:
                 continue
             ip = f"113.{rng.randint(160, 190)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
             ws = Workstation(f"DESKTOP-{rng.randrange(16 ** 7):07X}", ip, "external")
-            t = self.clock.at(day, rng.uniform(SHIFT_WINDOWS["evening"][1] - 120,
-                                               SHIFT_WINDOWS["evening"][1] + 30))
+            t = self.clock.at(day, rng.uniform(_LATE_EVENING - 120, _LATE_EVENING + 30))
             n = rng.randint(10, 20)
             rows = self._session_rows(staff, day, ws, t, self._mothers(t, n), (30, 120),
                                       "emr")
@@ -369,6 +371,6 @@ class ContextPlanner(Planner):
                 "", "external_login",
                 f"Doctor {staff.user_id} ({staff.full_name})'s account logged in from {ip}, "
                 f"outside the hospital's networks, and opened {n} maternity patients' records.",
-                staff, ws, n, [EXTERNAL_LOGIN], rows)
+                staff, ws, n, rows)
         return None
 

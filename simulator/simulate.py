@@ -25,21 +25,20 @@ from typing import Any
 
 from simulator.census import Census
 from simulator.clock import Clock
-from simulator.departments import BUILDINGS, NETWORKS
 from simulator.hospital import Hospital
+from simulator.hospitalfile import hospital_yaml
 from simulator.identity import Identities
 from simulator.incidents import Incident
-from simulator.netincidents import NetIncident, NetPlanner, play
-from simulator.netplan import SERVER_NETWORK, network_yaml
+from simulator.netincidents import NetIncident, play
+from simulator.netplan import network_yaml
 from simulator.nettraffic import Network, ordinary_day, usage
 from simulator.patterns import ALL_KINDS
 from simulator.spec import NETWORK_INCIDENT_KINDS, HospitalSpec
 from simulator.traffic import Row, Traffic
+from simulator.wardharvest import Planner
 from simulator.writer import LineEncoder, write_csv, write_json, write_log
 
 DEFAULT_START = date(2026, 11, 16)
-#: The hospital's own address ranges (``networks.csv``): workstations, VPN, servers.
-HOSPITAL_NETWORKS = (*NETWORKS, SERVER_NETWORK)
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,12 @@ class SimulationResult:
     workstations: Path
     networks: Path
     ground_truth: Path
+    #: ``hospital.yaml``: what the hospital's IT team knows (shift hours, department
+    #: classes, networks)
+    hospital: Path
+    #: ``assignments.csv`` (``user_id, department``): the departments each account may
+    #: choose at login (the roster's, and a second one for staff who work in two)
+    assignments: Path
     events: int
     events_per_day: dict[date, int]
     staff: int
@@ -70,7 +75,8 @@ class SimulationResult:
     def files(self) -> list[Path]:
         net = [*self.pcap_files, self.network_config] if self.network_config else []
         return [*self.log_files, self.roster, self.flagged_patients, self.encounters,
-                self.patients_file, self.workstations, self.networks, self.ground_truth, *net]
+                self.patients_file, self.workstations, self.networks, self.ground_truth,
+                self.hospital, self.assignments, *net]
 
 
 def simulate(
@@ -92,13 +98,14 @@ def simulate(
     clock = Clock(spec.timezone, first, days)
     hospital = Hospital(spec, random.Random(f"{seed}:hospital"), first, days)
     women = [s.full_name for s in hospital.staff if s.female and s.role != "vendor"]
-    census = Census(spec, clock, random.Random(f"{seed}:census"), women)
+    census = Census(spec, hospital.profile, clock, random.Random(f"{seed}:census"), women)
     traffic = Traffic(hospital, census, clock, seed, spec.activity, spec.typo_rate)
     identities = Identities(hospital, census, random.Random(f"{seed}:identity"))
     traffic.own_records = {uid: pid for pid, uid in identities.staff_patients.items()}
-    planner = NetPlanner(hospital, census, clock, traffic, random.Random(f"{seed}:incidents"))
+    planner = Planner(hospital, census, clock, traffic, random.Random(f"{seed}:incidents"))
     planner.identities = identities
-    incidents = planner.plan(spec.incident_rounds, spec.incident_kinds or ALL_KINDS)
+    incidents = planner.plan(spec.incident_rounds,
+                             ALL_KINDS if spec.incident_kinds is None else spec.incident_kinds)
     network: list[NetIncident] = []
     if pcap:
         kinds = NETWORK_INCIDENT_KINDS if spec.network_incident_kinds is None \
@@ -141,25 +148,28 @@ def simulate(
         logs.append(path)
         if pcap:
             capture = net_dir / f"capture-{day.isoformat()}.pcap"
-            packets[day] = _capture(capture, rows, lo, hi, seed, day, network, clock)
+            packets[day] = _capture(capture, rows, lo, hi, seed, day, network, clock,
+                                    hospital)
             captures.append(capture)
 
     netconf = None
     if pcap:
         netconf = net_dir / "network.yaml"
-        netconf.write_text(network_yaml(HOSPITAL_NETWORKS), encoding="utf-8")
+        netconf.write_text(network_yaml(hospital.profile.site), encoding="utf-8")
     truth = [inc.to_json(clock) for inc in incidents]
     result = SimulationResult(
         out_dir=out_dir, log_files=logs,
         roster=out_dir / "roster.csv", flagged_patients=out_dir / "flagged_patients.csv",
         encounters=out_dir / "encounters.csv", patients_file=out_dir / "patients.csv",
         workstations=out_dir / "workstations.csv", networks=out_dir / "networks.csv",
-        ground_truth=out_dir / "ground_truth.json",
+        ground_truth=out_dir / "ground_truth.json", hospital=out_dir / "hospital.yaml",
+        assignments=out_dir / "assignments.csv",
         events=sum(per_day.values()), events_per_day=per_day, staff=len(hospital.staff),
         patients=len(census.patients), incidents=truth, pcap_files=captures,
         network_config=netconf, packets_per_day=packets,
     )
     _write_context(result, hospital, census, clock, incidents, identities)
+    result.hospital.write_text(hospital_yaml(spec, hospital.profile), encoding="utf-8")
     write_json(result.ground_truth, {
         "generator": "phiwatch hospital simulator", "organization.id": spec.organization_id,
         "organization.name": spec.name, "timezone": spec.timezone, "seed": seed,
@@ -173,10 +183,10 @@ def simulate(
 
 
 def _capture(path: Path, rows: list[Row], lo: int, hi: int, seed: int, day: date,
-             incidents: list[NetIncident], clock: Clock) -> int:
+             incidents: list[NetIncident], clock: Clock, hospital: Hospital) -> int:
     """Write one day's capture; returns its number of frames."""
-    net = Network(seed, day.isoformat())
-    ordinary_day(net, usage(rows, lo, hi), lo, hi)
+    net = Network(seed, day.isoformat(), hospital.profile)
+    ordinary_day(net, usage(rows, lo, hi, net.site), lo, hi)
     for inc in incidents:
         if clock.day_of(int(inc.plan[0][0])) == day:
             play(net, inc)
@@ -219,12 +229,18 @@ def _write_context(result: SimulationResult, hospital: Hospital, census: Census,
     stations = [ws for dept in hospital.workstations.values() for ws in dept]
     stations += hospital.vpn
     seen = {ws.name for ws in stations}
+    prof = hospital.profile
     for inc in incidents:
-        if inc.workstation.name not in seen and inc.workstation.department in BUILDINGS:
+        if inc.workstation.name not in seen and (inc.workstation.department == "vpn"
+                                                 or inc.workstation.department
+                                                 in prof.departments):
             seen.add(inc.workstation.name)
             stations.append(inc.workstation)
     write_csv(result.workstations, ("host_name", "ip", "department", "building"),
-              sorted(((ws.name, ws.ip, ws.department, BUILDINGS[ws.department])
+              sorted(((ws.name, ws.ip, ws.department, prof.building(ws.department))
                       for ws in stations),
                      key=lambda r: tuple(int(x) for x in r[1].split("."))))
-    write_csv(result.networks, ("cidr", "name"), HOSPITAL_NETWORKS)
+    write_csv(result.networks, ("cidr", "name"), prof.site.networks)
+    write_csv(result.assignments, ("user_id", "department"),
+              ((s.user_id, d) for s in hospital.staff
+               for d in dict.fromkeys(x for x in (s.department, s.secondary) if x)))

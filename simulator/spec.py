@@ -1,17 +1,21 @@
-"""What hospital to simulate: size, staff per department and role, patient flow, knobs.
+"""What hospital to simulate: its profile, size, staff per department and role, patient
+flow, knobs.
 
-The defaults describe a maternity-focused general hospital of about 250 staff (the
-``small`` preset, used by the demo); ``large`` is the same hospital six times bigger
-(1,500 staff, about 300,000 HIS events a day), used by the benchmarks.
+The default profile is the maternity hospital (:mod:`simulator.profiles.maternity`):
+about 250 staff in the ``small`` preset, used by the demo; ``large`` is the same hospital
+six times bigger (1,500 staff, about 300,000 HIS events a day). The ``general`` profile
+(:mod:`simulator.profiles.general`) is another hospital altogether, with its own words.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simulator.departments import DEPARTMENTS
+from simulator.profiles import PROFILE_NAMES, profile
+from simulator.profiles.maternity import LARGE_EXTRA, small_staff
 
 #: Every incident kind, the demo's four first (kept in step with ``patterns.ALL_KINDS``,
 #: which the tests check; spelled out here so that the spec imports no generator).
@@ -23,35 +27,13 @@ INCIDENT_KINDS: tuple[str, ...] = (
     "external_login",
 )
 
-#: The incidents with traffic in the network capture (:mod:`.netincidents`), planned
-#: after the HIS kinds with a stream of their own, and only when a capture is written.
+#: The incidents with traffic in the network capture (:mod:`.netincidents`,
+#: :mod:`.wardharvest`), planned after the HIS kinds with a stream of their own, and only
+#: when a capture is written.
 NETWORK_INCIDENT_KINDS: tuple[str, ...] = (
     "net_exfil_upload", "dns_tunnel", "beaconing", "lookup_then_upload",
+    "ward_harvest_upload",
 )
-
-ROLES: tuple[str, ...] = (
-    "doctor", "nurse", "midwife", "lab_tech", "radiographer", "pharmacist",
-    "billing_clerk", "receptionist", "it_admin", "vendor",
-)
-
-
-def _small_staff() -> dict[str, dict[str, int]]:
-    return {
-        "cap-cuu": {"doctor": 8, "nurse": 14},
-        "kham-benh": {"doctor": 12, "nurse": 10},
-        "san-a": {"doctor": 8, "midwife": 10, "nurse": 8},
-        "san-b": {"doctor": 8, "midwife": 10, "nurse": 8},
-        "hau-san": {"doctor": 6, "nurse": 14, "midwife": 4},
-        "so-sinh": {"doctor": 6, "nurse": 14},
-        "noi": {"doctor": 6, "nurse": 10},
-        "xet-nghiem": {"doctor": 2, "lab_tech": 16},
-        "chan-doan-hinh-anh": {"doctor": 4, "radiographer": 10},
-        "duoc": {"pharmacist": 14},
-        "tai-chinh": {"billing_clerk": 14},
-        "tiep-nhan": {"receptionist": 20},
-        "cntt": {"it_admin": 7},
-        "doi-tac": {"vendor": 3},
-    }
 
 
 class HospitalSpec(BaseModel):
@@ -64,16 +46,23 @@ class HospitalSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: which hospital (:data:`simulator.profiles.PROFILE_NAMES`): its words, departments,
+    #: rotas and habits; ``staff`` is in its vocabulary
+    profile: str = "maternity"
     organization_id: str = "bv-demo"
     name: str = "Bệnh viện Đa khoa Phụ sản Demo"
     timezone: str = "Asia/Ho_Chi_Minh"
     #: department code → role → number of accounts
-    staff: dict[str, dict[str, int]] = Field(default_factory=_small_staff)
+    staff: dict[str, dict[str, int]] = Field(default_factory=small_staff)
     #: outpatient visits on a weekday (half on Saturday, none on Sunday)
     outpatients_per_day: int = Field(default=260, ge=0)
     emergency_per_day: int = Field(default=60, ge=0)
     births_per_day: int = Field(default=24, ge=0)
     medical_admissions_per_day: int = Field(default=8, ge=0)
+    #: the general profile's other flows (the maternity hospital has none of these)
+    antenatal_per_day: int = Field(default=0, ge=0)
+    surgical_admissions_per_day: int = Field(default=0, ge=0)
+    paediatric_admissions_per_day: int = Field(default=0, ge=0)
     #: days of encounters before the first simulated day (care relationships, recent mothers)
     history_days: int = Field(default=30, ge=1, le=365)
     activity: float = Field(default=1.0, gt=0, le=3)
@@ -118,18 +107,27 @@ class HospitalSpec(BaseModel):
             raise ValueError(f"unknown time zone {v!r}") from e
         return v
 
-    @field_validator("staff")
+    @field_validator("profile")
     @classmethod
-    def _known_staff(cls, v: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-        for dept, roles in v.items():
-            if dept not in DEPARTMENTS:
-                raise ValueError(f"unknown department {dept!r}; known: {sorted(DEPARTMENTS)}")
-            for role, n in roles.items():
-                if role not in ROLES:
-                    raise ValueError(f"unknown role {role!r} in {dept}; known: {ROLES}")
-                if not 0 <= n <= 700:
-                    raise ValueError(f"{dept}/{role}: staff count {n} outside 0..700")
+    def _known_profile(cls, v: str) -> str:
+        if v not in PROFILE_NAMES:
+            raise ValueError(f"unknown profile {v!r}; known: {PROFILE_NAMES}")
         return v
+
+    @model_validator(mode="after")
+    def _known_staff(self) -> HospitalSpec:
+        prof = profile(self.profile)
+        for dept, roles in self.staff.items():
+            if dept not in prof.departments:
+                raise ValueError(f"staff: unknown department {dept!r}; known: "
+                                 f"{sorted(prof.departments)}")
+            for role, n in roles.items():
+                if role not in prof.roles:
+                    raise ValueError(f"staff: unknown role {role!r} in {dept}; known: "
+                                     f"{tuple(prof.roles)}")
+                if not 0 <= n <= 700:
+                    raise ValueError(f"staff: {dept}/{role}: staff count {n} outside 0..700")
+        return self
 
     @property
     def staff_count(self) -> int:
@@ -146,34 +144,51 @@ class HospitalSpec(BaseModel):
                 "emergency_per_day": self.emergency_per_day * factor,
                 "births_per_day": self.births_per_day * factor,
                 "medical_admissions_per_day": self.medical_admissions_per_day * factor,
+                "antenatal_per_day": self.antenatal_per_day * factor,
+                "surgical_admissions_per_day": self.surgical_admissions_per_day * factor,
+                "paediatric_admissions_per_day": self.paediatric_admissions_per_day * factor,
                 "department_changes": self.department_changes * factor,
                 "departed_staff": self.departed_staff * factor,
             }
         )
 
     @classmethod
-    def small(cls) -> HospitalSpec:
+    def preset(cls, size: str, profile_name: str = "maternity") -> HospitalSpec:
+        """``small`` or ``large`` of a profile."""
+        if size not in ("small", "large"):
+            raise ValueError(f"unknown preset {size!r}; known: small, large")
+        return cls.small(profile_name) if size == "small" else cls.large(profile_name)
+
+    @classmethod
+    def small(cls, profile_name: str = "maternity") -> HospitalSpec:
         """The demo hospital: about 250 staff, 50–80 thousand events a day.
 
         It injects only the four HIS kinds the fixed-threshold packs catch, because
         ``phiwatch demo`` exits non-zero on any missed incident; add the context kinds
-        (``incident_kinds=None``) once their rules ship. The network kinds are all in
-        (they need the capture replayed with ``net/network.yaml``).
-        """
-        return cls(incident_kinds=INCIDENT_KINDS[:4])
+        (``incident_kinds=None``) once their rules ship. The network kinds are in but for
+        the multi-day ``ward_harvest_upload`` (they need the capture replayed with
+        ``net/network.yaml``).
+
+        ``small("general")``: the general hospital's small preset (about 200 staff), with
+        every kind."""
+        if profile_name != "maternity":
+            return cls.model_validate(_profile_preset(profile_name, "small"))
+        return cls(incident_kinds=INCIDENT_KINDS[:4],
+                   network_incident_kinds=NETWORK_INCIDENT_KINDS[:4])
 
     @classmethod
-    def large(cls) -> HospitalSpec:
+    def large(cls, profile_name: str = "maternity") -> HospitalSpec:
         """1,506 staff, about 300,000 events a day: the benchmark hospital.
 
         Six times the small one, plus thirty accounts of quieter staff (clinic and
         medicine nurses, reception, cashiers, IT) to pass 1,500, which issue 3 asks of
-        the quality benchmark."""
+        the quality benchmark. ``large("general")``: the general hospital's benchmark
+        preset (about 700 staff)."""
+        if profile_name != "maternity":
+            return cls.model_validate(_profile_preset(profile_name, "large"))
         base = cls().scaled(6)
-        extra = {("kham-benh", "nurse"): 8, ("noi", "nurse"): 6, ("tiep-nhan", "receptionist"): 6,
-                 ("tai-chinh", "billing_clerk"): 4, ("cntt", "it_admin"): 6}
         staff = {d: dict(roles) for d, roles in base.staff.items()}
-        for (dept, role), n in extra.items():
+        for (dept, role), n in LARGE_EXTRA.items():
             staff[dept][role] += n
         return base.model_copy(
             update={
@@ -185,3 +200,9 @@ class HospitalSpec(BaseModel):
                 "activity": 0.7,
             }
         )
+
+
+def _profile_preset(name: str, size: str) -> dict[str, Any]:
+    from simulator.profiles import presets
+
+    return {"profile": name, **presets(name)[size]}

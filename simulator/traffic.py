@@ -17,14 +17,14 @@ evening hour's gap is long), so nobody logs out hours after their shift.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import date
 from math import log
 
 from simulator.census import Census
 from simulator.clock import Clock
-from simulator.departments import DEPARTMENTS, Kind, Workstation
-from simulator.hospital import SHIFT_WINDOWS, SPONSOR, Account, Hospital, Staff
+from simulator.departments import Kind, Workstation
+from simulator.hospital import Account, Hospital, Staff
+from simulator.profile import Job, Work
 
 #: One event: time, who, action, patient id or None, HIS module, record count, where.
 Row = tuple[int, Account, str, str | None, str, int, Workstation]
@@ -34,7 +34,6 @@ Row = tuple[int, Account, str, str | None, str, int, Workstation]
 MIN_GAP = 48
 #: At most this many views in one task, at least ``VIEW_SPACING`` seconds apart.
 MAX_VIEWS = 4
-VIEW_SPACING = 3
 
 _N = 0.3  # a quiet night hour
 
@@ -59,65 +58,6 @@ _CURVES: dict[Kind, tuple[float, ...]] = {
               .1, .1, .1, .1),
 }
 _CURVES[Kind.PARTNER] = _CURVES[Kind.IT]
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How one kind of user works. ``pool`` is a census pool name, ``own`` or ``none``."""
-
-    pool: str
-    gap: float  # mean seconds between tasks at full intensity
-    views: tuple[int, int]
-    revisit: float
-    search: float
-    update: float
-    print: float
-    modules: tuple[str, ...]  # view modules, drawn uniformly (repeat to weight)
-    pace: tuple[int, int] = (VIEW_SPACING, 40)  # seconds between the events of one task
-    support_view: float = 0.0  # admin work only: chance a task opens a patient's record
-
-
-_CLIN_DOC = ("emr",) * 6 + ("lab", "lab", "pacs", "pharmacy")
-_CLIN_NURSE = ("emr",) * 6 + ("lab", "pharmacy", "pharmacy")
-_PROFILES: dict[tuple[Kind, str], Profile] = {
-    (Kind.EMERGENCY, "doctor"): Profile("own", 85, (1, 1), .2, .25, .45, .08, _CLIN_DOC,
-                                        (VIEW_SPACING, 25)),
-    (Kind.EMERGENCY, "nurse"): Profile("own", 90, (1, 2), .4, .15, .5, .05, _CLIN_NURSE,
-                                       (VIEW_SPACING, 25)),
-    (Kind.WARD, "doctor"): Profile("own", 170, (1, 4), .5, .2, .5, .06, _CLIN_DOC),
-    (Kind.WARD, "nurse"): Profile("own", 160, (1, 3), .55, .1, .55, .04, _CLIN_NURSE),
-    (Kind.WARD, "midwife"): Profile("own", 160, (1, 3), .55, .1, .55, .04, _CLIN_NURSE),
-    (Kind.OUTPATIENT, "doctor"): Profile("own", 170, (1, 3), .3, .3, .6, .3, _CLIN_DOC),
-    (Kind.OUTPATIENT, "nurse"): Profile("own", 160, (1, 2), .3, .4, .4, .2, _CLIN_NURSE),
-    (Kind.LAB, "lab_tech"): Profile("all", 50, (1, 2), .05, .1, .85, .02, ("lab",),
-                                    (VIEW_SPACING, 8)),
-    (Kind.LAB, "doctor"): Profile("all", 150, (1, 2), .1, .1, .6, .02, ("lab",)),
-    (Kind.RADIOLOGY, "radiographer"): Profile("imaging", 120, (1, 2), .1, .1, .8, .02,
-                                              ("pacs",)),
-    (Kind.RADIOLOGY, "doctor"): Profile("imaging", 200, (1, 3), .1, .1, .9, .02,
-                                        ("pacs", "pacs", "emr")),
-    (Kind.PHARMACY, "pharmacist"): Profile("all", 95, (1, 2), .1, .15, .8, .15, ("pharmacy",)),
-    (Kind.BILLING, "billing_clerk"): Profile("discharges", 140, (1, 2), .05, .4, .6, .5,
-                                             ("billing",)),
-    (Kind.RECEPTION, "receptionist"): Profile("arrivals", 100, (1, 2), .05, .7, .7, .4,
-                                              ("reception",)),
-    (Kind.IT, "it_admin"): Profile("none", 420, (1, 2), 0, .5, .4, 0, ("admin",),
-                                     support_view=.06),
-    (Kind.PARTNER, "vendor"): Profile("none", 600, (1, 1), 0, .6, .2, 0, ("admin",),
-                                      support_view=.03),
-}
-#: A sponsor's account sees the drug catalogue, never a patient.
-_SPONSOR = Profile("none", 600, (1, 1), 0, .8, .1, 0, ("pharmacy",))
-_DEFAULT = Profile("own", 200, (1, 2), .3, .2, .4, .05, _CLIN_NURSE)
-#: Meal or sleep breaks per shift: (earliest start, latest start) in local minutes, chance.
-_BREAKS: dict[str, tuple[int, int, float]] = {
-    "day": (690, 780, .6), "evening": (1080, 1170, .5), "night": (1470, 1560, .3),
-    "oncall24": (690, 780, .6),
-}
-
-
-def profile_for(kind: Kind, role: str) -> Profile:
-    return _PROFILES.get((kind, role), _DEFAULT)
 
 
 def search_size(rng: random.Random) -> int:
@@ -146,11 +86,13 @@ class Traffic:
             return []
         rng = random.Random(f"{self.seed}:traffic:{staff.user_id}:{day.isoformat()}")
         acct = staff.account_on(day)
-        kind = DEPARTMENTS[acct.department].kind
-        prof = _SPONSOR if staff.vendor == SPONSOR else profile_for(kind, staff.role)
+        hosp = self.hospital.profile
+        kind = hosp.kind(acct.department)
+        prof = hosp.work_for(acct.department, staff.job, staff.vendor)
         out: list[Row] = []
-        begin, finish = SHIFT_WINDOWS[shift]
-        if staff.role == "vendor":  # partners drop in for an hour or two, if at all
+        window = hosp.windows[shift]
+        begin, finish = window.start, window.end
+        if staff.job == Job.VENDOR:  # partners drop in for an hour or two, if at all
             if rng.random() < 0.5:
                 return []
             begin = rng.randint(8 * 60 + 30, 15 * 60)
@@ -160,25 +102,30 @@ class Traffic:
         if rng.random() < 0.12:  # staying late to finish notes
             end += rng.randint(10 * 60, 45 * 60)
         sessions = [(start, end)]
-        brk = _BREAKS.get(shift)
-        if brk is not None and staff.role != "vendor" and rng.random() < brk[2]:
+        brk = window.brk
+        if brk is not None and staff.job != Job.VENDOR and rng.random() < brk[2]:
             b0 = self.clock.at(day, rng.uniform(brk[0], brk[1]))
             b1 = b0 + rng.randint(25 * 60, 60 * 60)
             if start + 3600 < b0 and b1 + 3600 < end:
                 sessions = [(start, b0), (b1, end)]
         ws = self.hospital.workstation_for(staff, day, rng)
-        pool = acct.department if prof.pool == "own" else prof.pool
-        curve = _CURVES[kind]
+        pool = {"own": acct.department, "arrivals": f"arrivals:{acct.department}"}.get(
+            prof.pool, prof.pool)
+        curve = hosp.curves.get(kind) or _CURVES[kind]
+        caseload: list[str] = []
+        if prof.caseload is not None:  # the beds this nurse has this shift
+            own = self.census.pool(acct.department, (start - self.clock.t0) // 3600)
+            caseload = rng.sample(own, min(len(own), rng.randint(*prof.caseload)))
         for s0, s1 in sessions:
-            self._session(acct, ws, s0, s1, prof, pool, curve, rng, out)
+            self._session(acct, ws, s0, s1, prof, pool, curve, rng, out, caseload)
             if rng.random() < 0.3:  # nurses and doctors move between stations
                 ws = self.hospital.workstation_for(staff, day, rng)
         self._extras(staff, acct, ws, shift, start, end, rng, out)
         return out
 
-    def _session(self, acct: Account, ws: Workstation, start: int, end: int, prof: Profile,
+    def _session(self, acct: Account, ws: Workstation, start: int, end: int, prof: Work,
                  pool_name: str, curve: tuple[float, ...], rng: random.Random,
-                 out: list[Row]) -> None:
+                 out: list[Row], caseload: list[str]) -> None:
         emit = out.append
         main = prof.modules[0]
         t = self.login(acct, ws, start, main, rng, out)
@@ -195,6 +142,7 @@ class Traffic:
         lo, span = prof.pace[0], prof.pace[1] - prof.pace[0] + 1
         v_lo, v_span = prof.views[0], prof.views[1] - prof.views[0] + 1
         modules, n_modules = prof.modules, len(prof.modules)
+        beyond, n_case = prof.beyond, len(caseload)
         last = t  # end of the last task: the logout follows it, not the overshot draw
         while True:
             last = t
@@ -215,11 +163,16 @@ class Traffic:
                 pid = recent[int(rand() * len(recent))]
             else:
                 consult = rand() < 0.03
-                pool = census.pool("all" if consult else pool_name, hour)
-                if not pool:
-                    emit((t, acct, "search", None, main, 0, ws))
-                    continue
-                pid = pool[int(rand() * len(pool))]
+                if n_case and not consult and rand() >= beyond:
+                    pid = caseload[int(rand() * n_case)]
+                else:
+                    pool = census.pool("all" if consult else pool_name, hour)
+                    if not pool:
+                        emit((t, acct, "search", None, main, 0, ws))
+                        continue
+                    pid = pool[int(rand() * len(pool))]
+                    if n_case and not consult:  # a new admission or a handover
+                        caseload[int(rand() * n_case)] = pid
                 if consult and pid in flagged:  # break-the-glass: a consult goes elsewhere
                     own = census.pool(pool_name, hour)
                     if not own:
@@ -244,7 +197,7 @@ class Traffic:
                 t += lo + int(rand() * span)
         emit((max(last, end), acct, "logout", None, main, 0, ws))
 
-    def _admin_task(self, acct: Account, ws: Workstation, t: int, hour: int, prof: Profile,
+    def _admin_task(self, acct: Account, ws: Workstation, t: int, hour: int, prof: Work,
                     rng: random.Random, out: list[Row]) -> int:
         """IT and vendor work is on accounts and settings; now and then a patient's record
         is opened to reproduce a reported problem."""
@@ -271,19 +224,20 @@ class Traffic:
     def _extras(self, staff: Staff, acct: Account, ws: Workstation, shift: str, start: int,
                 end: int, rng: random.Random, out: list[Row]) -> None:
         """Routine list work: ward lists, lab worklists, the daily billing export."""
-        kind = DEPARTMENTS[acct.department].kind
-        if kind == Kind.WARD and staff.role in ("nurse", "midwife") and rng.random() < 0.5:
+        hosp = self.hospital.profile
+        kind, job = hosp.kind(acct.department), staff.job
+        if kind == Kind.WARD and job in (Job.NURSE, Job.MIDWIFE) and rng.random() < 0.5:
             out.append((start + rng.randint(120, 900), acct, "print", None, "emr",
                         rng.randint(8, 40), ws))
-        elif staff.role == "lab_tech" and rng.random() < 0.4:
+        elif job == Job.TECHNICIAN and kind == Kind.LAB and rng.random() < 0.4:
             out.append((start + rng.randint(120, 1200), acct, "print", None, "lab",
                         rng.randint(10, 120), ws))
-        elif staff.role == "billing_clerk" and shift == "day":
+        elif job == Job.CASHIER and shift == hosp.day_window:
             out.append((end - rng.randint(600, 3000), acct, "export", None, "billing",
                         rng.randint(20, 200), ws))
             if rng.random() < 0.3:
                 out.append((end - rng.randint(300, 3000), acct, "print", None, "billing",
                             rng.randint(10, 150), ws))
-        elif kind == Kind.WARD and staff.role == "doctor" and rng.random() < 0.1:
+        elif kind == Kind.WARD and job == Job.DOCTOR and rng.random() < 0.1:
             out.append((start + rng.randint(1800, 7200), acct, "export", None, "emr",
                         rng.randint(5, 60), ws))

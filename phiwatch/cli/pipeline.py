@@ -57,8 +57,13 @@ def simulate(
     days: Annotated[int, typer.Option(min=1, max=366, help="Days to simulate.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
     preset: Annotated[
-        str, typer.Option(help="Hospital size: `small` (~250 staff) or `large` (1,500 staff).")
+        str, typer.Option(help="Hospital size: `small` (~250 staff) or `large` (1,500 staff; "
+                          "650 for the general profile).")
     ] = "small",
+    profile: Annotated[
+        str, typer.Option(help="Which hospital: `maternity` (the default) or `general`, a "
+                          "general hospital with its own roles, departments and shifts.")
+    ] = "maternity",
     start: Annotated[
         str | None, typer.Option(help="First simulated day, YYYY-MM-DD (default 2026-11-16).")
     ] = None,
@@ -70,23 +75,27 @@ def simulate(
 
     Output: `his/access-YYYY-MM-DD.log` (JSON lines), `roster.csv`,
     `flagged_patients.csv`, `encounters.csv`, `patients.csv`, `workstations.csv`,
-    `networks.csv` and `ground_truth.json`; with `--pcap` (the default) also
+    `networks.csv`, `assignments.csv`, `hospital.yaml` (shift hours, maternity and service
+    departments) and `ground_truth.json`; with `--pcap` (the default) also
     `net/capture-YYYY-MM-DD.pcap` and `net/network.yaml`, the `network:` section that
     describes the simulated network (replay with `--config net/network.yaml`).
     """
     from simulator import HospitalSpec
     from simulator import simulate as run_simulation
+    from simulator.profiles import PROFILE_NAMES
 
     if preset not in ("small", "large"):
         fail(f"--preset must be 'small' or 'large', not {preset!r}")
+    if profile not in PROFILE_NAMES:
+        fail(f"--profile must be one of {', '.join(PROFILE_NAMES)}, not {profile!r}")
     first = None
     if start is not None:
         try:
             first = datetime.strptime(start, "%Y-%m-%d").date()
         except ValueError:
             fail(f"--start must be a date like 2026-11-16, not {start!r}")
-    spec = HospitalSpec.large() if preset == "large" else HospitalSpec.small()
-    with err.status(f"simulating {days} day(s) of a {preset} hospital…"):
+    spec = HospitalSpec.preset(preset, profile)
+    with err.status(f"simulating {days} day(s) of the {preset} {profile} hospital…"):
         result = run_simulation(spec, out_dir, days=days, seed=seed, start=first, pcap=pcap)
     packets = sum(result.packets_per_day.values())
     net = (f" and {packets:,} packets in {len(result.pcap_files)} capture(s)"

@@ -47,3 +47,15 @@ def small_all(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
 @pytest.fixture(scope="session")
 def small_all_lines(small_all: SimulationResult) -> list[Line]:
     return read_all(small_all.out_dir)
+
+
+@pytest.fixture(scope="session")
+def general(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    """The general hospital's small preset over two weekdays, every kind."""
+    return simulate(HospitalSpec.small("general"), tmp_path_factory.mktemp("general"), days=2,
+                    seed=7)
+
+
+@pytest.fixture(scope="session")
+def general_lines(general: SimulationResult) -> list[Line]:
+    return read_all(general.out_dir)

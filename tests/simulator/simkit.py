@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections import Counter, deque
+import struct
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from sensors.flows.pcapfile import Capture
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +114,43 @@ def patient_points(lines: list[Line]) -> list[tuple[float, str]]:
     """The (time, patient) pairs the bulk-lookup rule counts."""
     return [(x.t, x.patient) for x in lines
             if x.patient and x.action in ("view", "print", "export")]
+
+
+#: The normal-traffic bounds the fixed-threshold rules rest on (``simulator`` docstring).
+DISTINCT_PATIENTS_PER_HOUR = 80
+VIEWS_PER_MINUTE = 12
+NORMAL_EXPORT = 200
+FAILED_LOGINS_PER_5_MIN = 3
+
+
+def check_bounds(lines: list[Line]) -> dict[str, int]:
+    """Assert the bounds on every user of ``lines`` (normal traffic); returns each role's
+    peak of distinct patients in an hour."""
+    peaks: dict[str, int] = defaultdict(int)
+    for user, mine in by_user(lines).items():
+        distinct = max_distinct(patient_points(mine), 3600)
+        views = max_in_window([x.t for x in mine if x.action == "view"], 60)
+        failed = max_in_window([x.t for x in mine if x.action == "login_failed"], 300)
+        assert distinct < DISTINCT_PATIENTS_PER_HOUR, (user, distinct)
+        assert views < VIEWS_PER_MINUTE, (user, views)
+        assert failed <= FAILED_LOGINS_PER_5_MIN, (user, failed)
+        role = mine[0].role
+        peaks[role] = max(peaks[role], distinct)
+    for x in lines:
+        if x.action in ("export", "print"):
+            assert x.count <= NORMAL_EXPORT, x
+        if x.action == "search":
+            assert x.count <= 50, x
+    return peaks
+
+
+def frames(path: Path) -> list[tuple[float, str, str, int, int, int]]:
+    """(time, source, destination, protocol, wire length, captured length) per frame."""
+    out = []
+    with Capture(path) as cap:
+        buf = cap.buf
+        for ts, _, off, caplen, wirelen in cap.records():
+            proto, src, dst = struct.unpack_from("!9xB2x4s4s", buf, off + 14)
+            out.append((ts, ".".join(map(str, src)), ".".join(map(str, dst)), proto, wirelen,
+                        caplen))
+    return out

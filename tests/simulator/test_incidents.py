@@ -20,8 +20,6 @@ from simkit import (
 
 from simulator import SimulationResult
 
-RULES = {"phiwatch-his-bulk-patient-lookup", "phiwatch-his-machine-speed-viewing",
-         "phiwatch-his-bulk-export", "phiwatch-his-failed-login-burst"}
 KINDS = {"bulk_harvest", "bulk_export", "scripted_scraper", "brute_force"}
 
 
@@ -40,7 +38,7 @@ def _check(inc: dict[str, Any], lines: list[Line], maternity: set[str]) -> None:
     mine = _incident_lines(lines, inc)
     assert len(mine) == inc["events"], inc["id"]
     assert mine[0].t == incident_window(inc)[0] and mine[-1].t == incident_window(inc)[1]
-    assert inc["expected_rules"] and set(inc["expected_rules"]) <= RULES
+    assert "expected_rules" not in inc  # the simulator knows no rule
     assert inc["description"].endswith(".") and "\n" not in inc["description"]
     views = [x for x in mine if x.action == "view"]
     distinct = {x.patient for x in views}
@@ -52,11 +50,9 @@ def _check(inc: dict[str, Any], lines: list[Line], maternity: set[str]) -> None:
         assert 55 <= minutes <= 125
         assert max_distinct(patient_points(mine), 3600) >= 120
         assert max_in_window([x.t for x in views], 60) < 30  # a person, not a script
-        assert inc["expected_rules"] == ["phiwatch-his-bulk-patient-lookup"]
     elif kind == "bulk_export":
         exports = [x for x in mine if x.action == "export"]
         assert len(exports) == 1 and exports[0].count == inc["patients"] >= 2000
-        assert inc["expected_rules"] == ["phiwatch-his-bulk-export"]
     elif kind == "scripted_scraper":
         assert inc["patients"] == len(distinct) == len(views) >= 600
         numbers = [int(x.patient[6:]) for x in views if x.patient]
@@ -64,8 +60,6 @@ def _check(inc: dict[str, Any], lines: list[Line], maternity: set[str]) -> None:
         seconds = (views[-1].t - views[0].t) + 1
         assert 5 * 60 <= seconds <= 9 * 60 and len(views) / seconds >= 2.5
         assert max_in_window([x.t for x in views], 60) >= 120
-        assert set(inc["expected_rules"]) == {"phiwatch-his-machine-speed-viewing",
-                                              "phiwatch-his-bulk-patient-lookup"}
     elif kind == "brute_force":
         failed = [x for x in mine if x.action == "login_failed"]
         assert 20 <= len(failed) <= 40
@@ -74,7 +68,6 @@ def _check(inc: dict[str, Any], lines: list[Line], maternity: set[str]) -> None:
         assert all(x.action == "login_failed" for x in mine[:first_ok])
         assert len(distinct) == inc["patients"] >= 10
         assert all(x.action in ("login", "view", "search", "logout") for x in mine[first_ok:])
-        assert inc["expected_rules"] == ["phiwatch-his-failed-login-burst"]
     else:
         pytest.fail(f"unknown incident kind {kind}")
 
