@@ -92,13 +92,18 @@ def simulated(profile: str, preset: str, days: int, seed: int) -> Path:
 
 
 def hospital_context(folder: Path) -> dict[str, Any]:
-    """The ``context:`` section a hospital's IT team would write for ``folder``: its
-    context files (``phiwatch.demo.simulated_context``), plus from ``hospital.yaml`` the
-    hours of each roster shift word and the maternity departments."""
+    """The ``context:`` section a hospital's IT team would write for ``folder`` after
+    ``phiwatch context check``: its context files (``phiwatch.demo.simulated_context``),
+    plus from ``hospital.yaml`` what only the hospital knows — the hours of each roster
+    shift word, the maternity departments, and the full name of each department code
+    (phiwatch classifies a code it does not know by its name). Nothing about roles or
+    classes: phiwatch's own vocabulary must understand them."""
     context = simulated_context(folder)
     described = yaml.safe_load((folder / "hospital.yaml").read_text(encoding="utf-8"))
     context["shifts"] = dict(described["shifts"])
     context["maternity_departments"] = list(described["maternity_departments"])
+    context["vocabulary"] = {"department_names": {
+        code: d["name"] for code, d in described.get("departments", {}).items()}}
     return context
 
 

@@ -106,14 +106,17 @@ def _vocabulary_gaps(report: ContextReport, context: Context) -> None:
     where = str(context.status["roster"].path) if "roster" in context.status else "roster"
     _word_gaps(report, f"{where}: role", roles, _ROLE_COST, "roles", ROLE_CLASSES)
     _word_gaps(report, f"{where}: department", departments, _DEPARTMENT_COST, "departments",
-               DEPARTMENT_CLASSES)
+               DEPARTMENT_CLASSES, names=True)
 
 
 def _word_gaps(report: ContextReport, where: str, words: Counter[str], cost: str, key: str,
-               classes: Sequence[str]) -> None:
+               classes: Sequence[str], *, names: bool = False) -> None:
     for word, n in words.most_common():
-        report.gaps.append(Gap(where, word, n, cost,
-                               f"context.vocabulary.{key}: {{{word!r}: <{' | '.join(classes)}>}}"))
+        fix = f"context.vocabulary.{key}: {{{word!r}: <{' | '.join(classes)}>}}"
+        if names:
+            fix += (f", or give its full name: context.vocabulary.department_names: "
+                    f"{{{word!r}: \"Khoa …\"}}")
+        report.gaps.append(Gap(where, word, n, cost, fix))
 
 
 def _log_gaps(report: ContextReport, config: Config, context: Context | None,
@@ -153,4 +156,4 @@ def _log_gaps(report: ContextReport, config: Config, context: Context | None,
                                "add them to the roster (a shared or service account too)"))
     _word_gaps(report, "logs: role", roles, _ROLE_COST, "roles", ROLE_CLASSES)
     _word_gaps(report, "logs: department", departments, _DEPARTMENT_COST, "departments",
-               DEPARTMENT_CLASSES)
+               DEPARTMENT_CLASSES, names=True)

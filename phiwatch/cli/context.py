@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,7 @@ def context_check(
     accounts in the logs missing from the roster, and what each gap switches off, with the
     configuration line that closes it. Exits 1 when there is a gap or a file is rejected.
     """
+    logging.getLogger("sensors.context").setLevel(logging.ERROR)  # the report says it all
     cfg = load(config)
     with errors():
         report = check_context(cfg, logs or [])

@@ -11,6 +11,7 @@ Shape (every key optional)::
       vocabulary:                                 # the hospital's words → phiwatch's classes
         roles: {cashier: desk, "kỹ thuật viên": service}
         departments: {khoa-3: care, "phòng 12": desk}
+        department_names: {KXN: "Khoa Xét nghiệm"}  # codes classified by their names
       shift_tolerance_minutes: 30
       shifts: {"ca 1": "06:00-14:00"}            # extra or redefined shift names
       timezone: null                              # null: the main configuration's
@@ -44,6 +45,9 @@ class VocabularyConfig(BaseModel):
     roles: dict[str, str] = Field(default_factory=dict)
     #: Department word → one of ``DEPARTMENT_CLASSES``.
     departments: dict[str, str] = Field(default_factory=dict)
+    #: Department code → its full name (``KXN: Khoa Xét nghiệm``): rosters and logs
+    #: often give codes only; a code no keyword matches is classified by its name.
+    department_names: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("roles")
     @classmethod

@@ -89,7 +89,8 @@ class Context:
         self.zone = get_zone(config.timezone or default_timezone)
         self.shifts = ShiftBook(config.shifts)
         self.vocabulary = Vocabulary(config.vocabulary.roles, config.vocabulary.departments,
-                                     tuple(config.maternity_departments))
+                                     tuple(config.maternity_departments),
+                                     config.vocabulary.department_names)
         self.tolerance_minutes = config.shift_tolerance_minutes
         self.networks = InternalNetworks(config.internal_networks)
         self.roster = Roster()

@@ -22,7 +22,8 @@ Departments of class ``service`` and ``desk`` serve every ward: their staff open
 records of patients in care anywhere (``phiwatch.user.serves_all_wards``).
 
 A word is classified by the hospital's configuration first (``context.vocabulary``),
-then by the built-in keywords below, which cover common English and Vietnamese names
+then by the built-in keywords below (for a department code, on its full name when the
+configuration gives one: ``department_names``), which cover common English and Vietnamese names
 (compared without diacritics, case or punctuation, by whole words). A word nothing
 matches is *unknown*: that one field is left out (never guessed), counted, and listed by
 ``phiwatch context check`` with what it switches off.
@@ -133,9 +134,12 @@ class Vocabulary:
 
     def __init__(self, roles: Mapping[str, str] | None = None,
                  departments: Mapping[str, str] | None = None,
-                 maternity: tuple[str, ...] = ()) -> None:
+                 maternity: tuple[str, ...] = (),
+                 department_names: Mapping[str, str] | None = None) -> None:
         self._roles = {normalise(k): v for k, v in (roles or {}).items()}
         self._departments = {normalise(k): v for k, v in (departments or {}).items()}
+        #: Department code → full name, for codes no keyword matches.
+        self._names = {normalise(k): v for k, v in (department_names or {}).items()}
         self._maternity_words = {normalise(m) for m in maternity}
         self._role_cache: dict[str, str | None] = {}
         self._department_cache: dict[str, str | None] = {}
@@ -160,8 +164,11 @@ class Vocabulary:
         """The class of one department word, or ``None`` when nothing matches."""
         found = self._department_cache.get(word, "")
         if found == "":
-            found = self._department_cache[word] = _classify(
-                word, self._departments, DEPARTMENT_KEYWORDS)
+            found = _classify(word, self._departments, DEPARTMENT_KEYWORDS)
+            name = self._names.get(normalise(word))
+            if found is None and name is not None:
+                found = _classify(name, self._departments, DEPARTMENT_KEYWORDS)
+            self._department_cache[word] = found
         return found
 
     def is_maternity(self, department: str) -> bool:
@@ -169,8 +176,9 @@ class Vocabulary:
         found = self._maternity_cache.get(department)
         if found is None:
             words = normalise(department)
+            name = normalise(self._names.get(words, ""))
             found = words in self._maternity_words or any(
-                _has_phrase(words, k) for k in MATERNITY_KEYWORDS)
+                _has_phrase(w, k) for w in (words, name) if w for k in MATERNITY_KEYWORDS)
             self._maternity_cache[department] = found
         return found
 
