@@ -112,6 +112,9 @@ class BaselineState:
         self.closed = 0
         self.evicted = 0
         self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
+        #: Set by the engine when rules over alerts read this rule's: the current version
+        #: of a fired period after each event that grows it (never stored as an alert).
+        self.progress: Callable[[Alert], None] | None = None
         self.groups = self.users  # for the engine's statistics
 
     # -- streaming ---------------------------------------------------------------------
@@ -169,6 +172,9 @@ class BaselineState:
             if len(p.sample) < sample_size:
                 p.sample.append(entry)
             if p.fired:
+                if self.progress is not None:  # rules over alerts follow the period
+                    self.progress(self._alert(p, start, {**p.verdict, "value": self.figure(p)},
+                                              final=False))
                 return
             if epoch < p.first[0]:
                 p.first = entry

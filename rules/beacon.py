@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -123,6 +123,7 @@ class BeaconState:
         self.sample_size = sample_size
         self.groups: OrderedDict[tuple[str, ...], Caller] = OrderedDict()
         self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
+        self.progress: Callable[[Alert], None] | None = None
         self.opened = 0
         self.closed = 0
         self.evicted = 0
@@ -159,6 +160,8 @@ class BeaconState:
                         c.last, c.last_fields = entry, fields
                     if len(c.sample) < sample_size:
                         c.sample.append(entry)
+                    if self.progress is not None:
+                        self.progress(self._alert(c, final=False))
                     return
                 self._end(c, out)
                 c = groups[key] = Caller(key)

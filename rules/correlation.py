@@ -19,6 +19,7 @@ always ends with the final one.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -72,6 +73,9 @@ class CorrelationState(EpisodeSweep):
         self.opened = 0
         self.closed = 0
         self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
+        #: Set by the engine when rules over alerts read this rule's alerts: the current
+        #: version of an open episode after each event that joins it (never stored).
+        self.progress: Callable[[Alert], None] | None = None
         #: The event counted last, so an event matching two of its base rules counts once.
         self.last_event: Event | None = None
         #: Set when another correlation references this one (``rules.chain``).
@@ -163,6 +167,8 @@ class CorrelationState(EpisodeSweep):
                             ep.sample.append(entry)
                         if self.chain is not None:
                             self.chain(g.values, ep, out)
+                        if self.progress is not None:
+                            self.progress(self._alert(g, ep, final=False))
                         return
                     out.append(self._close(g, ep))  # a gap longer than timespan: start anew
                     g = groups[key] = Group(g.values)

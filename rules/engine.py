@@ -92,6 +92,8 @@ class Engine:
         self.suppressor = Suppressor({})
         self._dispatch: dict[str | None, Dispatch] = {}
         self._silent: frozenset[str] = frozenset()
+        #: Current versions of open episodes that grew, for the rules over alerts.
+        self._progress: list[Alert] = []
         self._install(ruleset, {}, {})
         self._next_sweep = _NEVER
         self._out: list[Alert] = []
@@ -122,6 +124,9 @@ class Engine:
         self.states = fresh
         for st in fresh.values():
             st.guard.limit = self.max_groups
+        subscribed = self._subscribed(ruleset)
+        for rid, st in fresh.items():
+            st.progress = self._progress.append if rid in subscribed else None
         feeds: dict[str, list[Adder]] = {}
         for c in ruleset.correlations:
             for b in c.bases:
@@ -156,6 +161,27 @@ class Engine:
         self._dispatch = {ds: dispatch.build(r) for ds, r in routes.items()}
         if self.default_dataset is not None and self.default_dataset in self._dispatch:
             self._dispatch[None] = self._dispatch[self.default_dataset]
+
+    def _subscribed(self, ruleset: RuleSet) -> frozenset[str]:
+        """The rules whose alerts a rule over alerts selects by tag or rule id alone
+        (its predicate matches an alert event of the rule with nothing else known): their
+        open episodes pass every update on (``progress``), so "within four hours after
+        the harvest's last record" is measured from the last record."""
+        readers = [d for d in ruleset.detections if ALERT_DATASET in d.datasets]
+        if not readers:
+            return frozenset()
+        found: set[str] = set()
+        for rule in ruleset.rules:
+            probe = {"event.dataset": ALERT_DATASET, "rule.id": rule.id,
+                     "tags": list(rule.spec.tags)}
+            for reader in readers:
+                try:
+                    if reader.predicate(probe):
+                        found.add(rule.id)
+                        break
+                except Exception:
+                    continue
+        return frozenset(found)
 
     def _stream_state(self, rule: DetectionRule) -> StreamState:
         """The state of a detection rule that measures a stream (``rules.stream``)."""
@@ -193,6 +219,10 @@ class Engine:
             if wm >= self._next_sweep:
                 self._sweep(wm, out, full=False)
         self._route(event, out)
+        if self._progress:  # open episodes that grew, offered to the rules over alerts
+            grown, self._progress[:] = list(self._progress), []
+            for alert in grown:
+                self._route(alert_event(alert), out)
         if out:
             fired = out.copy()
             out.clear()

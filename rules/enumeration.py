@@ -145,6 +145,7 @@ class SequenceState:
         #: By the group's value (one ``by`` field) or tuple of values; in touch order.
         self.groups: OrderedDict[Any, Walker] = OrderedDict()
         self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
+        self.progress: Callable[[Alert], None] | None = None
         self.opened = 0
         self.closed = 0
         self.evicted = 0
@@ -221,6 +222,8 @@ class SequenceState:
                         r.fired = True
                         self.opened += 1
                         out.append(self._alert(w, r, final=False))
+                    elif r.fired and self.progress is not None:
+                        self.progress(self._alert(w, r, final=False))
                     return
             lone = w.lone
             for j, (n0, p0, e0) in enumerate(lone):

@@ -51,6 +51,10 @@ class StreamState(Protocol):
     #: The state's group limit (``rules.limits``): the engine sets the limit; the state
     #: asks it to make room before it adds a group.
     guard: LimitGuard
+    #: Set by the engine when rules over alerts read this rule's alerts
+    #: (``rules.alert_events``): the state passes the current version of an open episode
+    #: after each event that grows it; ``None`` otherwise.
+    progress: Callable[[Alert], None] | None
 
     def adder(self, base: DetectionRule) -> Adder:
         """The function the engine calls with each event the rule matched."""

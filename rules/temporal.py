@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -95,6 +96,7 @@ class TemporalState(EpisodeSweep):
         self.timespan = rule.timespan
         self.groups: OrderedDict[Key, TemporalGroup] = OrderedDict()
         self.guard = LimitGuard(rule.id, rule.title, DEFAULT_LIMIT)
+        self.progress: Callable[[Alert], None] | None = None
         self.evicted = 0
         self.opened = 0
         self.closed = 0
@@ -157,6 +159,8 @@ class TemporalState(EpisodeSweep):
                             ep.sample.append(entry)
                         if self.chain is not None:
                             self.chain(g.values, ep, out)
+                        if self.progress is not None:
+                            self.progress(self._alert(g, ep, final=False))
                         return
                     out.append(self._close(g, ep))
                     g = groups[key] = TemporalGroup(g.values, n_bases)

@@ -118,3 +118,27 @@ def test_no_alert_for_either_half_alone_or_apart() -> None:
     ]
     for events in cases:
         assert RULE not in fired(events)
+
+
+def test_the_window_runs_from_the_harvests_last_record_and_fires_at_the_upload() -> None:
+    """A lookup that goes on for five hours crosses its threshold in the first; an upload
+    four and a half hours after that crossing but half an hour after the last record is
+    tied to it — at once, when the upload is seen, not when the lookup's episode closes."""
+    steady = [Event(T0 + timedelta(seconds=60 * i), {
+        "event.dataset": "his.access", "event.action": "view", "event.outcome": "success",
+        "user.id": "tn00417", "user.name": "Trần Thị Hồng Nhung", "source.ip": WS,
+        "host.name": "WS-TN-03", "patient.id": f"BN2026{(i * 7919) % 99991:06d}",
+        "phiwatch.source.internal": True}, f"his.log:{i}", f"s{i}")
+        for i in range(300)]  # two distinct patients a minute for five hours
+    steady += [Event(T0 + timedelta(seconds=30 + 60 * i), {
+        **steady[i].fields, "patient.id": f"BN3026{(i * 104729) % 99991:06d}"},
+        f"his.log:b{i}", f"t{i}") for i in range(300)]
+    up = upload(300 * 60 + 30 * 60, 80 * MB)
+    tag = NetworkTagger(NetworkConfig()).tag
+    engine = Engine(RULESET)
+    during: list[Alert] = []
+    for e in sorted(steady + up, key=attrgetter("epoch")):
+        if e.fields["event.dataset"] == "network.flow":
+            tag(e)
+        during.extend(engine.process(e))
+    assert any(a.rule_id == RULE for a in during), sorted({a.rule_id for a in during})

@@ -38,6 +38,7 @@ class TallyState:
         self.counts: OrderedDict[str, list[Any]] = OrderedDict()
         self.opened = self.closed = self.evicted = 0
         self.guard = LimitGuard(rule.id, rule.title, 1000)
+        self.progress = None
 
     @property
     def groups(self) -> OrderedDict[str, list[Any]]:
