@@ -115,5 +115,5 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RequestContext)
-    check_routes(app)
+    check_routes(app, ROUTERS)
     return app

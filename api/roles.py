@@ -16,9 +16,10 @@ names several) has role ``None`` and every route refuses it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -46,21 +47,28 @@ def _declared(dependant: Dependant) -> frozenset[Role] | None:
     return None
 
 
-def declared_roles(app: FastAPI) -> dict[tuple[str, str], frozenset[Role]]:
-    """(method, path template) → the roles its route allows, for every non-public route."""
+def declared_roles(routers: Iterable[APIRouter]) -> dict[tuple[str, str], frozenset[Role]]:
+    """(method, path template) → the roles its route allows, for every route of
+    ``routers`` (an empty set: the route declares none)."""
     table: dict[tuple[str, str], frozenset[Role]] = {}
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.path in PUBLIC_PATHS:
-            continue
-        roles = _declared(route.dependant)
-        for method in route.methods or ():
-            table[(method, route.path)] = roles if roles is not None else frozenset()
+    for router in routers:
+        for route in router.routes:
+            if not isinstance(route, APIRoute) or route.path in PUBLIC_PATHS:
+                continue
+            roles = _declared(route.dependant)
+            for method in route.methods or ():
+                table[(method, router.prefix + route.path)] = roles or frozenset()
     return table
 
 
-def check_routes(app: FastAPI) -> None:
-    """Refuse an application with a route that declares no roles."""
-    undeclared = sorted(f"{m} {p}" for (m, p), roles in declared_roles(app).items()
-                        if not roles)
+def check_routes(app: FastAPI, routers: Iterable[APIRouter]) -> None:
+    """Refuse an application with a route that declares no roles, or one it serves that
+    is neither public nor from ``routers`` (so undeclared)."""
+    routers = list(routers)
+    table = declared_roles(routers)
+    undeclared = sorted(f"{m} {p}" for (m, p), roles in table.items() if not roles)
+    served = {(method.upper(), path) for path, item in app.openapi().get("paths", {}).items()
+              for method in item if path not in PUBLIC_PATHS}
+    undeclared += sorted(f"{m} {p}" for m, p in served - set(table))
     if undeclared:
         raise RuntimeError(f"routes without declared roles: {', '.join(undeclared)}")

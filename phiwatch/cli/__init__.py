@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from phiwatch.cli import alerts, elasticsearch, incidents, pipeline, rules
+from phiwatch.cli import alerts, api, elasticsearch, incidents, pipeline, rules
 
 app = typer.Typer(
     name="phiwatch",
@@ -30,6 +30,7 @@ alerts.register(app)
 app.add_typer(rules.app, name="rules")
 app.add_typer(elasticsearch.app, name="es")
 app.add_typer(incidents.app, name="incidents")
+api.register(app)
 
 
 def main() -> None:
