@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, TokenError, TokenVerifier
@@ -98,12 +99,40 @@ def allow(*roles: Role) -> Callable[..., Caller]:
             raise Forbidden("the token carries no phiwatch role")
         if principal.role not in allowed:
             raise Forbidden(f"the {principal.role} role may not use this route")
+        _known_parameters(request)
         scope = Scope(principal.hospital if principal.role == "hospital_it" else None)
         return Caller(principal, principal.role, scope, str(request.state.request_id),
                       reason(request))
 
     setattr(caller, ROLES_ATTRIBUTE, allowed)
     return caller
+
+
+def _known_parameters(request: Request) -> None:
+    """Refuse a query parameter the route does not take: a misspelt filter
+    (``hopsital=``) must not silently widen a search to every hospital."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    names = _QUERY_NAMES.get(id(dependant))
+    if names is None:
+        names = frozenset(_query_params(dependant))
+        _QUERY_NAMES[id(dependant)] = names
+    for key in request.query_params:
+        if key not in names:
+            field = f"query.{key[:40]}"
+            raise Invalid(f"{field}: this route takes no such parameter", field=field)
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_params(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_params(sub)
+    return names
 
 
 def view(request: Request, caller: Caller) -> ResponseView:

@@ -123,6 +123,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        if e.status_code == 400:  # FastAPI could not parse the body (not JSON, not UTF-8)
+            return answer(request, 422, "invalid_request", "body: not a valid JSON document",
+                          field="body")
         code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
         message = {404: "no such route", 405: "method not allowed on this route"}.get(
             e.status_code, str(e.detail) if isinstance(e.detail, str) else "request refused")

@@ -2,8 +2,8 @@
 
 A token's ``kid`` only ever *selects* among the keys configured here: it is compared as a
 string with the ``kid`` of each key and never used as a path or a URL. A ``kid`` that
-names no key (a rotation just happened) makes a URL source fetch again, at most once per
-``refresh_seconds``, so a flood of tokens with random ``kid``s cannot make phiwatch hammer
+names no key (a rotation just happened) makes the source read again, at most once per
+``REFETCH_SECONDS``, so a flood of tokens with random ``kid``s cannot make phiwatch hammer
 the identity provider.
 """
 
@@ -21,6 +21,8 @@ import orjson
 #: The JWK key type each algorithm family needs.
 KTY = {"RS": "RSA", "ES": "EC"}
 MAX_JWKS_BYTES = 1 << 20
+#: Least time between two reads caused by an unknown ``kid``.
+REFETCH_SECONDS = 60.0
 
 
 class JwksError(Exception):
@@ -60,6 +62,7 @@ class JwksSource:
         self._lock = threading.Lock()
         self._keys: list[dict[str, Any]] = []
         self._loaded_at: float | None = None
+        self._refetched_at: float | None = None
 
     def load(self) -> None:
         """Read the keys now (at start: a wrong file or URL is found before serving)."""
@@ -85,10 +88,13 @@ class JwksSource:
 
     def _keys_now(self, refresh: bool) -> list[dict[str, Any]]:
         with self._lock:
-            stale = (self._loaded_at is None
-                     or self._clock() - self._loaded_at >= self._refresh)
-            if stale or (refresh and self._url is not None
-                         and self._clock() - (self._loaded_at or 0.0) >= min(self._refresh, 60)):
+            now = self._clock()
+            stale = self._loaded_at is None or now - self._loaded_at >= self._refresh
+            again = refresh and (self._refetched_at is None
+                                 or now - self._refetched_at >= REFETCH_SECONDS)
+            if again:
+                self._refetched_at = now
+            if stale or again:
                 try:
                     self._load()
                 except JwksError:
