@@ -47,12 +47,17 @@ def incident_keyset(incident: Incident, sort: str) -> Keyset:
     return tuple(values[key] for key, _ in INCIDENT_SORTS[sort])
 
 
-def incident_words(incident: Incident) -> str:
-    """What a words search looks in, casefolded: principal, rules, titles, explanations."""
+def incident_text(incident: Incident) -> str:
+    """What a words search looks in: principal, rules, titles, explanations."""
     parts = [incident.principal, *incident.rule_ids]
     for a in incident.alerts:
         parts.extend((a.rule_title, a.explanation))
-    return "\n".join(parts).casefold()
+    return "\n".join(parts)
+
+
+def incident_words(incident: Incident) -> str:
+    """``incident_text`` casefolded, as both stores compare it."""
+    return incident_text(incident).casefold()
 
 
 @dataclass(frozen=True, slots=True)

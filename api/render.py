@@ -19,7 +19,7 @@ from api.models import (
     StatusChangeOut,
 )
 from api.pseudonyms import ResponseView, patient_ids
-from phiwatch.service import TRANSITIONS, Alert, EventRef, Incident, Note, incident_words
+from phiwatch.service import TRANSITIONS, Alert, EventRef, Incident, Note, incident_text
 
 
 def alert_ids_known(alert: Alert) -> set[str]:
@@ -72,7 +72,7 @@ def peek_incident_words(view: ResponseView, incident: Incident,
                         alerts: Mapping[str, Alert]) -> str:
     """What a words search matches in an incident, as this caller would see it."""
     known = incident_ids_known(incident, alerts)
-    return view.text(incident.organization_id, incident_words(incident), known,
+    return view.text(incident.organization_id, incident_text(incident), known,
                      record=False)
 
 

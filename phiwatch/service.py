@@ -38,6 +38,7 @@ from alerting.incident_store import (
     IncidentQuery,
     IncidentStore,
     incident_keyset,
+    incident_text,
     incident_words,
 )
 from alerting.notes import MAX_NOTE_CHARS, NOTE_KINDS, Note, NoteStore

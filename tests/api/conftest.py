@@ -44,6 +44,24 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         w.close()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "elasticsearch"])
+def fresh_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[World]:
+    """A world of its own for a module that changes what others count (new alerts, a
+    tampered audit log)."""
+    folder = tmp_path_factory.mktemp(f"fresh-{request.param}")
+    if request.param == "sqlite":
+        w = World("sqlite", folder)
+        yield w
+        w.close()
+        return
+    server = request.getfixturevalue("osmem_server")
+    with server.clone() as clone:
+        w = World("elasticsearch", folder, clone.url)
+        yield w
+        w.close()
+
+
 @pytest.fixture(scope="session")
 def sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The SQLite world alone, for tests about the HTTP layer rather than the store."""
