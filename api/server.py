@@ -27,6 +27,7 @@ query strings) and no ``Server`` header.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
@@ -91,11 +92,19 @@ class ApiServer:
         return sock
 
     def serve(self) -> None:
-        """Serve in this thread until a signal stops uvicorn."""
+        """Serve in this (main) thread until SIGINT or SIGTERM, then return normally.
+
+        uvicorn shuts down gracefully on either signal and then raises it again for the
+        handler that was there before; the handlers installed here take it quietly, so
+        ``phiwatch api`` exits 0 after a clean stop.
+        """
         sock = self._bind()
+        previous = {s: signal.signal(s, _stopped) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._server.run(sockets=[sock])
         finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
             sock.close()
 
     def start(self, timeout: float = 30.0) -> ApiServer:
@@ -122,6 +131,10 @@ class ApiServer:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """The signal uvicorn raises again after its graceful shutdown: nothing left to do."""
 
 
 def serve_in_thread(config: Config, *, listen: str | None = None,

@@ -91,7 +91,7 @@ __all__ = [
     "StatusChange",
     "StoreError",
     "TransitionError",
-    "incident_words",
+    "incident_text", "incident_words",
 ]
 
 
