@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from alerting.incident import (
     STATUSES,
@@ -22,11 +22,42 @@ from alerting.incident import (
     IncidentNotFound,
     transition,
 )
-from alerting.store import SEVERITY_RANK
+from alerting.store import SEVERITY_RANK, Keyset, check_keyset, micros
 from rules.alert import SEVERITIES
 
 #: Deepest page either backend serves (Elasticsearch's default ``max_result_window``).
 MAX_WINDOW = 10_000
+
+#: Orders a search can ask for, as (key, descending) ending with the id (a total order,
+#: so a page can continue after its last item).
+IncidentSort = Literal["newest", "oldest", "severity", "active"]
+INCIDENT_SORTS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "newest": (("first", True), ("id", False)),
+    "oldest": (("first", False), ("id", False)),
+    "severity": (("severity", True), ("first", True), ("id", False)),
+    "active": (("last", True), ("id", False)),
+}
+
+
+def incident_keyset(incident: Incident, sort: str) -> Keyset:
+    """Where ``incident`` stands in ``sort``: the ``after`` that continues past it."""
+    values: dict[str, int | str] = {"first": micros(incident.first_seen),
+                                    "last": micros(incident.last_seen),
+                                    "severity": incident.severity_rank, "id": incident.id}
+    return tuple(values[key] for key, _ in INCIDENT_SORTS[sort])
+
+
+def incident_text(incident: Incident) -> str:
+    """What a words search looks in: principal, rules, titles, explanations."""
+    parts = [incident.principal, *incident.rule_ids]
+    for a in incident.alerts:
+        parts.extend((a.rule_title, a.explanation))
+    return "\n".join(parts)
+
+
+def incident_words(incident: Incident) -> str:
+    """``incident_text`` casefolded, as both stores compare it."""
+    return incident_text(incident).casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +66,12 @@ class IncidentQuery:
 
     ``start``/``end`` select incidents whose span (first alert's window start to last
     alert's window end) overlaps ``[start, end)``. ``principal`` is the alert user.
-    ``min_severity`` keeps the incident's highest severity and above. Order is stable:
-    first seen descending, then id; ``offset + limit`` is at most 10,000.
+    ``min_severity`` keeps the incident's highest severity and above. ``rule_id`` keeps
+    incidents with an alert of that rule; ``text`` is a case-insensitive substring of
+    ``incident_words`` (plain text, never a query language). Order is ``sort``
+    (``INCIDENT_SORTS``, default first seen descending, then id); paging is by ``offset``
+    (``offset + limit`` at most 10,000) or by ``after``, the ``incident_keyset`` of the
+    last incident of the previous page (stable while incidents are added).
     """
 
     start: datetime | None = None
@@ -45,10 +80,20 @@ class IncidentQuery:
     principal: str | None = None
     status: str | None = None
     min_severity: str | None = None
+    rule_id: str | None = None
+    text: str | None = None
     limit: int = 100
     offset: int = 0
+    sort: IncidentSort = "newest"
+    after: Keyset | None = None
 
     def __post_init__(self) -> None:
+        if self.sort not in INCIDENT_SORTS:
+            raise ValueError(f"sort must be one of {', '.join(INCIDENT_SORTS)}, "
+                             f"not {self.sort!r}")
+        check_keyset(self.after, INCIDENT_SORTS[self.sort])
+        if self.after is not None and self.offset:
+            raise ValueError("after and offset exclude each other")
         if self.min_severity is not None and self.min_severity not in SEVERITY_RANK:
             raise ValueError(f"min_severity must be one of {', '.join(SEVERITIES)}, "
                              f"not {self.min_severity!r}")
@@ -150,8 +195,34 @@ def matches(q: IncidentQuery) -> Matcher:
             return False
         if q.status is not None and i.status != q.status:
             return False
+        if q.rule_id is not None and q.rule_id not in i.rule_ids:
+            return False
+        if q.text and q.text.casefold() not in incident_words(i):
+            return False
         return q.min_severity is None or i.severity_rank >= SEVERITY_RANK[q.min_severity]
     return keep
+
+
+def ordered(incidents: list[Incident], q: IncidentQuery) -> list[Incident]:
+    """``incidents`` in ``q.sort`` order, those after ``q.after`` only (the contract)."""
+    keys = INCIDENT_SORTS[q.sort]
+
+    def flip(i: Incident) -> tuple[int | str, ...]:
+        return tuple(_desc(v) if desc else v
+                     for v, (_, desc) in zip(incident_keyset(i, q.sort), keys, strict=True))
+
+    result = sorted(incidents, key=flip)
+    if q.after is not None:
+        mark = tuple(_desc(v) if desc else v
+                     for v, (_, desc) in zip(q.after, keys, strict=True))
+        result = [i for i in result if flip(i) > mark]
+    return result
+
+
+def _desc(v: int | str) -> int | str:
+    if isinstance(v, str):
+        raise ValueError("only numbers sort descending")
+    return -v
 
 
 class StatusChanges:

@@ -10,13 +10,15 @@ maps each alert id to its incident, so re-processing an alert finds where it wen
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from alerting.incident import ConflictError, Incident
-from alerting.incident_store import IncidentQuery, StatusChanges, stored
+from alerting.incident_store import INCIDENT_SORTS, IncidentQuery, StatusChanges, stored
+from alerting.sqlite_order import after_clause, order_by
 from alerting.store import SEVERITY_RANK
 
 INCIDENT_SCHEMA = """
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS incident_alerts (
 );
 """
 
+_COLUMNS = {"first": "first_us", "last": "last_us", "severity": "severity_rank", "id": "id"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -51,19 +54,26 @@ class SQLiteIncidents(StatusChanges):
     """The ``IncidentStore`` methods, mixed into ``SQLiteAlertStore`` (needs ``_db``)."""
 
     _db: sqlite3.Connection
+    _lock: threading.RLock
 
     def get_incident(self, incident_id: str) -> Incident | None:
-        row = self._db.execute("SELECT doc, version FROM incidents WHERE id = ?",
-                               (incident_id,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT doc, version FROM incidents WHERE id = ?",
+                                   (incident_id,)).fetchone()
         return _load(row) if row else None
 
     def incident_of_alert(self, alert_id: str) -> Incident | None:
-        row = self._db.execute(
-            "SELECT i.doc, i.version FROM incident_alerts a JOIN incidents i "
-            "ON i.id = a.incident_id WHERE a.alert_id = ?", (alert_id,)).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT i.doc, i.version FROM incident_alerts a JOIN incidents i "
+                "ON i.id = a.incident_id WHERE a.alert_id = ?", (alert_id,)).fetchone()
         return _load(row) if row else None
 
     def save_incident(self, incident: Incident, expected_version: int | None) -> Incident:
+        with self._lock:
+            return self._save_incident(incident, expected_version)
+
+    def _save_incident(self, incident: Incident, expected_version: int | None) -> Incident:
         version = 1 if expected_version is None else expected_version + 1
         new = stored(incident, version)
         doc = orjson.dumps(new.to_dict())
@@ -97,16 +107,22 @@ class SQLiteIncidents(StatusChanges):
 
     def query_incidents(self, q: IncidentQuery) -> list[Incident]:
         where, args = _where(q)
-        rows = self._db.execute(
-            f"SELECT doc, version FROM incidents {where} ORDER BY first_us DESC, id "
-            f"LIMIT ? OFFSET ?", [*args, q.limit, q.offset])
+        columns = [(_COLUMNS[key], desc) for key, desc in INCIDENT_SORTS[q.sort]]
+        if q.after is not None:
+            clause, more = after_clause(columns, q.after)
+            where = f"{where} AND {clause}" if where else f"WHERE {clause}"
+            args = [*args, *more]
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT doc, version FROM incidents {where} {order_by(columns)} "
+                f"LIMIT ? OFFSET ?", [*args, q.limit, q.offset]).fetchall()
         return [_load(r) for r in rows]
 
     def count_incidents(self, q: IncidentQuery) -> int:
         where, args = _where(q)
-        return int(self._db.execute(f"SELECT count(*) FROM incidents {where}",
-                                    args).fetchone()[0])
-
+        with self._lock:
+            return int(self._db.execute(f"SELECT count(*) FROM incidents {where}",
+                                        args).fetchone()[0])
 
 
 def _load(row: Any) -> Incident:
@@ -133,4 +149,11 @@ def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
     if q.min_severity is not None:
         clauses.append("severity_rank >= ?")
         args.append(SEVERITY_RANK[q.min_severity])
+    if q.rule_id is not None:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(CAST(doc AS TEXT), '$.rule_ids') "
+                       "WHERE value = ?)")
+        args.append(q.rule_id)
+    if q.text:
+        clauses.append("instr(incident_words(doc), ?) > 0")
+        args.append(q.text.casefold())
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), args

@@ -1,21 +1,46 @@
 """The embedded default store: one SQLite file in WAL mode, no server to run.
 
 Each alert is one row: the columns the queries filter on, and the whole alert as JSON.
-WAL lets the API and the command line read while the pipeline writes.
+WAL lets the API and the command line read while the pipeline writes. One store object
+may be shared by threads (the API serves requests from a pool): a lock keeps one
+connection's transactions from interleaving.
+
+Times are REAL seconds (``datetime.timestamp()``); a keyset position in microseconds is
+turned back into the very float stored for it, so ties compare exactly.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
+from alerting.incident import Incident
+from alerting.incident_store import incident_words
+from alerting.sqlite_audit import AUDIT_SCHEMA, SQLiteAudit
 from alerting.sqlite_incidents import INCIDENT_SCHEMA, SQLiteIncidents
-from alerting.store import SEVERITY_RANK, AlertQuery, WriteResult, alert_user
+from alerting.sqlite_notes import NOTE_SCHEMA, SQLiteNotes
+from alerting.sqlite_order import after_clause, order_by
+from alerting.store import (
+    ALERT_SORTS,
+    SEVERITY_RANK,
+    AlertDayCount,
+    AlertQuery,
+    WriteResult,
+    alert_user,
+    severity_rank,
+)
 from rules.alert import Alert
+
+_COLUMNS = {"time": "window_start", "severity": "severity_rank", "id": "id"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -50,25 +75,35 @@ WHERE excluded.revision > alerts.revision
 """
 
 
-class SQLiteAlertStore(SQLiteIncidents):
-    """``AlertStore`` on a SQLite file; also the ``IncidentStore`` (``sqlite_incidents``)."""
+class SQLiteAlertStore(SQLiteIncidents, SQLiteNotes, SQLiteAudit):
+    """``AlertStore`` on a SQLite file; also the ``IncidentStore`` (``sqlite_incidents``),
+    the notes (``sqlite_notes``) and the access audit log (``sqlite_audit``)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         # SQLite's lower() folds ASCII only; explanations carry Vietnamese names.
         self._db.create_function("casefold", 1, _casefold, deterministic=True)
+        self._db.create_function("local_day", 2, _local_day, deterministic=True)
+        self._db.create_function("incident_words", 1, _incident_words, deterministic=True)
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: an alert is on disk before ``write`` returns, so the run loop's position
         # snapshot (fsynced after it) can never be ahead of alerts a power loss took.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._db.executescript(INCIDENT_SCHEMA)
+        self._db.executescript(NOTE_SCHEMA)
+        self._db.executescript(AUDIT_SCHEMA)
 
     def write(self, alerts: Sequence[Alert]) -> WriteResult:
         if not alerts:
             return WriteResult()
+        with self._lock:
+            return self._write(alerts)
+
+    def _write(self, alerts: Sequence[Alert]) -> WriteResult:
         db = self._db
         inserted = updated = unchanged = 0
         with db:
@@ -86,32 +121,90 @@ class SQLiteAlertStore(SQLiteIncidents):
         return WriteResult(inserted, updated, unchanged)
 
     def get(self, alert_id: str) -> Alert | None:
-        row = self._db.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM alerts WHERE id = ?",
+                                   (alert_id,)).fetchone()
         return Alert.from_dict(orjson.loads(row[0])) if row else None
+
+    def get_many(self, alert_ids: Sequence[str]) -> dict[str, Alert]:
+        found: dict[str, Alert] = {}
+        ids = list(dict.fromkeys(alert_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            with self._lock:
+                rows = self._db.execute(f"SELECT doc FROM alerts WHERE id IN ({marks})",
+                                        chunk).fetchall()
+            for (doc,) in rows:
+                alert = Alert.from_dict(orjson.loads(doc))
+                found[alert.id] = alert
+        return found
 
     def query(self, q: AlertQuery) -> list[Alert]:
         where, args = _where(q)
-        rows = self._db.execute(
-            f"SELECT doc FROM alerts {where} ORDER BY window_start DESC, id LIMIT ? OFFSET ?",
-            [*args, q.limit, q.offset],
-        )
+        columns = [(_COLUMNS[key], desc) for key, desc in ALERT_SORTS[q.sort]]
+        if q.after is not None:
+            values = [_seconds(v) if key == "time" else v
+                      for v, (key, _) in zip(q.after, ALERT_SORTS[q.sort], strict=True)]
+            clause, more = after_clause(columns, values)
+            where = f"{where} AND {clause}" if where else f"WHERE {clause}"
+            args = [*args, *more]
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT doc FROM alerts {where} {order_by(columns)} LIMIT ? OFFSET ?",
+                [*args, q.limit, q.offset],
+            ).fetchall()
         return [Alert.from_dict(orjson.loads(r[0])) for r in rows]
 
     def count(self, q: AlertQuery) -> int:
         where, args = _where(q)
-        row = self._db.execute(f"SELECT count(*) FROM alerts {where}", args).fetchone()
+        with self._lock:
+            row = self._db.execute(f"SELECT count(*) FROM alerts {where}", args).fetchone()
         return int(row[0])
+
+    def day_counts(self, q: AlertQuery, zone: str) -> list[AlertDayCount]:
+        _zone(zone)  # an unknown zone fails here, not inside SQLite
+        where, args = _where(q)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT local_day(window_start, ?) AS day, organization_id, rule_id, "
+                f"count(*) FROM alerts {where} GROUP BY day, organization_id, rule_id",
+                [zone, *args]).fetchall()
+        counts = [AlertDayCount(datetime.fromisoformat(d).date(), org, rule, int(n))
+                  for d, org, rule, n in rows]
+        counts.sort(key=lambda c: (c.day, c.organization_id or "", c.rule_id))
+        return counts
 
     def flush(self) -> bool:
         """Nothing is ever queued: every write is committed when it returns."""
         return True
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 def _casefold(value: str | None) -> str | None:
     return value.casefold() if value is not None else None
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local_day(seconds: float, zone: str) -> str:
+    return datetime.fromtimestamp(seconds, _zone(zone)).date().isoformat()
+
+
+def _incident_words(doc: bytes) -> str:
+    return incident_words(Incident.from_dict(orjson.loads(doc)))
+
+
+def _seconds(us: int | str) -> float:
+    """The REAL stored for a window start of ``us`` microseconds (exactly that float)."""
+    assert isinstance(us, int)
+    return (_EPOCH + timedelta(microseconds=us)).timestamp()
 
 
 def _row(a: Alert) -> tuple[Any, ...]:
@@ -119,7 +212,7 @@ def _row(a: Alert) -> tuple[Any, ...]:
         a.id,
         a.rule_id,
         a.severity,
-        SEVERITY_RANK.get(a.severity, SEVERITY_RANK["medium"]),
+        severity_rank(a.severity),
         a.organization_id,
         alert_user(a),
         a.window_start.timestamp(),

@@ -9,12 +9,56 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, Protocol
 
 from rules.alert import SEVERITIES, Alert
 
 SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+#: Orders a search can ask for. Each is a list of (key, descending) ending with the id,
+#: so that the order is total and a page can continue after its last item (keyset).
+AlertSort = Literal["newest", "oldest", "severity"]
+ALERT_SORTS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "newest": (("time", True), ("id", False)),
+    "oldest": (("time", False), ("id", False)),
+    "severity": (("severity", True), ("time", True), ("id", False)),
+}
+#: A position in an order: the sort values of the last item seen (ints, then the id).
+Keyset = tuple[int | str, ...]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def micros(dt: datetime) -> int:
+    """Exact microseconds since the epoch (what both stores sort and filter on)."""
+    return (dt.astimezone(UTC) - _EPOCH) // _US
+
+
+def severity_rank(severity: str) -> int:
+    """An unknown severity ranks as medium, in every store."""
+    return SEVERITY_RANK.get(severity, SEVERITY_RANK["medium"])
+
+
+def check_keyset(after: Keyset | None, sort: tuple[tuple[str, bool], ...]) -> None:
+    """``after`` must have one value per sort key: integers, then the id as a string."""
+    if after is None:
+        return
+    if len(after) != len(sort):
+        raise ValueError(f"after needs {len(sort)} values for this sort, not {len(after)}")
+    *numbers, last = after
+    if not isinstance(last, str) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in numbers):
+        raise ValueError("after: integers then an id")
+
+
+def alert_keyset(alert: Alert, sort: str) -> Keyset:
+    """Where ``alert`` stands in ``sort``: the ``after`` that continues past it."""
+    values: dict[str, int | str] = {"time": micros(alert.window_start),
+                                    "severity": severity_rank(alert.severity),
+                                    "id": alert.id}
+    return tuple(values[key] for key, _ in ALERT_SORTS[sort])
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +81,15 @@ class AlertQuery:
     text: str | None = None
     limit: int = 100
     offset: int = 0
+    sort: AlertSort = "newest"
+    after: Keyset | None = None
 
     def __post_init__(self) -> None:
+        if self.sort not in ALERT_SORTS:
+            raise ValueError(f"sort must be one of {', '.join(ALERT_SORTS)}, not {self.sort!r}")
+        check_keyset(self.after, ALERT_SORTS[self.sort])
+        if self.after is not None and self.offset:
+            raise ValueError("after and offset exclude each other")
         for name in ("severity", "min_severity"):
             value = getattr(self, name)
             if value is not None and value not in SEVERITY_RANK:
@@ -65,6 +116,16 @@ class WriteResult:
     rejected: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class AlertDayCount:
+    """How many alerts of one rule at one hospital had their window start on one day."""
+
+    day: date
+    organization_id: str | None
+    rule_id: str
+    count: int
+
+
 def alert_user(alert: Alert) -> str | None:
     """The user an alert is about: its group's ``user.id``, else its context's."""
     value = alert.group.get("user.id") or alert.context.get("user.id")
@@ -87,3 +148,16 @@ class AlertStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class AlertBrowser(Protocol):
+    """What the API reads beyond ``AlertStore``: alerts by id in bulk, counts for charts."""
+
+    def get_many(self, alert_ids: Sequence[str]) -> dict[str, Alert]:
+        """The stored alerts among ``alert_ids``, by id (missing ones are absent)."""
+        ...
+
+    def day_counts(self, q: AlertQuery, zone: str) -> list[AlertDayCount]:
+        """Alerts matching ``q`` (its paging and sort ignored) per local day of their
+        window start in the IANA ``zone``, hospital and rule; ordered by those three."""
+        ...

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from alerting.elasticsearch.config import ElasticsearchConfig
+from api.config import ApiConfig
 from rules import strict_yaml
 from sensors.context import ContextConfig
 from sensors.errors import PhiwatchError
@@ -143,6 +144,9 @@ class Config(_Model):
     network: NetworkConfig = NetworkConfig()
     context: ContextConfig = ContextConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    #: The HTTP API (``api.config.ApiConfig``): listen address, TLS, token verification,
+    #: pseudonyms.
+    api: ApiConfig = ApiConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -170,6 +174,16 @@ class Config(_Model):
     @property
     def dead_letter_dir(self) -> Path:
         return self.state_dir / "dead-letter"
+
+    @property
+    def rules_state_path(self) -> Path:
+        """Rules switched off by an admin (``phiwatch.rules_state``); the engine reads it."""
+        return self.state_dir / "rules-state.json"
+
+    @property
+    def api_dir(self) -> Path:
+        """The API's own keys (pseudonyms, cursors) unless configured elsewhere."""
+        return self.state_dir / "api"
 
 
 def _default_parser() -> FormatConfig:
@@ -260,5 +274,6 @@ def _rebase(config: Config, base: Path) -> Config:
             ),
             "store": config.store.model_copy(update=_rebase_store(config.store, rel)),
             "context": config.context.rebased(base),
+            "api": config.api.rebased(rel),
         }
     )

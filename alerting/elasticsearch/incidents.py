@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from elastic_transport import TransportError
@@ -33,7 +34,13 @@ from alerting.elasticsearch.documents import micros, org_slug
 from alerting.elasticsearch.template import SETTINGS, TemplateAction
 from alerting.elasticsearch.writer import ClusterUnavailable
 from alerting.incident import ConflictError, Incident
-from alerting.incident_store import IncidentQuery, StatusChanges, stored
+from alerting.incident_store import (
+    INCIDENT_SORTS,
+    IncidentQuery,
+    StatusChanges,
+    incident_words,
+    stored,
+)
 from alerting.store import SEVERITY_RANK
 
 _KW: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
@@ -72,10 +79,15 @@ INCIDENT_MAPPINGS: dict[str, Any] = {
     },
 }
 
-SORT: list[dict[str, Any]] = [
-    {"phiwatch.incident.first_us": {"order": "desc"}},
-    {"event.id": {"order": "asc"}},
-]
+#: The document field behind each sort key of ``alerting.incident_store.INCIDENT_SORTS``.
+SORT_FIELDS = {"first": "phiwatch.incident.first_us", "last": "phiwatch.incident.last_us",
+               "severity": "event.severity", "id": "event.id"}
+_PAGE = 500
+
+
+def sort_of(q: IncidentQuery) -> list[dict[str, Any]]:
+    return [{SORT_FIELDS[key]: {"order": "desc" if desc else "asc"}}
+            for key, desc in INCIDENT_SORTS[q.sort]]
 
 
 def incidents_pattern(config: ElasticsearchConfig) -> str:
@@ -168,6 +180,11 @@ def _from_source(source: dict[str, Any]) -> Incident:
     return Incident.from_dict(source["phiwatch"]["incident_doc"])
 
 
+def _hit(hit: dict[str, Any]) -> Incident:
+    source = hit["_source"]
+    return stored(_from_source(source), int(source["phiwatch"]["incident"]["version"]))
+
+
 def _filters(q: IncidentQuery) -> list[dict[str, Any]]:
     clauses: list[dict[str, Any]] = []
     if q.start is not None:
@@ -175,7 +192,7 @@ def _filters(q: IncidentQuery) -> list[dict[str, Any]]:
     if q.end is not None:
         clauses.append({"range": {"phiwatch.incident.first_us": {"lt": micros(q.end)}}})
     for field, value in (("organization.id", q.organization_id), ("user.id", q.principal),
-                         ("phiwatch.incident.status", q.status)):
+                         ("phiwatch.incident.status", q.status), ("rule.id", q.rule_id)):
         if value is not None:
             clauses.append({"term": {field: value}})
     if q.min_severity is not None:
@@ -224,25 +241,65 @@ class ElasticsearchIncidents(StatusChanges):
             raise ClusterUnavailable(f"Elasticsearch: {e}") from e
 
     def query_incidents(self, q: IncidentQuery) -> list[Incident]:
+        """A page; with ``text``, the candidates of the other filters are walked in order
+        and each confirmed here against ``incident_words`` (never a query string)."""
         try:
-            hits = self.client.search(
-                index=self._pattern(q), query={"bool": {"filter": _filters(q)}}, sort=SORT,
-                from_=q.offset, size=q.limit, track_total_hits=False,
-                allow_no_indices=True, ignore_unavailable=True,
-            ).body["hits"]["hits"]
+            if not q.text:
+                extra: dict[str, Any] = {"from_": q.offset}
+                if q.after is not None:
+                    extra = {"search_after": list(q.after)}
+                hits = self.client.search(
+                    index=self._pattern(q), query={"bool": {"filter": _filters(q)}},
+                    sort=sort_of(q), size=q.limit, track_total_hits=False,
+                    allow_no_indices=True, ignore_unavailable=True, **extra,
+                ).body["hits"]["hits"]
+                return [_hit(h) for h in hits]
+            found: list[Incident] = []
+            skip = q.offset
+            for incident in self._walk(q):
+                if skip:
+                    skip -= 1
+                    continue
+                found.append(incident)
+                if len(found) == q.limit:
+                    break
+            return found
         except (TransportError, ApiError) as e:
             raise ClusterUnavailable(f"Elasticsearch: {e}") from e
-        return [stored(_from_source(h["_source"]),
-                       int(h["_source"]["phiwatch"]["incident"]["version"])) for h in hits]
 
     def count_incidents(self, q: IncidentQuery) -> int:
         try:
+            if q.text:
+                return sum(1 for _ in self._walk(IncidentQuery(
+                    start=q.start, end=q.end, organization_id=q.organization_id,
+                    principal=q.principal, status=q.status, min_severity=q.min_severity,
+                    rule_id=q.rule_id, text=q.text)))
             body = self.client.count(index=self._pattern(q),
                                      query={"bool": {"filter": _filters(q)}},
                                      allow_no_indices=True, ignore_unavailable=True).body
         except (TransportError, ApiError) as e:
             raise ClusterUnavailable(f"Elasticsearch: {e}") from e
         return int(body["count"])
+
+    def _walk(self, q: IncidentQuery) -> Iterator[Incident]:
+        """Incidents matching every filter of ``q`` but text, in ``q.sort`` order after
+        ``q.after``, those whose words hold the text."""
+        needle = (q.text or "").casefold()
+        after: list[Any] | None = list(q.after) if q.after is not None else None
+        while True:
+            extra: dict[str, Any] = {} if after is None else {"search_after": after}
+            hits = self.client.search(
+                index=self._pattern(q), query={"bool": {"filter": _filters(q)}},
+                sort=sort_of(q), size=_PAGE, track_total_hits=False,
+                allow_no_indices=True, ignore_unavailable=True, **extra,
+            ).body["hits"]["hits"]
+            for h in hits:
+                incident = _hit(h)
+                if needle in incident_words(incident):
+                    yield incident
+            if len(hits) < _PAGE:
+                return
+            after = hits[-1]["sort"]
 
 
     # -- helpers --------------------------------------------------------------------------

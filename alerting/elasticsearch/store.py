@@ -18,17 +18,19 @@ from pathlib import Path
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
+from alerting.elasticsearch.audit import ElasticsearchAudit
 from alerting.elasticsearch.config import ElasticsearchConfig
 from alerting.elasticsearch.connection import ServerInfo, build_client, server_info
 from alerting.elasticsearch.deadletter import RejectedAlerts
 from alerting.elasticsearch.documents import from_source, org_pattern
 from alerting.elasticsearch.incidents import ElasticsearchIncidents, ensure_incident_template
-from alerting.elasticsearch.query import count, search_page
+from alerting.elasticsearch.notes import ElasticsearchNotes
+from alerting.elasticsearch.query import count, day_counts, get_many, search_page
 from alerting.elasticsearch.retention import ensure_ilm_policy
 from alerting.elasticsearch.spool import Spool
 from alerting.elasticsearch.template import ensure_template, ilm_policy_name
 from alerting.elasticsearch.writer import AlertWriter, ClusterUnavailable
-from alerting.store import AlertQuery, WriteResult
+from alerting.store import AlertDayCount, AlertQuery, WriteResult
 from rules.alert import Alert
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,9 @@ def prepare_cluster(
     return info, done
 
 
-class ElasticsearchAlertStore(ElasticsearchIncidents):
-    """``AlertStore`` (and ``IncidentStore``, see ``incidents``) on a cluster.
+class ElasticsearchAlertStore(ElasticsearchIncidents, ElasticsearchNotes, ElasticsearchAudit):
+    """``AlertStore`` (and ``IncidentStore``, see ``incidents``; notes and the access
+    audit log, see ``notes`` and ``audit``) on a cluster.
 
     ``read_only`` opens no spool and starts no thread."""
 
@@ -110,6 +113,26 @@ class ElasticsearchAlertStore(ElasticsearchIncidents):
         except (TransportError, ApiError) as e:
             raise ClusterUnavailable(f"Elasticsearch: {e}") from e
         return from_source(hits[0]["_source"]) if hits else None
+
+    def get_many(self, alert_ids: Sequence[str]) -> dict[str, Alert]:
+        found: dict[str, Alert] = {}
+        try:
+            sources = get_many(self.client, self.config.alerts_pattern, alert_ids)
+        except (TransportError, ApiError) as e:
+            raise ClusterUnavailable(f"Elasticsearch: {e}") from e
+        for source in sources:
+            alert = from_source(source)
+            known = found.get(alert.id)
+            if known is None or alert.revision > known.revision:
+                found[alert.id] = alert
+        return found
+
+    def day_counts(self, q: AlertQuery, zone: str) -> list[AlertDayCount]:
+        index = org_pattern(self.config.index_prefix, q.organization_id)
+        try:
+            return day_counts(self.client, index, q, zone)
+        except (TransportError, ApiError) as e:
+            raise ClusterUnavailable(f"Elasticsearch: {e}") from e
 
     def query(self, q: AlertQuery) -> list[Alert]:
         index = org_pattern(self.config.index_prefix, q.organization_id)

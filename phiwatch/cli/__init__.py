@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from phiwatch.cli import alerts, context, elasticsearch, incidents, pipeline, rules
+from phiwatch.cli import alerts, api, context, elasticsearch, incidents, pipeline, rules
 
 app = typer.Typer(
     name="phiwatch",
@@ -31,6 +31,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(elasticsearch.app, name="es")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(context.app, name="context")
+api.register(app)
 
 
 def main() -> None:

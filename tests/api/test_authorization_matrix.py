@@ -1,0 +1,202 @@
+"""The authorization matrix: every role × every endpoint × own hospital / other hospital /
+no token / expired token, each cell with its expected status, over real HTTP on both
+store backends. Generated from one table (``ENDPOINTS``), which is itself checked against
+the roles the application declares, so a new route cannot be left out.
+
+The caller of "own" and "other" is a hospital IT user of Từ Dũ, an inspector, the
+Department or an admin; "own" objects and filters are Từ Dũ's, "other" ones Chợ Rẫy's.
+The status-change cell of an allowed caller sends a stale ``expected_version``: 409 shows
+that authentication, role and hospital checks all passed (and changes nothing).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from apikit import NOW, SECRET, Running, World
+from jose import jwt
+
+from api.roles import PUBLIC_PATHS, ROLES, check_routes, declared_roles
+from api.routes import ROUTERS
+
+OWN, OTHER = "tu-du", "cho-ray"
+CONDITIONS = ("own", "other", "no_token", "expired")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # {hospital}, {alert}, {incident}, {rule} are filled per condition
+    roles: frozenset[str] = frozenset()
+    #: How "other hospital" matters: "filter" (a hospital parameter: 403 for hospital IT),
+    #: "object" (another hospital's object: 404 for hospital IT), "" (not at all).
+    scoped: str = ""
+    body: dict[str, Any] | None = None
+    ok: int = 200
+    public: bool = False
+
+    @property
+    def template(self) -> str:
+        return (self.path.split("?")[0].replace("{alert}", "{alert_id}")
+                .replace("{incident}", "{incident_id}").replace("{rule}", "{rule_id}"))
+
+
+IT, INSPECTOR, DEPARTMENT, ADMIN = "hospital_it", "inspector", "department", "admin"
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/health", public=True),
+    Endpoint("GET", "/ready", public=True),
+    Endpoint("GET", "/me", frozenset(ROLES)),
+    Endpoint("GET", "/alerts?hospital={hospital}", frozenset({IT, INSPECTOR}), "filter"),
+    Endpoint("GET", "/alerts/{alert}", frozenset({IT, INSPECTOR}), "object"),
+    Endpoint("GET", "/incidents?hospital={hospital}", frozenset({IT, INSPECTOR, DEPARTMENT}),
+             "filter"),
+    Endpoint("GET", "/incidents/{incident}", frozenset({IT, INSPECTOR}), "object"),
+    Endpoint("POST", "/incidents/{incident}/status", frozenset({IT}), "object",
+             body={"to": "investigating", "comment": "matrix", "expected_version": 10**9},
+             ok=409),
+    Endpoint("POST", "/incidents/{incident}/notes", frozenset({IT, INSPECTOR}), "object",
+             body={"text": "matrix note"}, ok=201),
+    Endpoint("POST", "/incidents/{incident}/evidence-requests", frozenset({INSPECTOR}),
+             "object", body={"text": "matrix request"}, ok=201),
+    Endpoint("GET", "/stats/alerts?hospital={hospital}&start=2026-11-01T00:00:00Z",
+             frozenset({IT, INSPECTOR, DEPARTMENT}), "filter"),
+    Endpoint("GET", "/stats/incidents?hospital={hospital}",
+             frozenset({IT, INSPECTOR, DEPARTMENT}), "filter"),
+    Endpoint("GET", "/rules", frozenset({ADMIN})),
+    Endpoint("POST", "/rules/validate", frozenset({ADMIN}), body={}),
+    Endpoint("PUT", "/rules/{rule}/enabled", frozenset({ADMIN}),
+             body={"enabled": True, "comment": "matrix"}),
+    Endpoint("GET", "/audit", frozenset({ADMIN, INSPECTOR})),
+]
+
+
+def expected(e: Endpoint, role: str, condition: str) -> int:
+    if e.public:
+        return 200
+    if condition in ("no_token", "expired"):
+        return 401
+    if role not in e.roles:
+        return 403
+    if role == IT and condition == "other":
+        return {"filter": 403, "object": 404}.get(e.scoped, e.ok)
+    return e.ok
+
+
+CELLS = [(e, role, c) for e in ENDPOINTS for role in ROLES for c in CONDITIONS]
+
+
+@dataclass
+class Matrix:
+    running: Running
+    client: httpx.Client
+    objects: dict[str, dict[str, str]] = field(default_factory=dict)
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def matrix(world: World) -> Iterator[Matrix]:
+    running = world.serve()
+    m = Matrix(running, running.client())
+    for org in (OWN, OTHER):
+        alert = world.alerts[org][0]
+        store = world.open_store()
+        try:
+            incident = store.incident_of_alert(alert.id)
+        finally:
+            store.close()
+        assert incident is not None
+        m.objects[org] = {"alert": alert.id, "incident": incident.id, "hospital": org,
+                          "rule": "phiwatch-his-bulk-export"}
+    for role in ROLES:
+        hospital = OWN if role == IT else None
+        m.tokens[(role, "valid")] = running.token(role, hospital)
+        m.tokens[(role, "expired")] = running.token(
+            role, hospital, ttl=timedelta(minutes=5), now=NOW - timedelta(days=400))
+    yield m
+
+
+def test_the_table_covers_every_route_and_its_declared_roles(matrix: Matrix) -> None:
+    declared = declared_roles(ROUTERS)
+    table = {(e.method, e.template): e.roles for e in ENDPOINTS if not e.public}
+    assert table == declared
+    assert {e.template for e in ENDPOINTS if e.public} <= PUBLIC_PATHS
+    assert len(CELLS) == len(ENDPOINTS) * len(ROLES) * len(CONDITIONS)
+
+
+@pytest.mark.parametrize(("endpoint", "role", "condition"), CELLS,
+                         ids=[f"{e.method} {e.path.split('?')[0]} {r} {c}" for e, r, c in CELLS])
+def test_cell(matrix: Matrix, endpoint: Endpoint, role: str, condition: str) -> None:
+    values = matrix.objects[OTHER if condition == "other" else OWN]
+    url = endpoint.path.format(**values)
+    headers: dict[str, str] = {}
+    if condition != "no_token":
+        token = matrix.tokens[(role, "expired" if condition == "expired" else "valid")]
+        headers["Authorization"] = f"Bearer {token}"
+    r = matrix.client.request(endpoint.method, url, json=endpoint.body, headers=headers)
+    want = expected(endpoint, role, condition)
+    assert r.status_code == want, (r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("application/json")
+    if want >= 400:
+        body = r.json()
+        assert set(body) >= {"error", "message", "request_id"}
+        assert "Traceback" not in r.text
+
+
+def test_an_undeclared_route_stops_the_application(matrix: Matrix) -> None:
+    from fastapi import APIRouter, FastAPI
+
+    stray = APIRouter()
+
+    @stray.get("/stray")
+    def stray_route() -> dict[str, str]:
+        return {}
+
+    app = FastAPI()
+    app.include_router(stray)
+    with pytest.raises(RuntimeError, match="GET /stray"):
+        check_routes(app, [stray])
+    with pytest.raises(RuntimeError, match="GET /stray"):
+        check_routes(app, [])
+
+
+def test_a_token_without_a_phiwatch_role_is_refused_everywhere(matrix: Matrix) -> None:
+    auth = matrix.running.config.api.auth
+    now = int(time.time())
+    for role in ("superuser", ["inspector", "admin"], None):
+        claims: dict[str, Any] = {"iss": auth.issuer, "aud": auth.audience, "sub": "x",
+                                  "iat": now, "exp": now + 600}
+        if role is not None:
+            claims["role"] = role
+        token = jwt.encode(claims, SECRET, algorithm="HS256")
+        with matrix.running.client(token) as client:
+            for e in ENDPOINTS:
+                if e.public:
+                    continue
+                url = e.path.format(**matrix.objects[OWN])
+                r = client.request(e.method, url, json=e.body)
+                assert r.status_code == 403, (role, e.path, r.status_code)
+
+
+def test_hospital_it_without_a_hospital_claim_is_refused(matrix: Matrix) -> None:
+    auth = matrix.running.config.api.auth
+    now = int(time.time())
+    token = jwt.encode({"iss": auth.issuer, "aud": auth.audience, "sub": "x", "iat": now,
+                        "exp": now + 600, "role": "hospital_it"}, SECRET, algorithm="HS256")
+    with matrix.running.client(token) as client:
+        assert client.get("/alerts").status_code == 401
+
+
+def test_unknown_routes_are_refused_with_json(matrix: Matrix) -> None:
+    with matrix.running.client(matrix.tokens[(ADMIN, "valid")]) as client:
+        for method, path in (("GET", "/admin"), ("DELETE", "/incidents/x"),
+                             ("PATCH", "/rules"), ("GET", "/alerts/a/b")):
+            r = client.request(method, path)
+            assert r.status_code in (404, 405), (method, path)
+            assert r.json()["error"] in ("not_found", "method_not_allowed")
