@@ -125,8 +125,9 @@ class PipelineConfig(_Model):
 class MetricsConfig(_Model):
     """The Prometheus endpoint (``GET /metrics``) of ``phiwatch run``."""
 
-    #: ``host:port`` to listen on (``[::1]:9464`` for IPv6). The default keeps it on this
-    #: machine; ``0.0.0.0:9464`` lets a Prometheus elsewhere scrape it (firewall it).
+    #: ``host:port`` to listen on (``[::1]:9464`` for IPv6; port 0: any free one, for
+    #: tests). The default keeps it on this machine; ``0.0.0.0:9464`` lets a Prometheus
+    #: elsewhere scrape it (firewall it).
     listen: str = "127.0.0.1:9464"
     #: How often the run loop publishes its counters for the scrapes, in seconds.
     publish_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
@@ -136,7 +137,7 @@ class MetricsConfig(_Model):
     def _host_port(cls, v: str) -> str:
         host, sep, port = v.rpartition(":")
         host = host.strip("[]")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError(f"{v!r} is not host:port (for example 127.0.0.1:9464)")
         return v
 
