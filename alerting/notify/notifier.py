@@ -16,6 +16,7 @@ event the alert id as ``externalId``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -194,10 +195,12 @@ class Notifier:
             n = Notification(f"{route.channel}/alert/{a.id}/{a.revision}", "alert",
                              route.channel, now, tuple(alerts))
         else:
-            first = alerts[0]
-            n = Notification(f"{route.channel}/digest/{policy.micros(first.window_end)}/"
-                             f"{first.id[:16]}", "digest", route.channel, now, tuple(alerts),
-                             more)
+            # Named by its content: the same digest queued again after a crash is the same
+            # parcel; two digests never share a name.
+            content = "\n".join(f"{a.id}:{a.revision}" for a in alerts) + f"\n+{more}"
+            digest = hashlib.blake2b(content.encode(), digest_size=8).hexdigest()
+            n = Notification(f"{route.channel}/digest/{policy.micros(alerts[0].window_end)}/"
+                             f"{digest}", "digest", route.channel, now, tuple(alerts), more)
         self.outbox.enqueue(n.parcel(self.sender),
                             [(route.channel, t) for t in self.targets[route.channel]],
                             now=now, db=db)
