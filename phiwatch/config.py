@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from alerting.elasticsearch.config import ElasticsearchConfig
+from alerting.notify.config import NotifyConfig
 from api.config import ApiConfig
 from rules import strict_yaml
 from sensors.context import ContextConfig
@@ -128,6 +129,41 @@ class PipelineConfig(_Model):
     idle_advance_seconds: Annotated[float, Field(gt=0, le=86_400)] = 300.0
 
 
+class MetricsConfig(_Model):
+    """The Prometheus endpoint (``GET /metrics``) of ``phiwatch run``."""
+
+    #: ``host:port`` to listen on (``[::1]:9464`` for IPv6; port 0: any free one, for
+    #: tests). The default keeps it on this machine; ``0.0.0.0:9464`` lets a Prometheus
+    #: elsewhere scrape it (firewall it).
+    listen: str = "127.0.0.1:9464"
+    #: How often the run loop publishes its counters for the scrapes, in seconds.
+    publish_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError(f"{v!r} is not host:port (for example 127.0.0.1:9464)")
+        return v
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class LoggingConfig(_Model):
+    """phiwatch's own log lines on stderr (journald, docker logs)."""
+
+    #: ``text``: one readable line each; ``json``: one JSON object per line (time, level,
+    #: logger, message and the record's extra fields), for a log shipper.
+    format: Literal["text", "json"] = "text"
+    #: Unset: warnings and errors (``--verbose``: info too).
+    level: Literal["debug", "info", "warning", "error"] | None = None
+
+
 class Config(_Model):
     """The whole configuration file."""
 
@@ -147,6 +183,11 @@ class Config(_Model):
     #: The HTTP API (``api.config.ApiConfig``): listen address, TLS, token verification,
     #: pseudonyms.
     api: ApiConfig = ApiConfig()
+    #: Alert notifications (email, webhook, syslog/CEF); none when absent.
+    notify: NotifyConfig | None = None
+    #: The Prometheus endpoint; none when absent.
+    metrics: MetricsConfig | None = None
+    logging: LoggingConfig = LoggingConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -275,5 +316,6 @@ def _rebase(config: Config, base: Path) -> Config:
             "store": config.store.model_copy(update=_rebase_store(config.store, rel)),
             "context": config.context.rebased(base),
             "api": config.api.rebased(rel),
+            "notify": config.notify.rebased(base) if config.notify is not None else None,
         }
     )

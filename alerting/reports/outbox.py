@@ -14,14 +14,20 @@ next ``run_due`` sends it again. Delivery is therefore at least once: the webhoo
 an ``Idempotency-Key`` stable per report and target, the email a stable Message-ID.
 ``now`` is always given by the caller (event time in a replay, wall time live), so tests
 step time instead of sleeping.
+
+The outbox knows nothing of reports beyond the parcel's field names: alert notifications
+(``alerting.notify``) use it as it is, with a parcel per notification, their own channels,
+and ``transaction()`` to enqueue in the same SQLite transaction as their own bookkeeping.
+``alerting.reports.outbox_status`` reads it for operators (pending and failed per
+channel) and forgets what was delivered long ago.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import closing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -101,7 +107,11 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Parcel:
-    """What is delivered: a message (for email) and the signed JWS (for the webhook)."""
+    """What is delivered: a message (for email) and the signed JWS (for the webhook).
+
+    For other senders the fields are generic: ``report_id`` is the parcel's unique id,
+    ``subject`` and ``body`` the human message, ``jws`` the machine-readable body (a
+    notification's JSON document)."""
 
     report_id: str
     subject: str
@@ -205,33 +215,48 @@ class Outbox:
     def _tx(self, db: sqlite3.Connection) -> _Tx:
         return _Tx(db, self.path)
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside ``BEGIN IMMEDIATE`` … ``COMMIT`` on the outbox file, for a
+        caller that keeps its own tables there and must enqueue in the same transaction
+        (pass it to ``enqueue(db=…)``); rolled back if the block raises."""
+        with closing(self._connect()) as db, self._tx(db):
+            yield db
+
     def enqueue(self, parcel: Parcel, targets: Iterable[tuple[str, str]], *,
-                now: datetime) -> list[int]:
+                now: datetime, db: sqlite3.Connection | None = None) -> list[int]:
         """Store ``parcel`` and a delivery per (channel, target); idempotent (the same
-        report and target enqueued twice is one delivery). Returns the delivery ids."""
+        report and target enqueued twice is one delivery). Returns the delivery ids.
+        ``db``: a connection from ``transaction()`` to enqueue within."""
         targets = list(targets)
         for channel, _ in targets:
             if channel not in self.channels:
                 raise DeliveryError(f"channel {channel!r}",
                                     f"not configured (have: {', '.join(self.channels)})")
-        at = _us(now)
-        with closing(self._connect()) as db, self._tx(db):
-            db.execute("INSERT OR IGNORE INTO parcels VALUES (?, ?, ?, ?, ?)",
-                       (parcel.report_id, parcel.subject, parcel.body, parcel.jws, at))
-            for i, a in enumerate(parcel.attachments):
-                db.execute("INSERT OR IGNORE INTO parcel_files VALUES (?, ?, ?, ?, ?)",
-                           (parcel.report_id, i, a.filename, a.content_type, a.data))
-            ids = []
-            for channel, target in targets:
-                db.execute(
-                    "INSERT OR IGNORE INTO deliveries (report_id, channel, target, "
-                    "idempotency_key, state, next_us) VALUES (?, ?, ?, ?, ?, ?)",
-                    (parcel.report_id, channel, target,
-                     idempotency_key(parcel.report_id, channel, target), State.PENDING, at))
-                (did,) = db.execute(
-                    "SELECT id FROM deliveries WHERE report_id = ? AND channel = ? AND "
-                    "target = ?", (parcel.report_id, channel, target)).fetchone()
-                ids.append(int(did))
+        if db is not None:
+            return self._enqueue(db, parcel, targets, _us(now))
+        with self.transaction() as own:
+            return self._enqueue(own, parcel, targets, _us(now))
+
+    @staticmethod
+    def _enqueue(db: sqlite3.Connection, parcel: Parcel, targets: list[tuple[str, str]],
+                 at: int) -> list[int]:
+        db.execute("INSERT OR IGNORE INTO parcels VALUES (?, ?, ?, ?, ?)",
+                   (parcel.report_id, parcel.subject, parcel.body, parcel.jws, at))
+        for i, a in enumerate(parcel.attachments):
+            db.execute("INSERT OR IGNORE INTO parcel_files VALUES (?, ?, ?, ?, ?)",
+                       (parcel.report_id, i, a.filename, a.content_type, a.data))
+        ids = []
+        for channel, target in targets:
+            db.execute(
+                "INSERT OR IGNORE INTO deliveries (report_id, channel, target, "
+                "idempotency_key, state, next_us) VALUES (?, ?, ?, ?, ?, ?)",
+                (parcel.report_id, channel, target,
+                 idempotency_key(parcel.report_id, channel, target), State.PENDING, at))
+            (did,) = db.execute(
+                "SELECT id FROM deliveries WHERE report_id = ? AND channel = ? AND "
+                "target = ?", (parcel.report_id, channel, target)).fetchone()
+            ids.append(int(did))
         return ids
 
     def _claim(self, now_us: int) -> tuple[Delivery, Parcel] | None:

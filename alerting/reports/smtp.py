@@ -6,12 +6,16 @@ subject as RFC 2047 encoded words (made by ``email.header.Header``, see
 message is recognisably the same message. STARTTLS or implicit TLS with the system's (or
 a given) CA store; a password is never sent over a connection that is not encrypted. The
 SMTP reply decides the verdict: 2xx delivered, 4xx (and any network or TLS error) retry,
-5xx failed."""
+5xx failed.
+
+The channel is not tied to reports: ``SmtpChannel(settings, build=…)`` sends whatever
+message ``build`` makes of a parcel (alert notifications build a text and HTML one)."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.header import Header
 from email.message import EmailMessage
@@ -72,11 +76,16 @@ def _reply_outcome(code: int, text: object, what: str) -> Outcome:
         Outcome.failed(error, status=code)
 
 
+#: Makes the message for one parcel: (parcel, sender, recipient, idempotency key).
+MessageBuilder = Callable[[Parcel, str, str, str], EmailMessage]
+
+
 class SmtpChannel:
     """``Channel`` over SMTP; targets are email addresses."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, *, build: MessageBuilder = build_message) -> None:
         self.settings = settings
+        self.build = build
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -92,7 +101,7 @@ class SmtpChannel:
 
     def send(self, parcel: Parcel, target: str, idempotency_key: str) -> Outcome:
         s = self.settings
-        msg = build_message(parcel, s.sender, target, idempotency_key)
+        msg = self.build(parcel, s.sender, target, idempotency_key)
         try:
             with self._connect() as client:
                 if s.username is not None and s.password is not None:

@@ -8,6 +8,9 @@ can refuse a body from anyone else before parsing it. Verdicts: 2xx delivered; n
 errors, timeouts, 408, 425, 429 and 5xx retry (honouring Retry-After, seconds or an HTTP
 date); any other status failed, with the server's reason kept. Redirects are not
 followed: a report is never re-posted somewhere the configuration did not name.
+
+Alert notifications use the same channel with ``content_type="application/json"`` and
+their own id header: the body is then the notification's JSON document.
 """
 
 from __future__ import annotations
@@ -68,9 +71,15 @@ class WebhookChannel:
     """``Channel`` over HTTPS; targets are URLs."""
 
     def __init__(self, settings: WebhookSettings, *,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 content_type: str = "application/jose",
+                 id_header: str = "X-Phiwatch-Report",
+                 user_agent: str = "phiwatch-reports") -> None:
         self.settings = settings
         self._transport = transport
+        self.content_type = content_type
+        self.id_header = id_header
+        self.user_agent = user_agent
 
     def _bad_url(self, url: str) -> str:
         parts = urlsplit(url)
@@ -83,9 +92,9 @@ class WebhookChannel:
         if bad := self._bad_url(target):
             return Outcome.failed(bad)
         s = self.settings
-        headers = {"Content-Type": "application/jose", "Idempotency-Key": idempotency_key,
+        headers = {"Content-Type": self.content_type, "Idempotency-Key": idempotency_key,
                    SIGNATURE_HEADER: signature(s.secret, parcel.jws),
-                   "X-Phiwatch-Report": parcel.report_id, "User-Agent": "phiwatch-reports"}
+                   self.id_header: parcel.report_id, "User-Agent": self.user_agent}
         timeout = httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s)
         try:
             with httpx.Client(timeout=timeout, follow_redirects=False, transport=self._transport,
