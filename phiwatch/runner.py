@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from alerting.store import AlertQuery, AlertStore
 from phiwatch import snapshot as snapshots
-from phiwatch.assembly import Pipeline, assemble, relax_gc
-from phiwatch.config import Config
+from phiwatch.assembly import Pipeline, assemble, enrichment, load_context, relax_gc
+from phiwatch.config import Config, load_config
+from phiwatch.rules_state import load_rules_state
 from rules.alert import Alert
 from rules.loader import RuleSet, load_rules
 from sensors.change_notifier import ChangeNotifier
@@ -51,9 +53,16 @@ class Runner:
         *,
         ruleset: RuleSet | None = None,
         on_alert: Callable[[Alert], None] | None = None,
+        on_round: Callable[[Runner], object] | None = None,
     ) -> None:
         self.config = config
+        #: The file the configuration came from (``SIGHUP`` reads it again), if any.
+        self.config_path: Path | None = None
         self.store = store
+        #: Called once per turn of the loop (metrics publication), in the loop's thread.
+        self.on_round = on_round
+        self._reload_requested = threading.Event()
+        self._rules_state_seen: tuple[int, int] | None = None
         self.snapshots = snapshots.SnapshotStore(config.snapshot_path)
         snapshots.migrate_json(config.state_dir / "state.json", self.snapshots)
         previous = self.snapshots.load()
@@ -83,6 +92,7 @@ class Runner:
         #: regrouping is retried at every snapshot until the store takes it.
         self._regroup_due = previous is not None
         self._regroup()
+        self._apply_rules_state()
         # Live network inputs open now: a missing right to capture stops the start.
         self.inputs.add_flows()
         self.context_watcher = ContextWatcher(p.context) if p.context is not None else None
@@ -142,6 +152,12 @@ class Runner:
                     last_scan = now
                 self._advance_idle_clock()
                 self._maybe_reload_rules()
+                if self._reload_requested.is_set():
+                    self._reload_requested.clear()
+                    self.reload_configuration()
+                self._apply_rules_state()  # one stat() of a small file
+                if self.on_round is not None:
+                    self.on_round(self)
                 if now - last_snapshot >= cfg.snapshot_interval_seconds:
                     self.save_snapshot()
                     last_snapshot = now
@@ -224,6 +240,76 @@ class Runner:
     # The command line wakes the loop on a signal.
     def wake(self) -> None:
         self.notifier.wake()
+
+    @property
+    def newest_event(self) -> float | None:
+        """Event time of the newest event released to the rules (for the status)."""
+        return self._last_event_epoch
+
+    def request_reload(self) -> None:
+        """Ask the loop to read the configuration again (SIGHUP); safe from a signal
+        handler: the loop does the work at its next turn."""
+        self._reload_requested.set()
+        self.notifier.wake()
+
+    def reload_configuration(self) -> None:
+        """Read the configuration file again and apply what can change while running:
+        the rules (their windows kept, as for a rule edit), the context files and their
+        vocabulary, the rules switched off. A configuration that does not load keeps the
+        running one, with the reason logged; sources, store and API need a restart."""
+        path = self.config_path
+        if path is None:
+            log.warning("SIGHUP: started without a configuration file; nothing to reload")
+            return
+        try:
+            new = load_config(path)
+        except PhiwatchError as e:
+            log.error("SIGHUP: the configuration does not load, the running one is kept: %s", e)
+            return
+        changed = [k for k in ("sources", "store", "api", "flows", "state_dir")
+                   if getattr(new, k) != getattr(self.config, k)]
+        if changed:
+            log.warning("SIGHUP: %s changed; those take effect at the next restart",
+                        ", ".join(changed))
+        if new.context != self.config.context:
+            context = load_context(new)
+            self.pipeline.context = context
+            self.processor.enrich = enrichment(new, context)
+            if self.context_watcher is not None:
+                self.context_watcher.stop()
+            self.context_watcher = ContextWatcher(context) if context is not None else None
+            if self.context_watcher is not None:
+                self.context_watcher.start()
+            log.info("SIGHUP: context files and vocabulary reloaded")
+        self.config = self.config.model_copy(update={
+            "rules": new.rules, "context": new.context, "network": new.network,
+            "incidents": new.incidents, "notify": new.notify})
+        report = self.engine.reload(load_rules(self.config.rules.paths))
+        log.log(logging.INFO if report.ok else logging.WARNING, "SIGHUP: rules reloaded: %s",
+                report)
+        self.processor.counters["config_reloads"] += 1
+        self._rules_state_seen = None
+        self._apply_rules_state()
+
+    def _apply_rules_state(self) -> None:
+        """Rules switched on or off through the API (``state_dir/rules-state.json``)."""
+        path = self.config.rules_state_path
+        try:
+            st = path.stat()
+            seen: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            seen = None
+        if seen == self._rules_state_seen:
+            return
+        self._rules_state_seen = seen
+        try:
+            state = load_rules_state(path)
+        except PhiwatchError as e:
+            log.warning("rules state not applied: %s", e)
+            return
+        self.engine.disabled = frozenset(state.disabled)
+        if state.disabled:
+            log.info("rules switched off: %s", ", ".join(sorted(state.disabled)))
 
 
 def _digest(ruleset: RuleSet) -> str:

@@ -94,6 +94,9 @@ class Engine:
         self._silent: frozenset[str] = frozenset()
         #: Current versions of open episodes that grew, for the rules over alerts.
         self._progress: list[Alert] = []
+        #: Rules switched off by an administrator (``phiwatch.rules_state``): evaluated as
+        #: before (their matches still feed correlations), their own alerts not raised.
+        self.disabled: frozenset[str] = frozenset()
         self._install(ruleset, {}, {})
         self._next_sweep = _NEVER
         self._out: list[Alert] = []
@@ -262,8 +265,9 @@ class Engine:
         if ALERT_DATASET in self._dispatch:
             fired = self._cascade(fired, 0)
             self._routed.clear()
-        if self._silent:
-            fired = [a for a in fired if a.rule_id not in self._silent]
+        if self._silent or self.disabled:
+            fired = [a for a in fired
+                     if a.rule_id not in self._silent and a.rule_id not in self.disabled]
         return self.suppressor.filter(fired) if self.suppressor else fired
 
     def _cascade(self, fired: list[Alert], depth: int) -> list[Alert]:

@@ -144,35 +144,56 @@ def replay(
 
 def run(config: ConfigOption = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Tail the configured logs and live network inputs until SIGINT or SIGTERM.
+    """Run phiwatch as a service: the sensors, the rules, the store, the notifications,
+    the metrics and (with `api.serve_with_run`) the API and console, until SIGINT or
+    SIGTERM.
 
     Resumes where the last run stopped (state in `state_dir`), follows rotation and
-    truncation, and on shutdown flushes open alerts and saves its position. `flows:` in the
-    configuration adds live capture on an interface or a NetFlow/IPFIX collector.
+    truncation, and on shutdown flushes open alerts and saves its position within seconds.
+    SIGHUP reads the configuration again: rules, context files and vocabulary change in
+    place, keeping every window. `flows:` adds live capture or a NetFlow/IPFIX collector.
     """
+    from phiwatch import logs
+    from phiwatch.operations import Operations
     from phiwatch.render.alerts import AlertPrinter
     from phiwatch.runner import Runner
 
     setup_logging(verbose)
     cfg = load(config)
+    logs.configure(cfg.logging, verbose=verbose)
     if not cfg.sources and not cfg.flows:
         fail(f"{config or 'defaults'}: sources: no log source configured "
              "(add a `sources:` list with the `paths` of your HIS access logs, or a "
              "`flows:` list of live network inputs)")
     stop = threading.Event()
+    api_server = None
     with errors():
+        ops = Operations.open(cfg)
         store = open_store(cfg)
         try:
-            runner = Runner(cfg, store, on_alert=AlertPrinter(say))
+            runner = Runner(cfg, store, on_alert=ops.alert_callback(AlertPrinter(say)),
+                            on_round=lambda r: ops.publish(r.pipeline,
+                                                           newest_event=r.newest_event,
+                                                           snapshots=r.snapshots_taken))
         except OSError as e:  # a live input that cannot open: no right to capture, port taken
+            ops.close()
             fail(str(e))
+        runner.config_path = config
+        if cfg.api.serve_with_run:
+            from api.server import serve_in_thread
+
+            api_server = serve_in_thread(cfg)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
         runner.wake()
 
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        runner.request_reload()
+
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
     try:
         report = runner.run(stop)
     except Exception as e:  # the store refused alerts (spool full, disk): resume from snapshot
@@ -180,6 +201,10 @@ def run(config: ConfigOption = None,
         err.print("phiwatch stopped without saving its position past the failure; the next "
                   "start re-reads from the last snapshot, so no alert is lost")
         raise typer.Exit(1) from e
+    finally:
+        if api_server is not None:
+            api_server.stop()
+        ops.close()
     close_store(store)
     err.print(printable(f"stopped: {report.events:,} events, {report.alerts} alert(s) raised, "
                         f"dead letters: {report.dead_letters or 'none'}"))
