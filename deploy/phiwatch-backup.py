@@ -4,12 +4,12 @@
 
 makes ``/srv/backup/phiwatch/phiwatch-<UTC time>/`` holding a copy of the state folder:
 
-1. first the snapshot (``state.json``: positions in the logs, open alert windows) and
-   every other plain file (dead letters, the report numbering's key files …);
-2. then every SQLite database (the alert store, the notification outbox, the
-   Elasticsearch spool …) through SQLite's online backup API, which copies a consistent
-   state including what is still in the ``-wal`` file (copying ``alerts.db`` alone would
-   lose the last committed alerts), while phiwatch keeps writing;
+1. first the snapshot (``state.db``: positions in the logs, open alert windows), then
+   every plain file (dead letters, the report numbering's key files …);
+2. then every other SQLite database (the alert store, the notification outbox, the
+   Elasticsearch spool …); databases go through SQLite's online backup API, which copies
+   a consistent state including what is still in the ``-wal`` file (copying ``alerts.db``
+   alone would lose the last committed alerts), while phiwatch keeps writing;
 3. ``PRAGMA integrity_check`` on each copy.
 
 The order matters: the databases are copied *after* the snapshot, so they are at least as
@@ -31,7 +31,7 @@ from pathlib import Path
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: SQLite's side files: their content reaches the copy through the backup API.
 SIDE_FILES = ("-wal", "-shm", "-journal")
-SNAPSHOT = "state.json"
+SNAPSHOT = "state.db"
 
 
 def is_sqlite(path: Path) -> bool:
@@ -64,9 +64,18 @@ def backup(state_dir: Path, dest_root: Path, now: datetime | None = None) -> tup
     dest.mkdir(parents=True, exist_ok=False)
     files = sorted(p for p in state_dir.rglob("*") if p.is_file())
     databases = [p for p in files if is_sqlite(p)]
+    databases.sort(key=lambda p: p.name != SNAPSHOT)  # the snapshot first of all
     plain = [p for p in files if p not in databases and not p.name.endswith(SIDE_FILES)]
-    plain.sort(key=lambda p: p.name != SNAPSHOT)  # the snapshot first of all
     problems: list[str] = []
+    snapshot = [p for p in databases if p.name == SNAPSHOT]
+    for path in snapshot:
+        try:
+            answer = backup_database(path, dest / path.relative_to(state_dir))
+            if answer != "ok":
+                problems.append(f"{path}: integrity check of the copy: {answer}")
+        except sqlite3.Error as e:
+            problems.append(f"{path}: {e}")
+    databases = [p for p in databases if p not in snapshot]
     for path in plain:
         target = dest / path.relative_to(state_dir)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -173,7 +173,11 @@ def test_a_stale_export_is_detected(tmp_path: Path) -> None:
 def test_backup_copies_committed_wal_content_while_a_writer_is_open(tmp_path: Path) -> None:
     state = tmp_path / "state"
     (state / "dead-letter").mkdir(parents=True)
-    (state / "state.json").write_text('{"positions": []}', encoding="utf-8")
+    snap = sqlite3.connect(state / "state.db")
+    snap.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB)")
+    snap.execute("INSERT INTO meta VALUES ('snapshot', '{}')")
+    snap.commit()
+    snap.close()
     (state / "dead-letter" / "run.ndjson").write_text('{"reason": "x"}\n', encoding="utf-8")
     writer = sqlite3.connect(state / "alerts.db", isolation_level=None)
     try:
@@ -197,7 +201,9 @@ def test_backup_copies_committed_wal_content_while_a_writer_is_open(tmp_path: Pa
     finally:
         db.close()
     assert len(ids) == 500 and "uncommitted" not in ids
-    assert (copy / "state.json").read_text() == '{"positions": []}'
+    copied = sqlite3.connect(copy / "state.db")
+    assert copied.execute("SELECT value FROM meta").fetchone() == ("{}",)
+    copied.close()
     assert (copy / "dead-letter" / "run.ndjson").exists()
     assert not (copy / "alerts.db-wal").exists()
 
