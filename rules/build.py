@@ -23,7 +23,7 @@ from sigma.correlations import (
     SigmaRuleReference,
 )
 from sigma.exceptions import SigmaError
-from sigma.rule import SigmaRule
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from rules.alert import SEVERITIES
 from rules.baseline_spec import SpecError, field_list, parse_duration
@@ -172,8 +172,31 @@ def digest(rule: SigmaRule | SigmaCorrelationRule, *parts: str) -> str:
     return hashlib.blake2b(text, digest_size=12).hexdigest()
 
 
+#: Evidence fields a plain rule's alerts carry at most (beyond the base context).
+MAX_EVIDENCE_FIELDS = 12
+
+
+def evidence_fields(rule: SigmaRule) -> list[str]:
+    """The fields a triager needs to see why a plain rule matched: those its Sigma
+    ``fields:`` list names, then those its detection tests (ECS names, after the taxonomy
+    translation). Without them a community rule's alert would say "Raw Paste Service
+    Access" and leave out the URL."""
+
+    def tested(d: SigmaDetection | SigmaDetectionItem) -> list[str]:
+        if isinstance(d, SigmaDetectionItem):
+            return [d.field] if d.field else []
+        return [f for item in d.detection_items for f in tested(item)]
+
+    names = [*(rule.fields or [])]
+    for detection in rule.detection.detections.values():
+        names.extend(tested(detection))
+    return [n for n in dict.fromkeys(names) if "." in n][:MAX_EVIDENCE_FIELDS]
+
+
 def alert_spec(rule: SigmaRule | SigmaCorrelationRule) -> tuple[AlertSpec, list[str]]:
     template, context, warnings = extension(rule)
+    if isinstance(rule, SigmaRule):
+        context = (*context, *evidence_fields(rule))
     if "realert" in _block(rule) and isinstance(rule, SigmaRule):
         context = (*context, *realert(rule)[1])  # plain rules are suppressed by these fields
     severity = rule.level.name.lower() if rule.level is not None else "medium"

@@ -194,9 +194,10 @@ def test_plain_rule_alerts_per_event(tmp_path: Path) -> None:
                                 {"event.id": big.id}, big.timestamp, "tu-du")
     assert (alert.final, alert.revision, alert.severity) == (True, 1, "critical")
     assert alert.explanation == "nv01 exported 900 records (?)"
-    # who and where always, then the rule's own context fields
+    # who and where always, then the rule's own context fields, then what it tested
     assert alert.context == {"user.id": "nv01", "source.ip": "10.20.3.45",
-                             "user.name": "Name of nv01", "his.record_count": 900}
+                             "user.name": "Name of nv01", "his.record_count": 900,
+                             "event.action": "export"}
     assert engine.process(his(1, action="export", his__record_count=10)) == ()
 
 
