@@ -32,6 +32,7 @@ from api.pseudonyms import Disclosure
 from api.roles import check_routes
 from api.routes import ROUTERS
 from phiwatch.config import Config
+from phiwatch.ingest import Ingest
 from phiwatch.service import ServiceStore, open_api_store, service_store
 from sensors.errors import ConfigKeyError
 
@@ -85,9 +86,10 @@ def create_app(
     store: ServiceStore | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.time,
+    on_ingest: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The application over ``store`` (opened from ``config`` and closed at shutdown when
-    not given)."""
+    not given); ``on_ingest`` is called after each remote sensor's batch is journaled."""
     env = os.environ if environ is None else environ
     try:
         secret = load_secret(config.api.auth, env)
@@ -98,7 +100,8 @@ def create_app(
     cursors = CursorCodec(_key_file(config.api_dir / "cursor.key", "state_dir"))
     owns = store is None
     opened = open_api_store(config) if store is None else service_store(store)
-    state = ApiState(config, opened, verifier, disclosure, cursors, owns)
+    journal = Ingest(config) if config.ingest.enabled else None
+    state = ApiState(config, opened, verifier, disclosure, cursors, owns, journal, on_ingest)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +110,8 @@ def create_app(
         finally:
             if state.owns_store:
                 state.store.close()
+            if journal is not None:
+                journal.close()
 
     app = FastAPI(title="phiwatch API", version="1", description=DESCRIPTION,
                   lifespan=lifespan, redoc_url=None)
@@ -114,6 +119,7 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext,
+                       body_limits={"/ingest": config.ingest.max_batch_bytes})
     check_routes(app, ROUTERS)
     return app

@@ -33,7 +33,7 @@ from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
 from api.config import HMAC_ALGORITHMS, ORG_ID, AuthConfig
 from api.jwks import JwksError, JwksSource
-from api.roles import ROLES, Role
+from api.roles import HOSPITAL_BOUND, ROLES, Role
 
 _B64URL_TOKEN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 MIN_SECRET_BYTES = 32
@@ -165,8 +165,8 @@ class TokenVerifier:
         if hospital is not None and (not isinstance(hospital, str) or not ORG_ID.match(hospital)
                                      or len(hospital) > 100):
             raise TokenError("token hospital claim malformed")
-        if role == "hospital_it" and hospital is None:
-            raise TokenError("a hospital IT token must name its hospital")
+        if role in HOSPITAL_BOUND and hospital is None:
+            raise TokenError(f"a {role} token must name its hospital")
         jti = claims.get("jti")
         return Principal(sub, role, hospital, jti if isinstance(jti, str) else None,
                          datetime.fromtimestamp(exp, UTC))
@@ -213,8 +213,8 @@ def issue_token(
                          f"({', '.join(auth.algorithms)})")
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
-    if role == "hospital_it" and not hospital:
-        raise ValueError("a hospital_it token needs --hospital")
+    if role in HOSPITAL_BOUND and not hospital:
+        raise ValueError(f"a {role} token needs --hospital")
     if hospital is not None and not ORG_ID.match(hospital):
         raise ValueError(f"{hospital!r} is not an organization id")
     if ttl <= timedelta(0) or ttl > timedelta(days=30):

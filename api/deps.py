@@ -27,6 +27,7 @@ from api.paging import CursorCodec
 from api.pseudonyms import Disclosure, ResponseView
 from api.roles import ROLES_ATTRIBUTE, Role
 from phiwatch.config import Config
+from phiwatch.ingest import Ingest
 from phiwatch.service import Scope, ServiceStore
 
 REASON_HEADER = "X-Phiwatch-Reason"
@@ -46,6 +47,10 @@ class ApiState:
     cursors: CursorCodec
     #: Whether the application opened the store (and so closes it).
     owns_store: bool
+    #: The journal remote sensors' batches go to (``ingest.enabled``), else ``None``.
+    ingest: Ingest | None = None
+    #: Called after a batch is journaled (``phiwatch run`` wakes its loop).
+    on_ingest: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

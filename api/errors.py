@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.middleware import BodyTooLarge
 from phiwatch.service import (
     AlertNotFound,
     ConflictError,
@@ -110,6 +111,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, e: ApiError) -> JSONResponse:
         return answer(request, e.status, e.code, e.message, field=e.field, headers=e.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, e: BodyTooLarge) -> JSONResponse:
+        return answer(request, 413, "payload_too_large", str(e))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:

@@ -2,8 +2,9 @@
 
 - ``X-Request-ID``: the client's, when it is a short token, else a new one; sent back on
   every response, written in the access audit and in error bodies.
-- A body larger than ``MAX_BODY_BYTES`` (by ``Content-Length``) is refused with 413
-  before the application reads it.
+- A body larger than ``MAX_BODY_BYTES`` (``body_limits`` may raise it for a path, as
+  for ``/ingest``) is refused with 413: by ``Content-Length`` before the application
+  reads it, and while it is read when it comes in chunks without one (``BodyTooLarge``).
 - Every response says ``Cache-Control: no-store`` (patient data must not linger in a
   proxy or a browser cache), ``X-Content-Type-Options: nosniff`` and
   ``Referrer-Policy: no-referrer``.
@@ -33,9 +34,18 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 log = logging.getLogger("phiwatch.api.access")
 
 
+class BodyTooLarge(Exception):
+    """A chunked body went past its limit while being read (answered 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than {limit} bytes")
+        self.limit = limit
+
+
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, body_limits: dict[str, int] | None = None) -> None:
         self.app = app
+        self.body_limits = body_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,14 +68,31 @@ class RequestContext:
                 message = {**message, "headers": raw}
             await send(message)
 
+        limit = self.body_limits.get(scope.get("path", ""), MAX_BODY_BYTES)
         length = headers.get(b"content-length", b"")
-        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        if length and (not length.isdigit() or int(length) > limit):
             await _reject(send_with_headers, request_id, 413, "payload_too_large",
-                          f"the request body is larger than {MAX_BODY_BYTES} bytes")
+                          f"the request body is larger than {limit} bytes")
         else:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, _bounded(receive, limit), send_with_headers)
         log.info("%s %s %s %.1fms %s", scope.get("method"), scope.get("path"), status,
                   (time.perf_counter() - started) * 1000, request_id)
+
+
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises ``BodyTooLarge`` once more than ``limit`` bytes came."""
+    seen = 0
+
+    async def bounded() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return bounded
 
 
 async def _reject(send: Any, request_id: str, status: int, code: str, message: str) -> None:

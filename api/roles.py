@@ -7,6 +7,8 @@
 - ``department`` (Sở Y tế): incident summaries and statistics.
 - ``admin``: rules (list, validate, switch on and off) and the access audit log; no
   patient data.
+- ``sensor``: a remote sensor (``phiwatch sensor``); sends event batches of the hospital
+  in its token's ``hospital`` claim (``/ingest``) and reads nothing.
 
 Each route names the roles it allows with ``api.deps.allow(...)`` as a dependency; the
 application refuses to start when a route names none (``check_routes``), so a route
@@ -23,8 +25,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-Role = Literal["hospital_it", "inspector", "department", "admin"]
-ROLES: tuple[Role, ...] = ("hospital_it", "inspector", "department", "admin")
+Role = Literal["hospital_it", "inspector", "department", "admin", "sensor"]
+ROLES: tuple[Role, ...] = ("hospital_it", "inspector", "department", "admin", "sensor")
+#: Roles whose token must name the hospital they act for.
+HOSPITAL_BOUND: frozenset[Role] = frozenset({"hospital_it", "sensor"})
 #: Roles that read every hospital's data (no hospital claim limits them).
 ALL_HOSPITALS: frozenset[Role] = frozenset({"inspector", "department"})
 

@@ -31,6 +31,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -138,6 +139,9 @@ def _stopped(signum: int, frame: object) -> None:
 
 
 def serve_in_thread(config: Config, *, listen: str | None = None,
-                    store: ServiceStore | None = None) -> ApiServer:
-    """The API started on a thread of this process (``phiwatch run``)."""
-    return ApiServer(config, listen=listen, store=store).start()
+                    store: ServiceStore | None = None,
+                    on_ingest: Callable[[], None] | None = None) -> ApiServer:
+    """The API started on a thread of this process (``phiwatch run``); ``on_ingest``
+    wakes the run loop when a remote sensor's batch is journaled."""
+    app = create_app(config, store=store, on_ingest=on_ingest)
+    return ApiServer(config, listen=listen, app=app).start()

@@ -30,6 +30,7 @@ from sensors.errors import PhiwatchError
 from sensors.flows.inputs import FlowInputConfig, check_lateness
 from sensors.flows.network_model import NetworkConfig
 from sensors.formats import FormatConfig, format_config
+from sensors.remote.config import IngestConfig, SensorConfig
 from sensors.timestamps import DEFAULT_ZONE
 
 #: The rule packs shipped inside the package (``rules/packs``).
@@ -188,6 +189,10 @@ class Config(_Model):
     #: The Prometheus endpoint; none when absent.
     metrics: MetricsConfig | None = None
     logging: LoggingConfig = LoggingConfig()
+    #: Events from remote sensors (``POST /ingest``); off unless enabled.
+    ingest: IngestConfig = IngestConfig()
+    #: For ``phiwatch sensor`` only: where this host ships its events.
+    sensor: SensorConfig | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -220,6 +225,16 @@ class Config(_Model):
     def rules_state_path(self) -> Path:
         """Rules switched off by an admin (``phiwatch.rules_state``); the engine reads it."""
         return self.state_dir / "rules-state.json"
+
+    @property
+    def ingest_path(self) -> Path:
+        """The engine's journal of remote sensors' batches (``sensors.remote.journal``)."""
+        return self.state_dir / "ingest.db"
+
+    @property
+    def sensor_spool_path(self) -> Path:
+        """A remote sensor's spool and positions (``sensors.remote.spool``)."""
+        return self.state_dir / "sensor-spool.db"
 
     @property
     def api_dir(self) -> Path:
@@ -317,5 +332,9 @@ def _rebase(config: Config, base: Path) -> Config:
             "context": config.context.rebased(base),
             "api": config.api.rebased(rel),
             "notify": config.notify.rebased(base) if config.notify is not None else None,
+            "sensor": (config.sensor.model_copy(update={
+                "token_file": rel(config.sensor.token_file),
+                "ca_file": rel(config.sensor.ca_file) if config.sensor.ca_file else None,
+            }) if config.sensor is not None else None),
         }
     )

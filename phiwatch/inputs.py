@@ -30,6 +30,7 @@ from sensors.file_source import FileSource
 from sensors.flows.inputs import FlowInputs
 from sensors.formats import FileParser, FormatConfig, format_named, sniff
 from sensors.merge import EventTimeMerge
+from sensors.remote.source import RemoteSource
 from sensors.split import Split
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ class Inputs:
     sources: dict[str, FileSource] = field(default_factory=dict)
     flows: FlowInputs | None = None
     flow_split: Split | None = None
+    #: Remote sensors' batches from the ingest journal (``ingest.enabled``).
+    remote: RemoteSource | None = None
     quarantined: int = 0
 
     def __post_init__(self) -> None:
@@ -136,6 +139,19 @@ class Inputs:
             quarantine=self._quarantine,
             horizon=time.time() + self.config.pipeline.max_clock_skew_seconds))
 
+    def add_remote(self, positions: dict[str, int] | None = None) -> None:
+        """The remote sensors' streams of the ingest journal, each a split that waits for
+        its sensor's watermark, or for ``ingest.idle_timeout_seconds`` of its silence."""
+        pipeline = self.config.pipeline
+
+        def new_split(name: str) -> Split:
+            return Split(name, idle_timeout=self.config.ingest.idle_timeout_seconds,
+                         max_jump=pipeline.max_jump_seconds, quarantine=self._quarantine,
+                         horizon=time.time() + pipeline.max_clock_skew_seconds)
+
+        self.remote = RemoteSource(self.config.ingest_path, self.merge, new_split,
+                                   positions=positions)
+
     def scan(self) -> None:
         for source in self.sources.values():
             source.scan()
@@ -182,6 +198,8 @@ class Inputs:
             events = self.flows.drain(size)
             got += len(events)
             self.flow_split.add(events, now)
+        if self.remote is not None:
+            got += self.remote.fill(size, now)
         self._settle_idle(now)
         released = self.merge.release(now)
         self.merge.remove_finished()
@@ -216,6 +234,8 @@ class Inputs:
     def close(self) -> None:
         if self.flows is not None:
             self.flows.close()
+        if self.remote is not None:
+            self.remote.close()
         for source in self.sources.values():
             source.close()
 

@@ -216,10 +216,14 @@ class Metrics:
     """The registry of one phiwatch process: the run collector, the API histogram and
     the process's own numbers (CPU, memory, open files)."""
 
-    def __init__(self, status: Callable[[], RunStatus], *, process: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, status: Callable[[], RunStatus] | None, *, process: bool = True,
+                 clock: Callable[[], float] = time.time,
+                 collectors: Iterable[Collector] = ()) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(RunCollector(status, clock))
+        if status is not None:
+            self.registry.register(RunCollector(status, clock))
+        for collector in collectors:  # a remote sensor's own (``phiwatch.sensor``)
+            self.registry.register(collector)
         if process:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)

@@ -148,6 +148,9 @@ def _sources(inputs: Inputs) -> dict[str, SourceStatus]:
         for name, n in inputs.flows.stats().items():
             if ":" not in name:
                 out[name] = SourceStatus(events=n)
+    if inputs.remote is not None:  # events from each remote sensor since this start
+        for sensor, n in inputs.remote.events_in.items():
+            out[f"sensor:{sensor}"] = SourceStatus(events=n)
     return out
 
 

@@ -95,6 +95,8 @@ class Runner:
         self._apply_rules_state()
         # Live network inputs open now: a missing right to capture stops the start.
         self.inputs.add_flows()
+        if config.ingest.enabled:
+            self.inputs.add_remote(previous.remote if previous is not None else None)
         self.context_watcher = ContextWatcher(p.context) if p.context is not None else None
         dirs = [d for src in self.inputs.sources.values() for d in src.watched_dirs()]
         self.notifier = ChangeNotifier(dirs)
@@ -233,9 +235,12 @@ class Runner:
             counters=dict(self.processor.counters),
             rules_digest=_digest(self.ruleset),
             held=[e.to_record() for e in self.inputs.held()],
+            remote=self.inputs.remote.positions() if self.inputs.remote is not None else {},
         )
         self.snapshots.save(snap)
         self.snapshots_taken += 1
+        if self.inputs.remote is not None:
+            self.inputs.remote.prune()  # the snapshot has read past them
 
     # The command line wakes the loop on a signal.
     def wake(self) -> None:

@@ -39,6 +39,8 @@ class Snapshot:
     rules_digest: str = ""
     #: Events read but not yet released by the event-time merge (``Event.to_record``).
     held: list[dict[str, Any]] = field(default_factory=list)
+    #: Remote sensors' streams (``sensor/stream``) → the last batch read from the journal.
+    remote: dict[str, int] = field(default_factory=dict)
 
 
 class SnapshotStore:
@@ -68,6 +70,7 @@ class SnapshotStore:
             "counters": snapshot.counters,
             "rules_digest": snapshot.rules_digest,
             "held": snapshot.held,
+            "remote": snapshot.remote,
         }
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -100,6 +103,7 @@ class SnapshotStore:
             dead_letter_size=int(meta["dead_letter_size"]),
             counters={k: int(v) for k, v in meta.get("counters", {}).items()},
             rules_digest=str(meta.get("rules_digest", "")), held=list(meta.get("held", [])),
+            remote={str(k): int(v) for k, v in meta.get("remote", {}).items()},
         )
 
     def size(self) -> int:

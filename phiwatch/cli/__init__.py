@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import typer
 
-from phiwatch.cli import alerts, api, context, elasticsearch, incidents, pipeline, rules
+from phiwatch.cli import (
+    alerts,
+    api,
+    context,
+    elasticsearch,
+    incidents,
+    pipeline,
+    rules,
+    sensor,
+)
 
 app = typer.Typer(
     name="phiwatch",
@@ -32,6 +41,7 @@ app.add_typer(elasticsearch.app, name="es")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(context.app, name="context")
 api.register(app)
+sensor.register(app)
 
 
 def main() -> None:

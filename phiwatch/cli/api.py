@@ -60,10 +60,11 @@ def api(
 @token_app.command("issue")
 def token_issue(
     role: Annotated[str, typer.Option(
-        help="hospital_it, inspector, department or admin.")],
+        help="hospital_it, inspector, department, admin, or sensor (a remote sensor's "
+             "token: --subject is the sensor's name).")],
     config: ConfigOption = None,
     hospital: Annotated[str | None, typer.Option(
-        help="The hospital (organization.id) of a hospital_it user.")] = None,
+        help="The hospital (organization.id) of a hospital_it user or a sensor.")] = None,
     ttl: Annotated[str, typer.Option(help="Lifetime: 8h, 30m, 2d (at most 30d).")] = "8h",
     subject: Annotated[str | None, typer.Option(
         help="Who the token is for (recorded as the actor); default: your login name.")] = None,

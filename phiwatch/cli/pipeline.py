@@ -161,10 +161,14 @@ def run(config: ConfigOption = None,
     setup_logging(verbose)
     cfg = load(config)
     logs.configure(cfg.logging, verbose=verbose)
-    if not cfg.sources and not cfg.flows:
+    if not cfg.sources and not cfg.flows and not cfg.ingest.enabled:
         fail(f"{config or 'defaults'}: sources: no log source configured "
-             "(add a `sources:` list with the `paths` of your HIS access logs, or a "
-             "`flows:` list of live network inputs)")
+             "(add a `sources:` list with the `paths` of your HIS access logs, a "
+             "`flows:` list of live network inputs, or `ingest: {enabled: true}` for "
+             "remote sensors)")
+    if cfg.ingest.enabled and not cfg.api.serve_with_run:
+        say("note:", "yellow", "ingest is enabled: remote sensors' batches are read from "
+            f"{cfg.ingest_path}, written by `phiwatch api` (or set api.serve_with_run)")
     stop = threading.Event()
     api_server = None
     with errors():
@@ -182,7 +186,7 @@ def run(config: ConfigOption = None,
         if cfg.api.serve_with_run:
             from api.server import serve_in_thread
 
-            api_server = serve_in_thread(cfg)
+            api_server = serve_in_thread(cfg, on_ingest=runner.wake)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()

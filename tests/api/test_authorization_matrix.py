@@ -4,7 +4,7 @@ store backends. Generated from one table (``ENDPOINTS``), which is itself checke
 the roles the application declares, so a new route cannot be left out.
 
 The caller of "own" and "other" is a hospital IT user of Từ Dũ, an inspector, the
-Department or an admin; "own" objects and filters are Từ Dũ's, "other" ones Chợ Rẫy's.
+Department, an admin or a remote sensor of Từ Dũ; "own" objects and filters are Từ Dũ's, "other" ones Chợ Rẫy's.
 The status-change cell of an allowed caller sends a stale ``expected_version``: 409 shows
 that authentication, role and hospital checks all passed (and changes nothing).
 """
@@ -47,7 +47,8 @@ class Endpoint:
                 .replace("{incident}", "{incident_id}").replace("{rule}", "{rule_id}"))
 
 
-IT, INSPECTOR, DEPARTMENT, ADMIN = "hospital_it", "inspector", "department", "admin"
+IT, INSPECTOR, DEPARTMENT, ADMIN, SENSOR = (
+    "hospital_it", "inspector", "department", "admin", "sensor")
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/health", public=True),
@@ -74,6 +75,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("PUT", "/rules/{rule}/enabled", frozenset({ADMIN}),
              body={"enabled": True, "comment": "matrix"}),
     Endpoint("GET", "/audit", frozenset({ADMIN, INSPECTOR})),
+    # Ingest is off in this world: a sensor passes the role check and is then refused by
+    # ``ingest.enabled`` (tests/remote covers the routes with ingest on).
+    Endpoint("POST", "/ingest", frozenset({SENSOR}), ok=403),
+    Endpoint("POST", "/ingest/heartbeat", frozenset({SENSOR}),
+             body={"stream": "aa01", "through_seq": 0}, ok=403),
 ]
 
 
@@ -115,7 +121,7 @@ def matrix(world: World) -> Iterator[Matrix]:
         m.objects[org] = {"alert": alert.id, "incident": incident.id, "hospital": org,
                           "rule": "phiwatch-his-bulk-export"}
     for role in ROLES:
-        hospital = OWN if role == IT else None
+        hospital = OWN if role in (IT, SENSOR) else None
         m.tokens[(role, "valid")] = running.token(role, hospital)
         m.tokens[(role, "expired")] = running.token(
             role, hospital, ttl=timedelta(minutes=5), now=NOW - timedelta(days=400))

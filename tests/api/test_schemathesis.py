@@ -58,7 +58,7 @@ def token_for(running: Running, method: str, path: str) -> str | None:
     if roles is None:
         return None
     role = "hospital_it" if "hospital_it" in roles else sorted(roles)[0]
-    return running.token(role, "tu-du" if role == "hospital_it" else None)
+    return running.token(role, "tu-du" if role in ("hospital_it", "sensor") else None)
 
 
 def test_every_operation_is_exercised(served: tuple[Running, Any, requests.Session]) -> None:

@@ -170,8 +170,6 @@ def test_execstart_names_a_phiwatch_command_with_valid_options(name: str) -> Non
     assert argv[0] == "/opt/phiwatch/.venv/bin/phiwatch"
     assert argv[argv.index("--config") + 1].startswith("/etc/phiwatch/")
     result = run_help(argv)
-    if name == "phiwatch-sensor.service" and "No such command 'sensor'" in result.stderr:
-        pytest.skip("`phiwatch sensor` is not there yet; the unit is ready for it")
     assert result.returncode == 0, result.stderr
 
 
@@ -194,13 +192,24 @@ def test_the_hospital_example_sets_every_section(tmp_path: Path) -> None:
     path = DEPLOY / "phiwatch.example.yaml"
     cfg = load_config(path)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert set(Config.model_fields) - set(data) == {"flows"}     # flows: commented (live only)
+    # flows: commented (live only); sensor: for `phiwatch sensor` (sensor.example.yaml)
+    assert set(Config.model_fields) - set(data) == {"flows", "sensor"}
     assert cfg.notify is not None and [c.type for c in cfg.notify.channels] == ["email"]
     enabled = tmp_path / "phiwatch.yaml"
     enabled.write_text(_commented_channels(path.read_text(encoding="utf-8")), encoding="utf-8")
     full = load_config(enabled)
     assert full.notify is not None
     assert [c.type for c in full.notify.channels] == ["email", "webhook", "syslog"]
+
+
+def test_the_sensor_example_ships_to_an_https_engine_from_the_units_state_dir() -> None:
+    cfg = load_config(DEPLOY / "sensor.example.yaml")
+    assert cfg.sensor is not None and cfg.sensor.engine_url.startswith("https://")
+    assert cfg.sensor.ca_file is not None and cfg.sources
+    s = unit("phiwatch-sensor.service")["Service"]
+    assert str(cfg.state_dir) == f"/var/lib/{s['StateDirectory']}"
+    argv = shlex.split(s["ExecStart"])
+    assert argv[argv.index("--config") + 1] == "/etc/phiwatch/sensor.yaml"
 
 
 def test_the_department_example_has_no_sources_and_the_shared_cluster() -> None:
