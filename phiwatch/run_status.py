@@ -174,7 +174,7 @@ def collect_run_status(*, processor: Processor, inputs: Inputs, engine: Engine,
         sources=_sources(inputs), counters=dict(processor.counters),
         dead_letters=dict(dead_letter.counts), quarantined=inputs.quarantined,
         alerts=tally.snapshot() if tally is not None else {},
-        engine=dict(engine.stats()),
+        rule_matches=dict(engine.matches), engine=dict(engine.stats()),
         store={k: float(v) for k, v in store_stats.items()} if store_stats else {},
         notify=notifier.stats() if notifier is not None else {},
         snapshots=snapshots)

@@ -12,6 +12,7 @@ raises the same alerts as one that never stopped.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,6 +104,8 @@ class Engine:
         #: Detection rules matched since the last snapshot, and what each state looked
         #: like then: only the states that changed are written again (``snapshot``).
         self._touched: set[str] = set()
+        #: Events each rule matched since this engine started (the metrics show them).
+        self.matches: Counter[str] = Counter()
         self._routed: set[int] = set()  # alerts offered as alert events in this round
         self._seen_shape: dict[str, tuple[int, int, int, int]] = {}
         self.events = 0
@@ -246,6 +249,7 @@ class Engine:
                 else:
                     routes = d.default if v is None else d.full
             touched = self._touched
+            matches = self.matches
             for predicate, spec, adders, rule in routes:
                 try:
                     if not predicate(fields):
@@ -255,6 +259,7 @@ class Engine:
                     for add in adders:
                         add(event, out)
                     touched.add(rule.id)
+                    matches[rule.id] += 1
                 except Exception:  # a rule bug must cost its own alert, not the stream
                     self._rule_failed(rule, event)
 

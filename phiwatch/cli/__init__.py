@@ -16,6 +16,7 @@ from phiwatch.cli import (
     context,
     elasticsearch,
     incidents,
+    notify,
     pipeline,
     rules,
     sensor,
@@ -40,6 +41,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(elasticsearch.app, name="es")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(context.app, name="context")
+app.add_typer(notify.app, name="notify")
 api.register(app)
 sensor.register(app)
 

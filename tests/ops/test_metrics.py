@@ -108,6 +108,9 @@ def test_a_pipeline_scraped_over_http(pipeline: Pipeline, tmp_path: Path) -> Non
     assert m[("phiwatch_alerts_total", (("rule", "phiwatch-his-bulk-patient-lookup"),
                                         ("severity", "high")))] == 2
     assert m[("phiwatch_alerts_total", (("rule", "r2"), ("severity", "critical")))] == 1
+    matched = {labels: v for (name, labels), v in m.items()
+               if name == "phiwatch_rule_matches_total"}
+    assert matched and all(v > 0 for v in matched.values())  # rules that saw the views
     assert m[("phiwatch_engine_groups", ())] > 0
     assert m[("phiwatch_engine_groups_evicted_total", ())] == 0
     assert m[("phiwatch_es_spool_depth", ())] == 42
