@@ -291,7 +291,8 @@ def _rebase_store(store: StoreConfig, rel: Callable[[Path], Path]) -> dict[str, 
     if es is not None:
         es_update = {
             name: rel(value)
-            for name in ("ca_file", "spool_dir", "dead_letter_path")
+            for name in ("ca_file", "spool_dir", "dead_letter_path", "password_file",
+                         "api_key_file")
             if (value := getattr(es, name)) is not None
         }
         update["elasticsearch"] = es.model_copy(update=es_update)

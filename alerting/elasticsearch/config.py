@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from sensors.errors import ConfigKeyError
+
 #: How the client labels its requests. ``es9`` is the 9.x client as it is;
 #: ``es8`` asks a 8.x server for 8.x behaviour (``compatible-with=8``); ``opensearch``
 #: sends plain ``application/json``, which OpenSearch (and osmem-server) require.
@@ -32,8 +34,13 @@ class ElasticsearchConfig(BaseModel):
     verify_certs: bool = True
     username: str | None = None
     password: SecretStr | None = None
+    #: The password in a file (0640, root:phiwatch) rather than in the configuration:
+    #: rotating it is replacing the file and restarting.
+    password_file: Path | None = None
     #: Base64 ``id:key`` as Kibana shows it; exclusive with username/password.
     api_key: SecretStr | None = None
+    #: … or in a file.
+    api_key_file: Path | None = None
     request_timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
     compat: Compat = "es9"
     #: Indices are ``<prefix>-alerts-<organization>-YYYY.MM``.
@@ -86,13 +93,34 @@ class ElasticsearchConfig(BaseModel):
 
     @model_validator(mode="after")
     def _auth(self) -> ElasticsearchConfig:
-        if self.api_key is not None and (self.username or self.password):
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError("give api_key or api_key_file, not both")
+        has_password = self.password is not None or self.password_file is not None
+        has_key = self.api_key is not None or self.api_key_file is not None
+        if has_key and (self.username or has_password):
             raise ValueError("give either api_key or username/password, not both")
-        if (self.username is None) != (self.password is None):
+        if (self.username is None) == has_password:
             raise ValueError("username and password go together")
         if self.ca_file is not None and not any(h.startswith("https:") for h in self.hosts):
             raise ValueError("ca_file is set but no host uses https://")
         return self
+
+    def client_auth(self) -> dict[str, str | tuple[str, str]]:
+        """The client's credentials: ``{"api_key": …}``, ``{"basic_auth": (user,
+        password)}`` or none; a ``*_file`` is read now (``ConfigKeyError`` naming the key
+        when it cannot be)."""
+        if self.api_key is not None:
+            return {"api_key": self.api_key.get_secret_value()}
+        if self.api_key_file is not None:
+            return {"api_key": _secret(self.api_key_file, "store.elasticsearch.api_key_file")}
+        if self.username is None:
+            return {}
+        password = (self.password.get_secret_value() if self.password is not None else
+                    _secret(self.password_file, "store.elasticsearch.password_file")
+                    if self.password_file is not None else "")
+        return {"basic_auth": (self.username, password)}
 
     def spool_path(self, state_dir: Path | None = None) -> Path:
         """The spool folder: configured, else under the state folder, else ``var``."""
@@ -107,3 +135,13 @@ class ElasticsearchConfig(BaseModel):
     def alerts_pattern(self) -> str:
         """Every alert index of this installation."""
         return f"{self.index_prefix}-alerts-*"
+
+
+def _secret(path: Path, key: str) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigKeyError(key, f"cannot read the file: {e.strerror}", file=str(path)) from e
+    if not value:
+        raise ConfigKeyError(key, "the file is empty", file=str(path))
+    return value

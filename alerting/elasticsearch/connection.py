@@ -32,10 +32,7 @@ def build_client(config: ElasticsearchConfig) -> Elasticsearch:
         kwargs["ssl_show_warn"] = False
     if config.ca_file is not None:
         kwargs["ca_certs"] = str(config.ca_file)
-    if config.api_key is not None:
-        kwargs["api_key"] = config.api_key.get_secret_value()
-    elif config.username is not None and config.password is not None:
-        kwargs["basic_auth"] = (config.username, config.password.get_secret_value())
+    kwargs.update(config.client_auth())
     return Elasticsearch(list(config.hosts), **kwargs)
 
 

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from alerting.elasticsearch import ElasticsearchAlertStore, build_client
 from alerting.elasticsearch.node import rewrite_media_type
+from sensors.errors import ConfigKeyError
 
 
 def _elasticsearch_like(seen: Seen) -> tuple[int, dict[str, str], bytes]:
@@ -137,3 +138,31 @@ def test_api_key_auth(tmp_path: Path) -> None:
         client.info()
         client.close()
     assert proxy.seen[0].headers["authorization"] == "ApiKey a2V5"
+
+
+def test_credentials_from_files_relative_to_the_configuration(tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "es.password").write_text("fr0m-a-file\n", encoding="utf-8")
+    (tmp_path / "phiwatch.yaml").write_text(
+        "store:\n  elasticsearch:\n    hosts: ['http://127.0.0.1:9']\n    username: phiwatch\n"
+        "    password_file: secrets/es.password\n", encoding="utf-8")
+    from phiwatch.config import ConfigError, load_config
+
+    es = load_config(tmp_path / "phiwatch.yaml").store.elasticsearch
+    assert es is not None and es.password_file == tmp_path / "secrets" / "es.password"
+    with recording_proxy("http://127.0.0.1:9") as proxy:
+        proxy.responder = _elasticsearch_like
+        client = build_client(es.model_copy(update={"hosts": [proxy.url]}))
+        client.info()
+        client.close()
+    assert proxy.seen[0].headers["authorization"] == \
+        "Basic " + base64.b64encode(b"phiwatch:fr0m-a-file").decode()
+    (tmp_path / "secrets" / "es.password").unlink()
+    with pytest.raises(ConfigKeyError) as e:
+        build_client(es)
+    assert e.value.key == "store.elasticsearch.password_file"
+    (tmp_path / "bad.yaml").write_text(
+        "store:\n  elasticsearch:\n    hosts: ['http://127.0.0.1:9']\n    username: phiwatch\n"
+        "    password: x\n    password_file: secrets/es.password\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="password or password_file, not both"):
+        load_config(tmp_path / "bad.yaml")
