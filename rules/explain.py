@@ -166,10 +166,13 @@ class AlertSpec:
         template: str | None, context: Sequence[str],
     ) -> AlertSpec:
         tpl = Template(template) if template else None
-        context = tuple(dict.fromkeys([*BASE_CONTEXT, *context]))
         names = tpl.names if tpl else ()
         wanted = [n.removeprefix("last.") for n in names
                   if not n.startswith(("first.", "values", "top:")) and n != "top_sum"]
+        # A patient the sentence names is evidence in its own right: as a field, the API
+        # shows it pseudonymized to whom it must (a sentence can only be masked by pattern).
+        patients = [n for n in wanted if n.startswith("patient.")]
+        context = tuple(dict.fromkeys([*BASE_CONTEXT, *context, *patients]))
         keep = tuple(dict.fromkeys(
             n for n in [*wanted, *context, "organization.id"] if n not in SPECIAL))
         first = tuple(dict.fromkeys(

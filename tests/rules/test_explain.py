@@ -47,3 +47,12 @@ def test_default_sentence_without_template(tmp_path: Path) -> None:
     (alert,) = run(engine, [his(0), his(30), his(59)])
     assert alert.explanation == (
         "3 events matching 'Many views' for user.id=nv01 in 59 s; threshold >= 3 in 1 min")
+
+
+def test_a_patient_the_sentence_names_is_kept_as_a_field() -> None:
+    """So the API can show it pseudonymized to inspectors (a sentence is masked only by
+    the hospital's id patterns)."""
+    spec = AlertSpec.build("r", "t", "high", [], "{user.id} opened {patient.id} "
+                           "({last.patient.flags}); first {first.patient.name}", ["host.name"])
+    assert spec.context == ("user.id", "source.ip", "host.name", "patient.id",
+                            "patient.flags")
