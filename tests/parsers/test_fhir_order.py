@@ -6,19 +6,17 @@ it was written, with its line and byte offset, and is counted."""
 from __future__ import annotations
 
 import random
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+from runkit import run_until_idle
 
 from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery
-from phiwatch.config import Config, load_config
+from phiwatch.config import load_config
 from phiwatch.replay import replay
-from phiwatch.runner import Runner
 
 START = datetime(2026, 11, 22, 1, 15, tzinfo=UTC)
 
@@ -89,37 +87,16 @@ def test_resources_shuffled_within_the_allowance_give_the_ordered_alerts(
     assert alerts == clean  # the same alerts, the same ids
 
 
-def _run_until_idle(cfg: Config) -> Runner:
-    store = SQLiteAlertStore(cfg.sqlite_path)
-    runner = Runner(cfg, store)
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,))
-    thread.start()
-    last, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 120
-    while time.monotonic() < deadline:
-        n = runner.processor.counters["events"] + runner.processor.counters["late"]
-        if n != last:
-            last, quiet_since = n, time.monotonic()
-        elif time.monotonic() - quiet_since > 1.5:
-            break
-        time.sleep(0.05)
-    stop.set()
-    runner.wake()
-    thread.join(60)
-    store.close()
-    return runner
-
-
 def test_a_record_beyond_the_allowance_is_dead_lettered_as_written(tmp_path: Path) -> None:
     docs = [audit(i, START + timedelta(seconds=2 * i)) for i in range(300)]
     path = _write(tmp_path, docs)
     cfg = load_config(_config(tmp_path, 120))
-    _run_until_idle(cfg)
+    run_until_idle(cfg)
     # The FHIR server flushes a record two hours old after phiwatch has moved on.
     stale = audit(99_999, START - timedelta(hours=2))
     with open(path, "ab") as f:
         f.write(orjson.dumps(stale) + b"\n")
-    runner = _run_until_idle(cfg)
+    runner = run_until_idle(cfg)
     assert runner.processor.counters["late"] == 1
     assert runner.dead_letter.counts["late"] == 1
     dead = sorted(cfg.dead_letter_dir.glob("*.ndjson"))

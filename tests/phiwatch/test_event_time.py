@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from runkit import BASE, his_line, hospital_lines
+from runkit import BASE, his_line, hospital_lines, run_until_idle
 
 from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery
@@ -59,28 +59,6 @@ def _clean(tmp: Path) -> dict[str, tuple[str, int]]:
     return ids
 
 
-def _run_until_idle(cfg: Config, settle: float = 1.5) -> Runner:
-    store = SQLiteAlertStore(cfg.sqlite_path)
-    runner = Runner(cfg, store)
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,))
-    thread.start()
-    last, quiet_since = -1, time.monotonic()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        n = runner.processor.counters["events"]
-        if n != last:
-            last, quiet_since = n, time.monotonic()
-        elif time.monotonic() - quiet_since > settle:
-            break
-        time.sleep(0.05)
-    stop.set()
-    runner.wake()
-    thread.join(60)
-    store.close()
-    return runner
-
-
 def test_one_future_dated_line_changes_no_alert_in_a_replay(tmp_path: Path) -> None:
     clean = _clean(tmp_path)
     poisoned = list(LINES)
@@ -110,13 +88,13 @@ def test_one_future_dated_line_neither_blinds_run_nor_poisons_its_snapshot(
     doc["@timestamp"] = "2030-01-01T00:00:00+07:00"
     path.write_bytes(b"".join(LINES[:cut]) + orjson.dumps(doc) + b"\n")
     cfg = _config(tmp_path, "state", max_clock_skew_seconds=300)
-    _run_until_idle(cfg)
+    run_until_idle(cfg)
     snap = SnapshotStore(cfg.snapshot_path).load()
     assert snap is not None
     assert snap.engine["max_epoch"] < datetime(2027, 1, 1, tzinfo=UTC).timestamp()
     with open(path, "ab") as f:
         f.write(b"".join(LINES[cut:]))
-    runner = _run_until_idle(cfg)
+    runner = run_until_idle(cfg)
     assert runner.processor.counters["late"] == 0
     assert {k: v for k, v in _ids(cfg).items()} == clean
 
@@ -129,12 +107,12 @@ def test_a_rotation_backlog_written_while_stopped_is_read_before_its_successor(
     split = len(LINES) - 4000
     path.write_bytes(b"".join(LINES[:split]))
     cfg = _config(tmp_path, "state")
-    _run_until_idle(cfg)
+    run_until_idle(cfg)
     with open(path, "ab") as f:  # 4,000 lines while phiwatch is stopped …
         f.write(b"".join(LINES[split:split + 3000]))
     os.rename(path, tmp_path / "logs" / "access.log.1")  # … then rotated
     path.write_bytes(b"".join(LINES[split + 3000:]))
-    runner = _run_until_idle(cfg)
+    runner = run_until_idle(cfg)
     assert runner.processor.counters["late"] == 0
     assert runner.dead_letter.counts.get("late", 0) == 0
     assert _ids(cfg) == clean
@@ -146,7 +124,7 @@ def test_two_logs_read_from_their_beginnings_interleave_by_time(tmp_path: Path) 
     a, b = tmp_path / "logs" / "access.log.a", tmp_path / "logs" / "access.log.b"
     a.write_bytes(b"".join(LINES[0::2]))  # two HIS nodes behind a load balancer
     b.write_bytes(b"".join(LINES[1::2]))
-    runner = _run_until_idle(_config(tmp_path, "state"))
+    runner = run_until_idle(_config(tmp_path, "state"))
     assert runner.processor.counters["late"] == 0
     assert _ids(_config(tmp_path, "state")) == clean
     replayed, _ = _replay(tmp_path, "state-replay", [a, b])

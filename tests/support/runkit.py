@@ -7,6 +7,7 @@ import random
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+
+from alerting.sqlite_store import SQLiteAlertStore
+from phiwatch.config import Config
+from phiwatch.runner import Runner
 
 BASE = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 
@@ -119,3 +124,28 @@ def write_config(folder: Path, state: str, *, extra: str = "") -> Path:
         encoding="utf-8",
     )
     return cfg
+
+
+def run_until_idle(cfg: Config, settle: float = 1.5) -> Runner:
+    """``phiwatch run``'s loop in a thread until nothing has been processed (or found
+    late) for ``settle`` seconds, then stopped as SIGTERM would; the runner is returned
+    for its counters."""
+    store = SQLiteAlertStore(cfg.sqlite_path)
+    runner = Runner(cfg, store)
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,))
+    thread.start()
+    last, quiet_since = -1, time.monotonic()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        n = runner.processor.counters["events"] + runner.processor.counters["late"]
+        if n != last:
+            last, quiet_since = n, time.monotonic()
+        elif time.monotonic() - quiet_since > settle:
+            break
+        time.sleep(0.05)
+    stop.set()
+    runner.wake()
+    thread.join(60)
+    store.close()
+    return runner
