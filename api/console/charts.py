@@ -120,7 +120,7 @@ def day_stacks(days: Sequence[date], counts: Iterable[tuple[date, str, int]], *,
 
 
 def row_stacks(rows: Sequence[tuple[str, Sequence[int]]], segments: Sequence[str], *,
-               width: int = 1200, row_height: int = 30) -> Chart:
+               width: int = 960, row_height: int = 30) -> Chart:
     """One horizontal stacked bar per row (a status), one colour per segment (an age)."""
     left, top = 170.0, 6.0
     right = width - 60.0

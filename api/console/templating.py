@@ -10,7 +10,7 @@ template too (``_charts.html``), from numbers, with labels escaped like any othe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -63,6 +63,9 @@ class Clock:
         if value is None:
             return ""
         return value.astimezone(self.zone).strftime(_FORMATS[self.lang])
+
+    def day(self, value: date) -> str:
+        return value.strftime(_FORMATS[self.lang].split(" ")[0])
 
     def deadline(self, detected_at: datetime) -> datetime:
         return detected_at + NOTIFY_WITHIN

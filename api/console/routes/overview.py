@@ -25,9 +25,18 @@ from api.console.session import Viewer, signed_in
 from api.console.state import console
 from api.console.templating import render
 from api.deps import view
+from api.models import AlertStatsOut
 from api.render import summary_out
 from api.routes.stats import alert_stats
-from phiwatch.service import AGE_BUCKETS, Incident, IncidentQuery, alerts_of, walk_incidents
+from phiwatch.service import (
+    AGE_BUCKETS,
+    AlertQuery,
+    Incident,
+    IncidentQuery,
+    alerts_of,
+    alerts_page,
+    walk_incidents,
+)
 
 router = APIRouter(include_in_schema=False)
 OPEN = ("new", "investigating", "confirmed_leak")
@@ -43,11 +52,16 @@ def overview(request: Request, viewer: Annotated[Viewer, Depends(signed_in(
     t = translator(viewer.lang)
     zone = ZoneInfo(api.config.timezone)
     now = datetime.fromtimestamp(state.clock(), UTC)
+    org = viewer.caller.scope.organization_id
     today = now.astimezone(zone).date()
-    days = [today - timedelta(days=n) for n in range(state.config.chart_days - 1, -1, -1)]
-    start = datetime.combine(days[0], datetime.min.time())
-    stats = alert_stats(request, viewer.caller, start=start, end=now, hospital=None,
-                        rule=None, severity=None)
+    days, stats = _alert_days(request, viewer, today, now, state.config.chart_days)
+    if stats.total == 0:
+        # Nothing lately (a replay of old logs, the demo): the days up to the newest alert.
+        newest = alerts_page(api.store, AlertQuery(organization_id=org, limit=1)).items
+        if newest:
+            last = newest[0].window_end.astimezone(zone).date()
+            end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
+            days, stats = _alert_days(request, viewer, last, end, state.config.chart_days)
 
     def label(d: date) -> str:
         return d.strftime("%d/%m" if viewer.lang == "vi" else "%m-%d")
@@ -62,7 +76,6 @@ def overview(request: Request, viewer: Annotated[Viewer, Depends(signed_in(
     counts = {s: [0] * len(ages) for s in OPEN}
     nearest: list[tuple[float, str, Incident]] = []
     keep = state.config.deadline_rows
-    org = viewer.caller.scope.organization_id
     for status in OPEN:
         for incident in walk_incidents(api.store, IncidentQuery(status=status,
                                                                 organization_id=org)):
@@ -86,4 +99,14 @@ def overview(request: Request, viewer: Annotated[Viewer, Depends(signed_in(
         "by_rule": by_rule, "by_hospital": by_hospital, "by_status": by_status,
         "deadlines": summaries, "alert_total": stats.total,
         "open_total": sum(sum(c) for c in counts.values()), "days": len(days),
+        "chart_end": days[-1] if days[-1] != today else None,
     }, viewer)
+
+
+def _alert_days(request: Request, viewer: Viewer, last: date, end: datetime, count: int
+                ) -> tuple[list[date], AlertStatsOut]:
+    """The ``count`` days ending with ``last`` and the API's alert counts over them."""
+    days = [last - timedelta(days=n) for n in range(count - 1, -1, -1)]
+    start = datetime.combine(days[0], datetime.min.time())
+    return days, alert_stats(request, viewer.caller, start=start, end=end, hospital=None,
+                             rule=None, severity=None)
