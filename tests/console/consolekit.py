@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from apikit import ENV, NOW, Running, World, make_alert
 
 from alerting.grouping import IncidentGrouper
 from api.app import create_app
 from api.server import ApiServer
-from apikit import ENV, NOW, Running, World, make_alert
 from phiwatch.service import add_account
 
 PASSWORD = "mật khẩu đủ dài 2026"
@@ -36,10 +36,12 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 class Clock:
-    """Seconds since the epoch, moved by ``advance``."""
+    """Seconds since the epoch, moved by ``advance``; ``offset`` starts it that far from
+    the real time (a test that moves it far forward and signs in again starts it in the
+    past, so the tokens it issues are valid for python-jose's real clock too)."""
 
-    def __init__(self) -> None:
-        self.now = time.time()
+    def __init__(self, offset: float = 0.0) -> None:
+        self.now = time.time() + offset
 
     def __call__(self) -> float:
         return self.now
@@ -107,8 +109,8 @@ def sign_in(client: httpx.Client, user: str, password: str = PASSWORD,
 
 
 def serve(world: World, console: dict[str, Any] | None = None,
-          api: dict[str, Any] | None = None) -> Console:
-    clock = Clock()
+          api: dict[str, Any] | None = None, clock: Clock | None = None) -> Console:
+    clock = clock or Clock()
     config = world.config({**(api or {}), "console": console or {}})
     app = create_app(config, environ=ENV, clock=clock)
     server = ApiServer(config, app=app).start()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
 from apikit import World
 from consolekit import PASSWORD
+from typer.testing import CliRunner
+
 from phiwatch.cli import app
 from phiwatch.service import (
     AccountError,

@@ -9,12 +9,12 @@ from html import unescape
 
 import httpx
 import pytest
+from apikit import PREFIX, World, patient
+from consolekit import ACCOUNTS, HOSTILE_USER, PASSWORD, Console, csrf, incident_ids, serve, sign_in
 
 from api.console.headers import CSP
 from api.console.routes import PUBLIC, ROUTERS
 from api.roles import declared_roles
-from apikit import PREFIX, World, patient
-from consolekit import ACCOUNTS, PASSWORD, HOSTILE_USER, Console, csrf, incident_ids, serve, sign_in
 from phiwatch.service import AuditRecord, open_api_store, set_disabled, set_password
 
 PAGES = ["/console/", "/console/incidents", "/console/alerts", "/console/rules"]

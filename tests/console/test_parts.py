@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from consolekit import Clock
 
 from api.console.charts import SERIES, day_stacks, nice_ceiling, row_stacks
 from api.console.filters import Filters
@@ -19,7 +20,6 @@ from api.console.templating import TEMPLATES, environment
 from api.console.throttle import SignInThrottle
 from api.errors import Invalid
 from api.roles import declared_roles
-from consolekit import Clock
 
 TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([^"']+)["']""")
 
