@@ -296,3 +296,25 @@ def test_pages_follow_the_cursor(console: Console) -> None:
         found = re.search(r'rel="next" href="([^"]+)"', page)
         url = unescape(found.group(1)) if found else None
     assert len(seen) == len(set(seen)) == 3 * 12 + 1
+
+
+def test_admins_switch_rules_with_a_comment(console: Console) -> None:
+    root = console.sign_in("root")
+    page = root.get("/console/rules").text
+    assert "phiwatch-his-bulk-patient-lookup" in page and "Tất cả quy tắc hợp lệ" in page
+    path = "/console/rules/phiwatch-his-bulk-patient-lookup/enabled"
+    blank = root.post(path, data={"csrf": csrf(page), "enabled": "false", "comment": " "})
+    assert blank.status_code == 422
+    off = root.post(path, data={"csrf": csrf(page), "enabled": "false",
+                                "comment": "quá nhiều báo động nhầm ở khoa Dược"})
+    assert off.status_code == 303
+    rules = {r["id"]: r for r in console.api("root").get("/rules").json()}
+    rule = rules["phiwatch-his-bulk-patient-lookup"]
+    assert (rule["enabled"], rule["disabled_by"], rule["comment"]) == (
+        False, "root", "quá nhiều báo động nhầm ở khoa Dược")
+    assert "quá nhiều báo động nhầm ở khoa Dược" in root.get("/console/rules").text
+    on = root.post(path, data={"csrf": csrf(page), "enabled": "true", "comment": "bật lại"})
+    assert on.status_code == 303
+    assert root.post("/console/rules/no-such-rule/enabled",
+                     data={"csrf": csrf(page), "enabled": "false",
+                           "comment": "x"}).status_code == 404
