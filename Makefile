@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
 # What the tests use from Debian: tshark (the flow sensor's reference), libpcap (BPF
 # filters for live capture), a Times New Roman metric-compatible serif with Vietnamese
-# (Liberation 2) and poppler's pdftotext/pdftoppm (the report PDFs are read back).
-DEBIAN_PACKAGES := tshark libpcap0.8 fonts-liberation2 poppler-utils
+# (Liberation 2), poppler's pdftotext/pdftoppm (the report PDFs are read back) and headless
+# Chromium with its driver (the web console's browser tests).
+DEBIAN_PACKAGES := tshark libpcap0.8 fonts-liberation2 poppler-utils chromium chromium-driver
 
 .PHONY: demo test test-nightly lint bench clean venv system-packages
 

@@ -24,6 +24,7 @@ import orjson
 
 from alerting.incident import Incident
 from alerting.incident_store import incident_words
+from alerting.sqlite_accounts import ACCOUNT_SCHEMA, SQLiteAccounts
 from alerting.sqlite_audit import AUDIT_SCHEMA, SQLiteAudit
 from alerting.sqlite_incidents import INCIDENT_SCHEMA, SQLiteIncidents
 from alerting.sqlite_notes import NOTE_SCHEMA, SQLiteNotes
@@ -75,9 +76,10 @@ WHERE excluded.revision > alerts.revision
 """
 
 
-class SQLiteAlertStore(SQLiteIncidents, SQLiteNotes, SQLiteAudit):
+class SQLiteAlertStore(SQLiteIncidents, SQLiteNotes, SQLiteAudit, SQLiteAccounts):
     """``AlertStore`` on a SQLite file; also the ``IncidentStore`` (``sqlite_incidents``),
-    the notes (``sqlite_notes``) and the access audit log (``sqlite_audit``)."""
+    the notes (``sqlite_notes``), the access audit log (``sqlite_audit``) and the console
+    accounts (``sqlite_accounts``)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -96,6 +98,7 @@ class SQLiteAlertStore(SQLiteIncidents, SQLiteNotes, SQLiteAudit):
         self._db.executescript(INCIDENT_SCHEMA)
         self._db.executescript(NOTE_SCHEMA)
         self._db.executescript(AUDIT_SCHEMA)
+        self._db.executescript(ACCOUNT_SCHEMA)
 
     def write(self, alerts: Sequence[Alert]) -> WriteResult:
         if not alerts:

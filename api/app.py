@@ -7,7 +7,8 @@ key set or a bad key file is a ``ConfigKeyError`` naming the key: the API never 
 half-configured.
 
 OpenAPI is at ``/openapi.json`` (Swagger UI at ``/docs``), served without a token: it
-describes the routes, not the data.
+describes the routes, not the data. The web console is mounted under ``/console``
+(``api.console.mount``) unless ``api.console.enabled`` is false.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import TokenVerifier, load_secret
 from api.config import ApiConfig
+from api.console.mount import mount_console
 from api.deps import ApiState
 from api.jwks import JwksError, JwksSource
 from api.keys import MIN_KEY_BYTES, read_or_create_key
@@ -119,6 +121,7 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    mount_console(app, state, secret, clock)
     app.add_middleware(RequestContext,
                        body_limits={"/ingest": config.ingest.max_batch_bytes})
     check_routes(app, ROUTERS)

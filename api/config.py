@@ -39,6 +39,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.console.config import ConsoleConfig
+
 Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
                     "ES256", "ES384", "ES512"]
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
@@ -148,6 +150,8 @@ class ApiConfig(_Model):
     #: Largest request head (request line and headers) the server reads; beyond it the
     #: connection is refused before the application sees it.
     max_request_head_bytes: Annotated[int, Field(ge=16_384, le=8 << 20)] = 2 << 20
+    #: The web console under ``/console`` (``api.console.config.ConsoleConfig``).
+    console: ConsoleConfig = ConsoleConfig()
 
     @field_validator("listen")
     @classmethod

@@ -6,6 +6,9 @@ returns plain data; rendering is ``phiwatch.render``'s or ``api``'s job. Errors 
 ``PhiwatchError`` family, each with a message meant for the operator
 (``IncidentNotFound``, ``TransitionError``, ``ConflictError`` for incidents).
 
+Console accounts (add, sign in, change a password, disable) are ``phiwatch.accounts``'s,
+re-exported here.
+
 This module is the API's only door to ``alerting`` and ``rules``: what the API needs of
 them (types, constants, errors) is imported here and listed in ``__all__``. Every lookup
 of one alert or incident takes the caller's ``Scope`` (the hospital a hospital IT user is
@@ -52,6 +55,18 @@ from alerting.store import (
     Keyset,
     alert_keyset,
 )
+from phiwatch.accounts import (
+    Account,
+    AccountError,
+    AccountExists,
+    AccountNotFound,
+    add_account,
+    authenticate,
+    get_account,
+    list_accounts,
+    set_disabled,
+    set_password,
+)
 from phiwatch.config import Config
 from phiwatch.rules_state import RulesState, load_rules_state, set_enabled
 from rules.alert import SEVERITIES, Alert, EventRef
@@ -67,6 +82,10 @@ __all__ = [
     "SEVERITIES",
     "STATUSES",
     "TRANSITIONS",
+    "Account",
+    "AccountError",
+    "AccountExists",
+    "AccountNotFound",
     "Alert",
     "AlertDayCount",
     "AlertNotFound",
@@ -91,7 +110,14 @@ __all__ = [
     "StatusChange",
     "StoreError",
     "TransitionError",
-    "incident_text", "incident_words",
+    "add_account",
+    "authenticate",
+    "get_account",
+    "incident_text",
+    "incident_words",
+    "list_accounts",
+    "set_disabled",
+    "set_password",
 ]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
+from alerting.elasticsearch.accounts import ElasticsearchAccounts
 from alerting.elasticsearch.audit import ElasticsearchAudit
 from alerting.elasticsearch.config import ElasticsearchConfig
 from alerting.elasticsearch.connection import ServerInfo, build_client, server_info
@@ -59,9 +60,10 @@ def prepare_cluster(
     return info, done
 
 
-class ElasticsearchAlertStore(ElasticsearchIncidents, ElasticsearchNotes, ElasticsearchAudit):
-    """``AlertStore`` (and ``IncidentStore``, see ``incidents``; notes and the access
-    audit log, see ``notes`` and ``audit``) on a cluster.
+class ElasticsearchAlertStore(ElasticsearchIncidents, ElasticsearchNotes, ElasticsearchAudit,
+                             ElasticsearchAccounts):
+    """``AlertStore`` (and ``IncidentStore``, see ``incidents``; notes, the access audit
+    log and console accounts, see ``notes``, ``audit`` and ``accounts``) on a cluster.
 
     ``read_only`` opens no spool and starts no thread."""
 

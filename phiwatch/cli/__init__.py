@@ -20,6 +20,7 @@ from phiwatch.cli import (
     pipeline,
     rules,
     sensor,
+    users,
 )
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(elasticsearch.app, name="es")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(context.app, name="context")
 app.add_typer(notify.app, name="notify")
+app.add_typer(users.app, name="users")
 api.register(app)
 sensor.register(app)
 

@@ -4,7 +4,8 @@ store backends. Generated from one table (``ENDPOINTS``), which is itself checke
 the roles the application declares, so a new route cannot be left out.
 
 The caller of "own" and "other" is a hospital IT user of Từ Dũ, an inspector, the
-Department, an admin or a remote sensor of Từ Dũ; "own" objects and filters are Từ Dũ's, "other" ones Chợ Rẫy's.
+Department, an admin or a remote sensor of Từ Dũ; "own" objects and filters are Từ Dũ's,
+"other" ones Chợ Rẫy's.
 The status-change cell of an allowed caller sends a stale ``expected_version``: 409 shows
 that authentication, role and hospital checks all passed (and changes nothing).
 """
