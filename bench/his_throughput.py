@@ -28,7 +28,9 @@ sys.path.insert(0, str(ROOT))
 from alerting.sqlite_store import SQLiteAlertStore  # noqa: E402
 from alerting.store import AlertQuery  # noqa: E402
 from phiwatch.config import SourceConfig, load_config  # noqa: E402
+from phiwatch.demo import simulated_context  # noqa: E402
 from phiwatch.replay import replay  # noqa: E402
+from sensors.context import ContextConfig  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "phiwatch-bench-cache"
 
@@ -80,15 +82,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--context", action="store_true",
+                    help="also enrich every event from the simulated hospital's context files "
+                         "(roster, encounters, flagged patients, workstations, patients)")
     args = ap.parse_args()
     logs = simulated_logs(args.events, args.seed)
     lines = count_lines(logs)
     size = sum(p.stat().st_size for p in logs)
     with tempfile.TemporaryDirectory(prefix="phiwatch-bench-") as tmp:
-        cfg = load_config(None).model_copy(update={
+        update: dict[str, object] = {
             "state_dir": Path(tmp),
             "sources": [SourceConfig(paths=[str(p) for p in logs])],
-        })
+        }
+        if args.context:
+            update["context"] = ContextConfig.model_validate(
+                simulated_context(logs[0].parent.parent))
+        cfg = load_config(None).model_copy(update=update)
         store = SQLiteAlertStore(Path(tmp) / "alerts.db")
         start, cpu_start = time.perf_counter(), time.process_time()
         report = replay(cfg, logs, store)
@@ -99,7 +108,8 @@ def main() -> int:
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = report.events / elapsed
     cpu_rate = report.events / cpu
-    print(f"phiwatch replay: {report.events:,} events ({size / 1e6:.0f} MB, {len(logs)} files) "
+    print(f"phiwatch replay{' with context files' if args.context else ''}: "
+          f"{report.events:,} events ({size / 1e6:.0f} MB, {len(logs)} files) "
           f"in {elapsed:.1f} s wall = {rate:,.0f} events/s; {cpu:.1f} s CPU = "
           f"{cpu_rate:,.0f} events/s per core; peak RSS {rss_mib:.0f} MiB; "
           f"{stored} alerts stored; dead letters {report.dead_letters or 'none'}")
