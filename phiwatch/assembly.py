@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerting.grouping import IncidentGrouper
@@ -106,11 +107,26 @@ def check_rules(config: Config, ruleset: RuleSet) -> None:
                              hint="`phiwatch rules validate` lists what is wrong")
 
 
-def build_grouper(config: Config, store: AlertStore) -> IncidentGrouper | None:
-    """The incident grouper over ``store``, if the store keeps incidents."""
+def build_grouper(config: Config, store: AlertStore,
+                  clock: Callable[[], datetime] | None = None) -> IncidentGrouper | None:
+    """The incident grouper over ``store``, if the store keeps incidents; ``clock`` gives
+    the detection time of the incidents it opens (default: the wall clock)."""
     if not isinstance(store, IncidentStore):
         return None
-    return IncidentGrouper(store, timedelta(hours=config.incidents.gap_hours))
+    return IncidentGrouper(store, timedelta(hours=config.incidents.gap_hours), clock=clock)
+
+
+def event_clock(processor: Processor) -> Callable[[], datetime]:
+    """Event time as the engine has seen it (the newest event processed): a replay detects
+    an incident when the live run would have, so its 72-hour clock and the deadline
+    warnings run on the same time as its alerts (up to one batch late)."""
+    def now() -> datetime:
+        engine = processor.engine
+        newest = engine.watermark + engine.lateness_seconds
+        if not math.isfinite(newest):
+            return datetime.now(UTC)
+        return datetime.fromtimestamp(newest, UTC)
+    return now
 
 
 @dataclass
@@ -156,5 +172,7 @@ def assemble(
     processor = Processor(engine, store, dead, on_alert=on_alert,
                           enrich=enrichment(config, context),
                           grouper=build_grouper(config, store))
+    if not live and processor.grouper is not None:
+        processor.grouper.clock = event_clock(processor)
     inputs = Inputs(config, dead, live=live)
     return Pipeline(config, ruleset, engine, store, dead, inputs, processor, context)

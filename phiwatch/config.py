@@ -23,6 +23,7 @@ from pydantic import (
 
 from alerting.elasticsearch.config import ElasticsearchConfig
 from alerting.notify.config import NotifyConfig
+from alerting.reports.config import ReportsConfig
 from api.config import ApiConfig
 from rules import strict_yaml
 from sensors.context import ContextConfig
@@ -188,6 +189,25 @@ class Config(_Model):
     #: The Prometheus endpoint; none when absent.
     metrics: MetricsConfig | None = None
     logging: LoggingConfig = LoggingConfig()
+    #: Reports to the Department and breach notifications (``alerting.reports.config``);
+    #: the Department's inbox. None when absent.
+    reports: ReportsConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _report_issuer(cls, data: Any) -> Any:
+        """The issuing hospital is this phiwatch's organization unless it says otherwise."""
+        if not isinstance(data, dict):
+            return data
+        reports = data.get("reports")
+        if isinstance(reports, dict) and isinstance(reports.get("hospital"), dict) \
+                and "id" not in reports["hospital"]:
+            org = data.get("organization")
+            org_id = (org.get("id") if isinstance(org, dict) else None) or \
+                OrganizationConfig().id
+            data = {**data, "reports": {**reports,
+                                        "hospital": {**reports["hospital"], "id": org_id}}}
+        return data
 
     @field_validator("timezone")
     @classmethod
@@ -220,6 +240,11 @@ class Config(_Model):
     def rules_state_path(self) -> Path:
         """Rules switched off by an admin (``phiwatch.rules_state``); the engine reads it."""
         return self.state_dir / "rules-state.json"
+
+    @property
+    def reports_dir(self) -> Path:
+        """The hospital's report signing key, unless configured elsewhere."""
+        return self.state_dir / "reports"
 
     @property
     def api_dir(self) -> Path:
@@ -317,5 +342,6 @@ def _rebase(config: Config, base: Path) -> Config:
             "context": config.context.rebased(base),
             "api": config.api.rebased(rel),
             "notify": config.notify.rebased(base) if config.notify is not None else None,
+            "reports": config.reports.rebased(rel) if config.reports is not None else None,
         }
     )
