@@ -27,7 +27,7 @@ from api.paging import CursorCodec
 from api.pseudonyms import Disclosure, ResponseView
 from api.roles import ROLES_ATTRIBUTE, Role
 from phiwatch.config import Config
-from phiwatch.service import Scope, ServiceStore
+from phiwatch.service import Scope, ServiceStore, reports
 
 REASON_HEADER = "X-Phiwatch-Reason"
 MAX_REASON_CHARS = 500
@@ -46,6 +46,8 @@ class ApiState:
     cursors: CursorCodec
     #: Whether the application opened the store (and so closes it).
     owns_store: bool
+    #: Reports and the inbox (``reports:`` of the configuration); None without it.
+    reports: reports.ReportParts | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 - ``X-Request-ID``: the client's, when it is a short token, else a new one; sent back on
   every response, written in the access audit and in error bodies.
-- A body larger than ``MAX_BODY_BYTES`` (by ``Content-Length``) is refused with 413
-  before the application reads it.
+- A body larger than ``MAX_BODY_BYTES`` (by ``Content-Length``; 16 MiB for the inbox,
+  whose reports carry their documents) is refused with 413 before the application
+  reads it.
 - Every response says ``Cache-Control: no-store`` (patient data must not linger in a
   proxy or a browser cache), ``X-Content-Type-Options: nosniff`` and
   ``Referrer-Policy: no-referrer``.
@@ -23,6 +24,8 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1 << 20
+#: Larger bodies for routes that take documents: a signed report with its DOCX and PDF.
+MAX_BODY_BYTES_BY_PATH = {"/inbox/reports": 16 << 20}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-store"),
@@ -59,9 +62,10 @@ class RequestContext:
             await send(message)
 
         length = headers.get(b"content-length", b"")
-        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        limit = MAX_BODY_BYTES_BY_PATH.get(str(scope.get("path", "")), MAX_BODY_BYTES)
+        if length and (not length.isdigit() or int(length) > limit):
             await _reject(send_with_headers, request_id, 413, "payload_too_large",
-                          f"the request body is larger than {MAX_BODY_BYTES} bytes")
+                          f"the request body is larger than {limit} bytes")
         else:
             await self.app(scope, receive, send_with_headers)
         log.info("%s %s %s %.1fms %s", scope.get("method"), scope.get("path"), status,

@@ -98,16 +98,16 @@ def read_evidence(config: Config, alerts: Sequence[Alert], *,
     for alert in alerts:
         user = alert_user(alert)
         refs = [alert.first_event, *alert.sample, alert.last_event]
-        located = [(_line_of(r), r) for r in refs]
-        if user is None or any(loc is None for loc, _ in located):
-            if user is not None:
-                return Evidence(why=f"alert {alert.id}: its evidence is not path:line")
-            continue
-        files = {loc[0] for loc, _ in located if loc is not None}
+        located = [(loc, r) for r in refs if (loc := _line_of(r)) is not None]
+        if user is None or not located:
+            continue  # flows and captures (``path:#packet``): bytes, not patients
+        if _line_of(alert.first_event) is None or _line_of(alert.last_event) is None:
+            return Evidence(why=f"alert {alert.id}: its first or last event is not a log line")
+        files = {loc[0] for loc, _ in located}
         if len(files) != 1:
             return Evidence(why=f"alert {alert.id}: its evidence spans {len(files)} files")
-        lines = [loc[1] for loc, _ in located if loc is not None]
-        checks = tuple((loc[1], r.timestamp) for loc, r in located if loc is not None)
+        lines = [loc[1] for loc, _ in located]
+        checks = tuple((loc[1], r.timestamp) for loc, r in located)
         spans.setdefault(files.pop(), []).append(_Span(
             min(lines), max(lines), user, alert.window_start, alert.window_end, checks))
     if not spans:

@@ -7,7 +7,8 @@ returns plain data; rendering is ``phiwatch.render``'s or ``api``'s job. Errors 
 (``IncidentNotFound``, ``TransitionError``, ``ConflictError`` for incidents).
 
 This module is the API's only door to ``alerting`` and ``rules``: what the API needs of
-them (types, constants, errors) is imported here and listed in ``__all__``. Every lookup
+them (types, constants, errors) is imported here and listed in ``__all__``; the report
+use cases are its ``reports`` (``phiwatch.report_service``). Every lookup
 of one alert or incident takes the caller's ``Scope`` (the hospital a hospital IT user is
 limited to), and something of another hospital is "not found", never "forbidden".
 """
@@ -52,6 +53,7 @@ from alerting.store import (
     Keyset,
     alert_keyset,
 )
+from phiwatch import report_service as reports
 from phiwatch.config import Config
 from phiwatch.rules_state import RulesState, load_rules_state, set_enabled
 from rules.alert import SEVERITIES, Alert, EventRef
@@ -92,6 +94,7 @@ __all__ = [
     "StoreError",
     "TransitionError",
     "incident_text", "incident_words",
+    "reports",
 ]
 
 

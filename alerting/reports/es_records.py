@@ -149,10 +149,12 @@ class ElasticsearchReportStore:
                                      ) from None
         return self._call(work)
 
-    def _report_filters(self, q: ReportQuery) -> list[dict[str, Any]]:
-        return [{"term": {field: value}} for field, value in (
+    def _report_query(self, q: ReportQuery) -> dict[str, Any]:
+        filters = [{"term": {field: value}} for field, value in (
             ("hospital_id", q.hospital_id), ("state", q.state), ("kind", q.kind),
             ("incident_id", q.incident_id)) if value is not None]
+        drafts = [] if q.drafts else [{"term": {"state": "draft"}}]
+        return {"bool": {"filter": filters, "must_not": drafts}}
 
     def _reports_pattern(self, q: ReportQuery) -> str:
         return (self.reports_index(q.hospital_id) if q.hospital_id is not None
@@ -162,7 +164,7 @@ class ElasticsearchReportStore:
         def work() -> list[ReportRecord]:
             hits = self.client.search(
                 index=self._reports_pattern(q),
-                query={"bool": {"filter": self._report_filters(q)}},
+                query=self._report_query(q),
                 sort=[{"drafted_us": {"order": "desc"}}, {"id": {"order": "desc"}}],
                 size=q.limit, from_=q.offset, source_excludes=["blobs"],
                 allow_no_indices=True, ignore_unavailable=True).body["hits"]["hits"]
@@ -173,7 +175,7 @@ class ElasticsearchReportStore:
         def work() -> int:
             return int(self.client.count(
                 index=self._reports_pattern(q),
-                query={"bool": {"filter": self._report_filters(q)}},
+                query=self._report_query(q),
                 allow_no_indices=True, ignore_unavailable=True).body["count"])
         return self._call(work)
 

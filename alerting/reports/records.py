@@ -205,12 +205,14 @@ class ReceivedReport:
 
 @dataclass(frozen=True, slots=True)
 class ReportQuery:
-    """Records of one hospital (or all), optionally of one state or kind, newest first."""
+    """Records of one hospital (or all), optionally of one state or kind, newest first;
+    ``drafts`` False leaves drafts out (what may leave the hospital)."""
 
     hospital_id: str | None = None
     state: ReportState | None = None
     kind: Kind | None = None
     incident_id: str | None = None
+    drafts: bool = True
     limit: int = 100
     offset: int = 0
 

@@ -211,4 +211,6 @@ def _where(q: ReportQuery) -> tuple[str, list[Any]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if not q.drafts:
+        clauses.append("state != 'draft'")
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
