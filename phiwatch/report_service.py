@@ -56,9 +56,8 @@ __all__ = [
     "ReportsNotConfigured", "VerificationError", "approve_reports", "attempts_of",
     "clock_state", "deadline_alerts", "deliver_due", "draft_reports", "incident_reports",
     "list_reports", "open_report_parts", "parse_jws", "parts_of", "receive_report",
-    "received_page",
-    "received_report", "report_in_scope", "retry_report", "same_content", "status_changed",
-    "tick",
+    "received_page", "received_report", "records_of", "report_in_scope", "retry_report",
+    "same_content", "status_changed", "tick",
 ]
 
 

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from alerting.incident import ConflictError, Incident, IncidentNotFound, TransitionError
@@ -297,3 +298,19 @@ def report_in_scope(parts: ReportParts, report_id: str, scope: Scoped, *,
             or (record.state == "draft" and not drafts):
         raise ReportNotFound(f"report {report_id}", "no such report")
     return record
+
+
+def write_documents(records: list[ReportRecord], out: Path) -> list[Path]:
+    """Each record's documents into ``out``, named after the document; the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for r in records:
+        word = "bao-cao" if r.kind == "department_report" else "thong-bao"
+        stem = (f"{word}-{r.number_text.replace('/', '-')}-{r.year}" if r.number_text
+                else f"{word}-du-thao-{r.incident_id[:12]}")
+        for ext, data in (("docx", r.docx), ("pdf", r.pdf), ("jws", r.jws)):
+            if data:
+                path = out / f"{stem}.{ext}"
+                path.write_bytes(data)
+                written.append(path)
+    return written

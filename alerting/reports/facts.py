@@ -46,6 +46,7 @@ MODULE_NAMES: Mapping[str, str] = {
     "pharmacy": "Quản lý dược",
     "billing": "Viện phí",
     "registration": "Tiếp nhận, đăng ký khám",
+    "reception": "Tiếp nhận, đăng ký khám",
 }
 STATUS_NAMES: Mapping[str, str] = {
     "new": "Mới phát hiện",

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import typer
 
-from phiwatch.cli import alerts, api, context, elasticsearch, incidents, pipeline, rules
+from phiwatch.cli import (
+    alerts,
+    api,
+    context,
+    elasticsearch,
+    incidents,
+    pipeline,
+    report,
+    rules,
+)
 
 app = typer.Typer(
     name="phiwatch",
@@ -31,6 +40,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(elasticsearch.app, name="es")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(context.app, name="context")
+app.add_typer(report.app, name="report")
 api.register(app)
 
 
