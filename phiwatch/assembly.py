@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,26 +107,27 @@ def check_rules(config: Config, ruleset: RuleSet) -> None:
                              hint="`phiwatch rules validate` lists what is wrong")
 
 
-def build_grouper(config: Config, store: AlertStore,
-                  clock: Callable[[], datetime] | None = None) -> IncidentGrouper | None:
-    """The incident grouper over ``store``, if the store keeps incidents; ``clock`` gives
-    the detection time of the incidents it opens (default: the wall clock)."""
+def build_grouper(config: Config, store: AlertStore) -> IncidentGrouper | None:
+    """The incident grouper over ``store``, if the store keeps incidents."""
     if not isinstance(store, IncidentStore):
         return None
-    return IncidentGrouper(store, timedelta(hours=config.incidents.gap_hours), clock=clock)
+    return IncidentGrouper(store, timedelta(hours=config.incidents.gap_hours))
 
 
-def event_clock(processor: Processor) -> Callable[[], datetime]:
-    """Event time as the engine has seen it (the newest event processed): a replay detects
-    an incident when the live run would have, so its 72-hour clock and the deadline
-    warnings run on the same time as its alerts (up to one batch late)."""
-    def now() -> datetime:
+def event_time_detection(processor: Processor) -> Callable[[Sequence[Alert]], datetime]:
+    """When a replay detects alerts: when the live run would have, on event time — the
+    latest window end among them (a threshold crossed, a window closed), never past the
+    newest event the engine has seen. So a replay's incidents, their 72-hour clocks and
+    the deadline warnings all run on the time of the logs."""
+    def detected(alerts: Sequence[Alert]) -> datetime:
         engine = processor.engine
         newest = engine.watermark + engine.lateness_seconds
+        latest = max((a.window_end for a in alerts), default=None)
         if not math.isfinite(newest):
-            return datetime.now(UTC)
-        return datetime.fromtimestamp(newest, UTC)
-    return now
+            return latest or datetime.now(UTC)
+        seen = datetime.fromtimestamp(newest, UTC)
+        return min(latest, seen) if latest is not None else seen
+    return detected
 
 
 @dataclass
@@ -172,7 +173,7 @@ def assemble(
     processor = Processor(engine, store, dead, on_alert=on_alert,
                           enrich=enrichment(config, context),
                           grouper=build_grouper(config, store))
-    if not live and processor.grouper is not None:
-        processor.grouper.clock = event_clock(processor)
+    if not live:
+        processor.detected_at = event_time_detection(processor)
     inputs = Inputs(config, dead, live=live)
     return Pipeline(config, ruleset, engine, store, dead, inputs, processor, context)
