@@ -124,7 +124,7 @@ def test_confirm_draft_approve_deliver_and_receive(deployment: tuple[Deployment,
         assert "BN2026" not in facts_text                   # the evidence's ids neither
         audit = admin.get("/audit", params={"limit": 1000}).json()["items"]
         seen = [rec for rec in audit if rec["route"] == "/reports/{report_id}"]
-        assert [(x["actor"], x["identifiers"], x["reason"]) for x in seen][0] == (
+        assert (seen[0]["actor"], seen[0]["identifiers"], seen[0]["reason"]) == (
             "it.lan", len(patients), "review")
         assert any(x["route"] == "/reports/{report_id}/documents/{name}" for x in audit)
 

@@ -90,7 +90,8 @@ def test_a_reported_or_dismissed_incident_is_not_warned(tmp_path: Path) -> None:
         assert clock_state(incident, at + timedelta(hours=49))[1] == "warn"
         assert clock_state(incident, at + timedelta(hours=71))[1] == "urgent"
         assert clock_state(incident, at + timedelta(hours=73))[1] == "overdue"
-        confirmed = transition(incident, "confirmed_leak", "it", "xác nhận", at + timedelta(hours=1))
+        confirmed = transition(incident, "confirmed_leak", "it", "xác nhận",
+                               at + timedelta(hours=1))
         reported = transition(confirmed, "reported", "it", "đã gửi", at + timedelta(hours=20))
         assert clock_state(reported, at + timedelta(hours=100)) == (
             at + timedelta(hours=72), "sent")

@@ -98,7 +98,7 @@ def test_documents_must_be_the_signed_ones(facts: ReportFacts, key: SigningKey,
     issued = issue(facts, key, tmp_path)
     ring = keyring(("bv-mau", keydir / "bv-mau.pub.pem"))
     body = envelope(issued.jws, issued.docx, issued.pdf + b"%% appended")
-    with pytest.raises(VerificationError, match="PDF .* does not match") as e:
+    with pytest.raises(VerificationError, match=r"PDF .* does not match") as e:
         accept(parse_submission(body, ENVELOPE_TYPE), ring, now=NOW)
     assert not isinstance(e.value, ForgeryError)
 
