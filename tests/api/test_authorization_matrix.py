@@ -30,7 +30,6 @@ from alerting.reports.inbox import Submission, accept
 from alerting.reports.numbering import SQLiteReportNumbers
 from alerting.reports.records import ReportRecord, record_id
 from alerting.reports.signing import load_signing_key
-
 from api.roles import PUBLIC_PATHS, PUBLIC_ROUTES, ROLES, check_routes, declared_roles
 from api.routes import ROUTERS
 
