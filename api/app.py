@@ -35,15 +35,17 @@ from api.roles import check_routes
 from api.routes import ROUTERS
 from phiwatch.config import Config
 from phiwatch.ingest import Ingest
-from phiwatch.service import ServiceStore, open_api_store, service_store
+from phiwatch.service import ServiceStore, open_api_store, reports, service_store
 from sensors.errors import ConfigKeyError
 
 DESCRIPTION = """\
 phiwatch's HTTP API: alerts and incidents of the hospitals it watches, for hospital IT
 (triage, own hospital, real patient identifiers), the Department of Health's Inspectorate
 (every hospital, read, pseudonymized patients, notes and evidence requests) and the
-Department (incident summaries, statistics). Every call but `/health` and `/ready` needs a
-bearer token. Every response that shows patient identifiers is written to a hash-chained
+Department (incident summaries, statistics, the reports its inbox received). Hospital IT
+drafts, approves and sends the reports of its confirmed leaks. Every call but `/health`,
+`/ready` and the inbox's `POST /inbox/reports` (whose signed report is its own proof)
+needs a bearer token. Every response that shows patient identifiers is written to a hash-chained
 access audit log; say why you look with the `X-Phiwatch-Reason` header.
 """
 
@@ -103,7 +105,9 @@ def create_app(
     owns = store is None
     opened = open_api_store(config) if store is None else service_store(store)
     journal = Ingest(config) if config.ingest.enabled else None
-    state = ApiState(config, opened, verifier, disclosure, cursors, owns, journal, on_ingest)
+    report_parts = reports.open_report_parts(config)
+    state = ApiState(config, opened, verifier, disclosure, cursors, owns, report_parts,
+                     journal, on_ingest)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,6 +118,8 @@ def create_app(
                 state.store.close()
             if journal is not None:
                 journal.close()
+            if state.reports is not None:
+                state.reports.close()
 
     app = FastAPI(title="phiwatch API", version="1", description=DESCRIPTION,
                   lifespan=lifespan, redoc_url=None)

@@ -1,7 +1,8 @@
 """The access audit for responses: one hash-chained record per response that shows
 patient identifiers (``alerting.audit`` keeps the chain).
 
-A route that returns alerts, incidents or notes calls ``seal`` with the object ids and
+A route that returns alerts, incidents or notes calls ``seal`` (a report route,
+whose patients are already pseudonyms, ``record_access`` with their number) with the object ids and
 its ``ResponseView`` just before returning. When the view rendered any patient
 identifier, real or pseudonymous, the record is appended first; if it cannot be written,
 the response is refused (503) rather than sent unrecorded. A response without patient
@@ -32,12 +33,19 @@ def route_template(request: Request) -> str:
 def seal(request: Request, caller: Caller, view: ResponseView, objects: Iterable[str],
          status: int = 200) -> AuditRecord | None:
     """Append the access record when ``view`` showed patient identifiers."""
-    if view.shown == 0:
+    return record_access(request, caller, objects, view.shown, status)
+
+
+def record_access(request: Request, caller: Caller, objects: Iterable[str],
+                  identifiers: int, status: int = 200) -> AuditRecord | None:
+    """Append the access record for a response holding ``identifiers`` patient ids (real
+    or pseudonymous: a report's annex); none when it holds none."""
+    if identifiers == 0:
         return None
     entry = AuditEntry(
         actor=caller.subject, role=caller.role, hospital=caller.principal.hospital,
         method=request.method, route=route_template(request),
-        objects=tuple(dict.fromkeys(objects)), identifiers=view.shown,
+        objects=tuple(dict.fromkeys(objects)), identifiers=identifiers,
         request_id=caller.request_id, reason=caller.reason, status=status)
     try:
         return audit(state(request).store, entry)

@@ -28,7 +28,7 @@ from api.pseudonyms import Disclosure, ResponseView
 from api.roles import ROLES_ATTRIBUTE, Role
 from phiwatch.config import Config
 from phiwatch.ingest import Ingest
-from phiwatch.service import Scope, ServiceStore
+from phiwatch.service import Scope, ServiceStore, reports
 
 REASON_HEADER = "X-Phiwatch-Reason"
 MAX_REASON_CHARS = 500
@@ -47,6 +47,8 @@ class ApiState:
     cursors: CursorCodec
     #: Whether the application opened the store (and so closes it).
     owns_store: bool
+    #: Reports and the inbox (``reports:`` of the configuration); None without it.
+    reports: reports.ReportParts | None = None
     #: The journal remote sensors' batches go to (``ingest.enabled``), else ``None``.
     ingest: Ingest | None = None
     #: Called after a batch is journaled (``phiwatch run`` wakes its loop).

@@ -25,6 +25,7 @@ from phiwatch.service import (
     RuleNotFound,
     StoreError,
     TransitionError,
+    reports,
 )
 from sensors.errors import PhiwatchError
 
@@ -150,6 +151,35 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConflictError)
     async def _conflict(request: Request, e: ConflictError) -> JSONResponse:
         return answer(request, 409, "stale_version", str(e))
+
+    @app.exception_handler(reports.ReportNotFound)
+    async def _no_report(request: Request, e: reports.ReportError) -> JSONResponse:
+        return answer(request, 404, "not_found", str(e))
+
+    @app.exception_handler(reports.ReportsNotConfigured)
+    async def _not_configured(request: Request, e: reports.ReportError) -> JSONResponse:
+        return answer(request, 404, "not_configured", str(e))
+
+    @app.exception_handler(reports.ReportStateError)
+    async def _report_state(request: Request, e: reports.ReportError) -> JSONResponse:
+        return answer(request, 409, "report_state", str(e))
+
+    @app.exception_handler(reports.RecordConflict)
+    async def _record_conflict(request: Request, e: reports.ReportError) -> JSONResponse:
+        return answer(request, 409, "stale_version", str(e))
+
+    @app.exception_handler(reports.LateWithoutReasonError)
+    async def _late(request: Request, e: reports.ReportError) -> JSONResponse:
+        return answer(request, 422, "invalid_request", f"body.delay_reason: {e.why}",
+                      field="body.delay_reason")
+
+    @app.exception_handler(reports.ForgeryError)
+    async def _forged(request: Request, e: reports.ReportError) -> JSONResponse:
+        return answer(request, 401, "not_verified", str(e))
+
+    @app.exception_handler(reports.VerificationError)
+    async def _unverifiable(request: Request, e: reports.ReportError) -> JSONResponse:
+        return answer(request, 422, "invalid_report", str(e), field="body")
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, e: StoreError) -> JSONResponse:

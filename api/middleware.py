@@ -2,9 +2,11 @@
 
 - ``X-Request-ID``: the client's, when it is a short token, else a new one; sent back on
   every response, written in the access audit and in error bodies.
-- A body larger than ``MAX_BODY_BYTES`` (``body_limits`` may raise it for a path, as
-  for ``/ingest``) is refused with 413: by ``Content-Length`` before the application
-  reads it, and while it is read when it comes in chunks without one (``BodyTooLarge``).
+- A body larger than ``MAX_BODY_BYTES`` is refused with 413 (``body_limits`` raises it
+  for a path: 16 MiB for the inbox, whose reports carry their documents, and
+  ``ingest.max_batch_bytes`` for ``/ingest``): by ``Content-Length`` before the
+  application reads it, and while it is read when it comes in chunks without one
+  (``BodyTooLarge``).
 - Every response says ``Cache-Control: no-store`` (patient data must not linger in a
   proxy or a browser cache), ``X-Content-Type-Options: nosniff`` and
   ``Referrer-Policy: no-referrer``.
@@ -24,6 +26,9 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1 << 20
+#: Larger bodies for routes that take documents: a signed report with its DOCX and PDF.
+#: Paths that take larger bodies: the inbox's reports carry their DOCX and PDF.
+MAX_BODY_BYTES_BY_PATH = {"/inbox/reports": 16 << 20}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-store"),
@@ -45,7 +50,7 @@ class BodyTooLarge(Exception):
 class RequestContext:
     def __init__(self, app: ASGIApp, body_limits: dict[str, int] | None = None) -> None:
         self.app = app
-        self.body_limits = body_limits or {}
+        self.body_limits = {**MAX_BODY_BYTES_BY_PATH, **(body_limits or {})}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -124,6 +124,10 @@ class IncidentSummaryOut(BaseModel):
     version: int
     severity: str
     detected_at: datetime
+    #: The 72-hour deadline to notify (``detected_at`` + 72 h, Law 91/2025 Art. 23).
+    deadline: datetime
+    #: ok, warn (48 h), urgent (70 h), overdue, sent, sent_late, or dismissed.
+    clock: str
     first_seen: datetime
     last_seen: datetime
     alert_count: int

@@ -9,6 +9,7 @@ comment that repeats one is pseudonymized too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 from api.models import (
     AlertOut,
@@ -19,7 +20,15 @@ from api.models import (
     StatusChangeOut,
 )
 from api.pseudonyms import ResponseView, patient_ids
-from phiwatch.service import TRANSITIONS, Alert, EventRef, Incident, Note, incident_text
+from phiwatch.service import (
+    TRANSITIONS,
+    Alert,
+    EventRef,
+    Incident,
+    Note,
+    incident_text,
+    reports,
+)
 
 
 def alert_ids_known(alert: Alert) -> set[str]:
@@ -80,10 +89,12 @@ def summary_out(view: ResponseView, incident: Incident, alerts: Mapping[str, Ale
                 ) -> IncidentSummaryOut:
     org = incident.organization_id
     known = incident_ids_known(incident, alerts)
+    due, clock = reports.clock_state(incident, datetime.now(UTC))
     return IncidentSummaryOut(
         id=incident.id, organization_id=org, principal=incident.principal,
         status=incident.status, version=incident.version, severity=incident.severity,
-        detected_at=incident.detected_at, first_seen=incident.first_seen,
+        detected_at=incident.detected_at, deadline=due, clock=clock,
+        first_seen=incident.first_seen,
         last_seen=incident.last_seen, alert_count=len(incident.alerts),
         event_count=incident.event_count, rule_ids=incident.rule_ids,
         summary=view.text(org, incident.summary, known),

@@ -1,10 +1,11 @@
 """The roles, and who may do what: deny by default.
 
 - ``hospital_it``: alerts and incidents of the hospital in its token's ``hospital`` claim;
-  triages them (status changes, notes).
+  triages them (status changes, notes); drafts, approves and sends its reports.
 - ``inspector`` (Thanh tra Sở Y tế): every hospital, read-only, plus notes and evidence
-  requests; reads the access audit log.
-- ``department`` (Sở Y tế): incident summaries and statistics.
+  requests; reads the access audit log, every hospital's issued reports and the inbox.
+- ``department`` (Sở Y tế): incident summaries and statistics, and the reports the
+  Department's inbox received from hospitals.
 - ``admin``: rules (list, validate, switch on and off) and the access audit log; no
   patient data.
 - ``sensor``: a remote sensor (``phiwatch sensor``); sends event batches of the hospital
@@ -36,6 +37,9 @@ ALL_HOSPITALS: frozenset[Role] = frozenset({"inspector", "department"})
 PUBLIC_PATHS: frozenset[str] = frozenset({
     "/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
 })
+#: Routes (method, path) served without a token: the Department's inbox, where the signed
+#: report itself is the proof (verified against the hospital's registered key).
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({("POST", "/inbox/reports")})
 #: The attribute ``allow`` puts on its dependency.
 ROLES_ATTRIBUTE = "phiwatch_roles"
 
@@ -61,6 +65,8 @@ def declared_roles(routers: Iterable[APIRouter]) -> dict[tuple[str, str], frozen
                 continue
             roles = _declared(route.dependant)
             for method in route.methods or ():
+                if (method, router.prefix + route.path) in PUBLIC_ROUTES:
+                    continue
                 table[(method, router.prefix + route.path)] = roles or frozenset()
     return table
 
@@ -73,6 +79,6 @@ def check_routes(app: FastAPI, routers: Iterable[APIRouter]) -> None:
     undeclared = sorted(f"{m} {p}" for (m, p), roles in table.items() if not roles)
     served = {(method.upper(), path) for path, item in app.openapi().get("paths", {}).items()
               for method in item if path not in PUBLIC_PATHS}
-    undeclared += sorted(f"{m} {p}" for m, p in served - set(table))
+    undeclared += sorted(f"{m} {p}" for m, p in served - set(table) - PUBLIC_ROUTES)
     if undeclared:
         raise RuntimeError(f"routes without declared roles: {', '.join(undeclared)}")

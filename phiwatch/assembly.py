@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerting.grouping import IncidentGrouper
@@ -113,6 +114,22 @@ def build_grouper(config: Config, store: AlertStore) -> IncidentGrouper | None:
     return IncidentGrouper(store, timedelta(hours=config.incidents.gap_hours))
 
 
+def event_time_detection(processor: Processor) -> Callable[[Sequence[Alert]], datetime]:
+    """When a replay detects alerts: when the live run would have, on event time — the
+    latest window end among them (a threshold crossed, a window closed), never past the
+    newest event the engine has seen. So a replay's incidents, their 72-hour clocks and
+    the deadline warnings all run on the time of the logs."""
+    def detected(alerts: Sequence[Alert]) -> datetime:
+        engine = processor.engine
+        newest = engine.watermark + engine.lateness_seconds
+        latest = max((a.window_end for a in alerts), default=None)
+        if not math.isfinite(newest):
+            return latest or datetime.now(UTC)
+        seen = datetime.fromtimestamp(newest, UTC)
+        return min(latest, seen) if latest is not None else seen
+    return detected
+
+
 @dataclass
 class Pipeline:
     """The parts of one pipeline, wired: inputs → enrichment → engine → store."""
@@ -156,5 +173,7 @@ def assemble(
     processor = Processor(engine, store, dead, on_alert=on_alert,
                           enrich=enrichment(config, context),
                           grouper=build_grouper(config, store))
+    if not live:
+        processor.detected_at = event_time_detection(processor)
     inputs = Inputs(config, dead, live=live)
     return Pipeline(config, ruleset, engine, store, dead, inputs, processor, context)

@@ -23,6 +23,7 @@ from pydantic import (
 
 from alerting.elasticsearch.config import ElasticsearchConfig
 from alerting.notify.config import NotifyConfig
+from alerting.reports.config import ReportsConfig
 from api.config import ApiConfig
 from rules import strict_yaml
 from sensors.context import ContextConfig
@@ -193,6 +194,25 @@ class Config(_Model):
     ingest: IngestConfig = IngestConfig()
     #: For ``phiwatch sensor`` only: where this host ships its events.
     sensor: SensorConfig | None = None
+    #: Reports to the Department and breach notifications (``alerting.reports.config``);
+    #: the Department's inbox. None when absent.
+    reports: ReportsConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _report_issuer(cls, data: Any) -> Any:
+        """The issuing hospital is this phiwatch's organization unless it says otherwise."""
+        if not isinstance(data, dict):
+            return data
+        reports = data.get("reports")
+        if isinstance(reports, dict) and isinstance(reports.get("hospital"), dict) \
+                and "id" not in reports["hospital"]:
+            org = data.get("organization")
+            org_id = (org.get("id") if isinstance(org, dict) else None) or \
+                OrganizationConfig().id
+            data = {**data, "reports": {**reports,
+                                        "hospital": {**reports["hospital"], "id": org_id}}}
+        return data
 
     @field_validator("timezone")
     @classmethod
@@ -235,6 +255,11 @@ class Config(_Model):
     def sensor_spool_path(self) -> Path:
         """A remote sensor's spool and positions (``sensors.remote.spool``)."""
         return self.state_dir / "sensor-spool.db"
+
+    @property
+    def reports_dir(self) -> Path:
+        """The hospital's report signing key, unless configured elsewhere."""
+        return self.state_dir / "reports"
 
     @property
     def api_dir(self) -> Path:
@@ -337,5 +362,6 @@ def _rebase(config: Config, base: Path) -> Config:
                 "token_file": rel(config.sensor.token_file),
                 "ca_file": rel(config.sensor.ca_file) if config.sensor.ca_file else None,
             }) if config.sensor is not None else None),
+            "reports": config.reports.rebased(rel) if config.reports is not None else None,
         }
     )

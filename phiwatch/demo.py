@@ -1,7 +1,11 @@
 """``phiwatch demo``: simulate a hospital with injected leaks, replay it, show what was found.
 
 The demo is also the quickest end-to-end check a hospital IT engineer can run: it exits 0
-only when every injected incident of the simulation was caught.
+only when every injected incident of the simulation was caught. It ends the way a real
+leak ends: a demo analyst confirms the worst incident (the records harvested and then
+uploaded), phiwatch drafts the report to the Department and the breach notification,
+the analyst approves them, and the documents (DOCX, PDF, signed JSON) are written to a
+folder. Nothing is sent: the demo configures no recipient.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from rich.text import Text
 from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import AlertQuery
 from phiwatch.config import Config, SourceConfig, load_config
+from phiwatch.demo_report import write_demo_report
 from phiwatch.groundtruth import about, match_ground_truth
 from phiwatch.progress import byte_progress
 from phiwatch.render.alerts import alert_blocks
@@ -78,8 +83,10 @@ def demo_config(folder: Path) -> Config:
     return cfg.model_copy(update=update)
 
 
-def run_demo(folder: Path, *, days: int, seed: int, console: Console) -> int:
-    """Simulate, replay and report; 0 when every injected incident was found."""
+def run_demo(folder: Path, *, days: int, seed: int, console: Console,
+             reports_dir: Path | None = None) -> int:
+    """Simulate, replay and report; 0 when every injected incident was found. The
+    report of the worst leak goes to ``reports_dir`` (default ``folder/reports``)."""
     result = simulate_with_progress(folder, days=days, seed=seed, preset="small", start=None,
                                     console=console, kinds=DEMO_KINDS)
     cfg = demo_config(folder)
@@ -88,7 +95,6 @@ def run_demo(folder: Path, *, days: int, seed: int, console: Console) -> int:
     with byte_progress(sum(p.stat().st_size for p in logs), console=console) as tick:
         report = replay(cfg, logs, store, progress=tick)
     found = store.query(AlertQuery(limit=10_000))
-    store.close()
     found.sort(key=lambda a: a.window_start)
     console.rule(f"Alerts (times in {cfg.timezone})")
     console.print(alert_blocks(found, cfg.timezone))
@@ -118,4 +124,13 @@ def run_demo(folder: Path, *, days: int, seed: int, console: Console) -> int:
         f"{caught}/{len(matches)} injected incidents found; "
         f"{len(other)} alert(s) not tied to an injected incident."
     )
+    try:
+        written = write_demo_report(cfg, store, found, reports_dir or folder / "reports")
+    finally:
+        store.close()
+    if written is not None:
+        console.rule("Report to the Department (Sở Y tế) and breach notification")
+        console.print(Text(written.summary))
+        for path in written.files:
+            console.print(Text(f"  {path}"))
     return 0 if caught == len(matches) else 1

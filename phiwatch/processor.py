@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from alerting.grouping import IncidentGrouper
 from alerting.store import AlertStore
@@ -56,6 +57,10 @@ class Processor:
     enrich: Enrich | None = None
     #: Groups committed alerts into incidents (in the same store).
     grouper: IncidentGrouper | None = None
+    #: When these alerts were detected, for the incidents they open (the 72-hour clock);
+    #: None: the grouper's clock (the wall clock live; ``assemble`` sets event time for a
+    #: replay).
+    detected_at: Callable[[Sequence[Alert]], datetime] | None = None
     counters: Counter[str] = field(default_factory=Counter)
 
     def process(self, events: Iterable[Event]) -> list[Alert]:
@@ -91,7 +96,8 @@ class Processor:
         self.counters["alerts_updated"] += result.updated
         if self.grouper is not None:
             try:
-                grouped = self.grouper.add(alerts)
+                when = self.detected_at(alerts) if self.detected_at is not None else None
+                grouped = self.grouper.add(alerts, when)
                 self.counters["incidents_new"] += grouped.created
             except (PhiwatchError, OSError) as e:  # the store is away: retried later
                 log.warning("alerts not grouped into incidents yet (%s); will retry", e)

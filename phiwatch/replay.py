@@ -1,21 +1,26 @@
 """``phiwatch replay``: process complete files to their end, as fast as possible.
 
 The files go through the same pipeline as ``phiwatch run`` (``phiwatch.assembly``), merged
-in event time, so a replay of last month gives the alerts the live feed gave. A replay
+in event time, so a replay of last month gives the alerts the live feed gave — including,
+with a ``reports:`` section, the 72-hour deadline warnings, on event time. A replay
 keeps no state between runs: replaying the same files again raises the same alerts with
 the same ids, and the store's count does not change.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alerting.incident_store import IncidentStore
 from alerting.store import AlertStore
 from phiwatch.assembly import Pipeline, assemble, enrichment, load_context, relax_gc
 from phiwatch.config import Config
 from phiwatch.inputs import Inputs
+from phiwatch.report_clock import DeadlineStore, deadline_alerts
 from rules.engine import Engine
 from rules.loader import RuleSet
 from sensors.deadletter import DeadLetter
@@ -35,6 +40,8 @@ class ReplayReport:
     dead_letter_path: Path | None = None
     #: What the parsers noticed about whole files, each with the configuration fix.
     warnings: list[str] = field(default_factory=list)
+    #: Report deadline warnings raised on event time (``reports.deadline_warnings``).
+    deadline_warnings: int = 0
 
     @property
     def unreadable(self) -> bool:
@@ -70,9 +77,14 @@ def replay(
         pipeline.engine = pipeline.processor.engine = engine
     relax_gc()
     processor = pipeline.processor
+    clock = DeadlineClock.of(config, store)
     for batch in _with_progress(pipeline, progress):
         processor.process(batch)
+        if clock is not None:
+            clock.tick(processor.engine)
     processor.commit(pipeline.engine.flush())
+    if clock is not None:
+        clock.tick(processor.engine, force=True)
     pipeline.close()
     c = processor.counters
     return ReplayReport(
@@ -81,7 +93,37 @@ def replay(
         rule_errors=len(pipeline.ruleset.errors), quarantined=pipeline.inputs.quarantined,
         dead_letter_path=pipeline.dead_letter.path,
         warnings=[w for s in pipeline.inputs.sources.values() for w in s.warnings],
+        deadline_warnings=clock.raised if clock is not None else 0,
     )
+
+
+@dataclass
+class DeadlineClock:
+    """The 72-hour warnings on event time: at most every ``every`` of event time, the
+    replay asks ``deadline_alerts`` what is due "now" (the newest event), as the run
+    loop does on the wall clock."""
+
+    store: DeadlineStore
+    every: timedelta = timedelta(minutes=15)
+    last: datetime | None = None
+    raised: int = 0
+
+    @classmethod
+    def of(cls, config: Config, store: AlertStore) -> DeadlineClock | None:
+        wanted = config.reports is not None and config.reports.deadline_warnings
+        if not wanted or not isinstance(store, IncidentStore):
+            return None
+        return cls(store)
+
+    def tick(self, engine: Engine, *, force: bool = False) -> None:
+        newest = engine.watermark + engine.lateness_seconds
+        if not math.isfinite(newest):
+            return
+        now = datetime.fromtimestamp(newest, UTC)
+        if not force and self.last is not None and now - self.last < self.every:
+            return
+        self.last = now
+        self.raised += len(deadline_alerts(self.store, now))
 
 
 def replay_events(config: Config, paths: Sequence[Path], dead: Path) -> tuple[list[Event], int]:

@@ -10,7 +10,8 @@ Console accounts (add, sign in, change a password, disable) are ``phiwatch.accou
 re-exported here.
 
 This module is the API's only door to ``alerting`` and ``rules``: what the API needs of
-them (types, constants, errors) is imported here and listed in ``__all__``. Every lookup
+them (types, constants, errors) is imported here and listed in ``__all__``; the report
+use cases are its ``reports`` (``phiwatch.report_service``). Every lookup
 of one alert or incident takes the caller's ``Scope`` (the hospital a hospital IT user is
 limited to), and something of another hospital is "not found", never "forbidden".
 """
@@ -55,6 +56,7 @@ from alerting.store import (
     Keyset,
     alert_keyset,
 )
+from phiwatch import report_service as reports
 from phiwatch.accounts import (
     Account,
     AccountError,
@@ -116,6 +118,7 @@ __all__ = [
     "incident_text",
     "incident_words",
     "list_accounts",
+    "reports",
     "set_disabled",
     "set_password",
 ]

@@ -43,9 +43,27 @@ class VerificationError(ReportError):
     """A signed report was refused: signature, algorithm, hospital, schema or hashes."""
 
 
+class ForgeryError(VerificationError):
+    """The signature does not prove the hospital signed it: an unknown hospital or key, an
+    algorithm not allowed or not fitting the key, or a signature that does not verify."""
+
+
 class LateWithoutReasonError(ReportError):
     """A notification sent after the 72-hour deadline needs a reason for the delay."""
 
 
 class DeliveryError(ReportError):
     """The outbox or a channel is misconfigured or its database failed."""
+
+
+class ReportsNotConfigured(ReportError):
+    """This phiwatch is not set up for what was asked (no issuing hospital, no inbox)."""
+
+
+class ReportStateError(ReportError):
+    """Not now: the incident is not a confirmed leak, there is no draft, or the report is
+    in a state that does not allow it."""
+
+
+class ReportNotFound(ReportError, LookupError):
+    """No such report (or not one the caller may see)."""

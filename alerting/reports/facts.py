@@ -21,6 +21,7 @@ from typing import Any, Literal
 from alerting.incident import Incident, StatusChange
 from alerting.reports import safe_text
 from alerting.reports.errors import FactsError
+from alerting.reports.masking import Masker, patient_ids
 from alerting.reports.model import (
     Account,
     AffectedPatient,
@@ -45,6 +46,7 @@ MODULE_NAMES: Mapping[str, str] = {
     "pharmacy": "Quản lý dược",
     "billing": "Viện phí",
     "registration": "Tiếp nhận, đăng ký khám",
+    "reception": "Tiếp nhận, đăng ký khám",
 }
 STATUS_NAMES: Mapping[str, str] = {
     "new": "Mới phát hiện",
@@ -121,11 +123,11 @@ class _Accounts:
         return tuple(Account(id=k, **v) for k, v in sorted(self._by_id.items()))
 
 
-def _measure(change: StatusChange) -> Measure | None:
+def _measure(change: StatusChange, mask: Callable[[str], str]) -> Measure | None:
     if change.from_status is None or not change.note.strip():
         return None
     label = STATUS_NAMES.get(change.to_status, change.to_status)
-    return Measure(text=safe_text.clean(f"{label}: {change.note}"), at=change.at,
+    return Measure(text=safe_text.clean(f"{label}: {mask(change.note)}"), at=change.at,
                    by=safe_text.name(change.actor))
 
 
@@ -140,13 +142,16 @@ def facts_from_incident(
     notified: Iterable[Notification] = (),
     measures_taken: Iterable[str] = (),
     measures_planned: Iterable[str] | None = None,
+    patient_patterns: Iterable[str] = (),
 ) -> ReportFacts:
     """The facts of ``incident`` for ``hospital``; ``FactsError`` when they do not fit.
 
     ``alerts`` are the incident's alerts as the alert store holds them (others are
     ignored); ``now`` is when the facts are drawn (event time in a replay, wall time
     live). ``measures_taken`` add to the history's notes and the profile's standing
-    measures; ``measures_planned`` replaces the profile's list when given.
+    measures; ``measures_planned`` replaces the profile's list when given. Patient ids in
+    the sentences quoted (explanations, notes) become pseudonyms too: those the alerts
+    and the evidence name, and matches of ``patient_patterns`` (regular expressions).
     """
     if incident.organization_id is not None and incident.organization_id != hospital.id:
         raise FactsError(f"incident {incident.id}",
@@ -155,6 +160,10 @@ def facts_from_incident(
     ids = set(incident.alert_ids)
     mine = [a for a in alerts if a.id in ids]
     records = [r for r in evidence]
+    known: set[str] = {r.patient_id.strip() for r in records if r.patient_id}
+    for a in mine:
+        known |= patient_ids(a.context) | patient_ids(a.group)
+    mask = Masker(pseudonymize, known, patient_patterns)
 
     accounts = _Accounts()
     stations: dict[tuple[str, str], None] = {}
@@ -215,13 +224,14 @@ def facts_from_incident(
     if destinations:
         systems.append("Mạng nội bộ của bệnh viện (kết nối ra Internet)")
 
-    history_measures = [m for m in (_measure(c) for c in incident.history) if m]
+    history_measures = [m for m in (_measure(c, mask) for c in incident.history) if m]
     zone = hospital.zone
     cause = [safe_text.clean(f"Cảnh báo «{a.rule_title}» ngày "
-                             f"{a.window_end.astimezone(zone):%d/%m/%Y}: {a.explanation}")
+                             f"{a.window_end.astimezone(zone):%d/%m/%Y}: "
+                             f"{mask(a.explanation)}")
              for a in incident.alerts]
     cause += [safe_text.clean(f"Nhận định của cán bộ xác minh ({safe_text.name(c.actor)}): "
-                              f"{c.note}")
+                              f"{mask(c.note)}")
               for c in incident.history if c.to_status == "confirmed_leak" and c.note.strip()]
     rules = sorted({a.rule_id for a in incident.alerts})
     dp = hospital.data_protection
@@ -243,7 +253,7 @@ def facts_from_incident(
             alerts=tuple(RuleHit(
                 alert_id=a.id, rule_id=safe_text.name(a.rule_id),
                 title=safe_text.clean(a.rule_title), severity=a.severity,
-                explanation=safe_text.clean(a.explanation),
+                explanation=safe_text.clean(mask(a.explanation)),
                 window_start=_aware(a.window_start, f"alert {a.id}"),
                 window_end=_aware(a.window_end, f"alert {a.id}"),
                 event_count=a.event_count) for a in incident.alerts),
@@ -259,7 +269,7 @@ def facts_from_incident(
             cause=tuple(cause),
             consequences=tuple(safe_text.clean(c) for c in hospital.consequences),
             measures_taken=(*history_measures,
-                            *(Measure(text=safe_text.clean(m)) for m in measures_taken),
+                            *(Measure(text=safe_text.clean(mask(m))) for m in measures_taken),
                             *(Measure(text=safe_text.clean(m))
                               for m in hospital.measures_taken)),
             measures_planned=tuple(safe_text.clean(m) for m in (

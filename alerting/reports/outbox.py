@@ -334,6 +334,12 @@ class Outbox:
                              "ORDER BY id", (report_id, report_id)).fetchall()
             return [self._delivery(db, int(i)) for (i,) in ids]
 
+    def delivery(self, delivery_id: int) -> Delivery | None:
+        with closing(self._connect()) as db:
+            found = db.execute("SELECT 1 FROM deliveries WHERE id = ?",
+                               (delivery_id,)).fetchone()
+            return self._delivery(db, delivery_id) if found else None
+
     def attempts(self, delivery_id: int) -> list[Attempt]:
         with closing(self._connect()) as db:
             rows = db.execute("SELECT delivery_id, n, at_us, result, status, error FROM "

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jws
 from jose.exceptions import JOSEError
 
-from alerting.reports.errors import SigningError, VerificationError
+from alerting.reports.errors import ForgeryError, SigningError, VerificationError
 from alerting.reports.payload import SignedReport, published_schema, sha256
 
 Algorithm = Literal["ES256", "RS256"]
@@ -150,6 +150,25 @@ def _b64json(part: str, what: str) -> Any:
         raise VerificationError("signed report", f"{what} is not base64url JSON") from e
 
 
+def peek(jws_bytes: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and payload of a compact JWS, *unverified*: only to choose the key to
+    verify with (``kid``, ``hospital_id``) or to say what a refused token claimed."""
+    if len(jws_bytes) > MAX_TOKEN_BYTES:
+        raise VerificationError("signed report", "larger than 8 MiB")
+    try:
+        token = jws_bytes.decode("ascii").strip()
+    except UnicodeDecodeError as e:
+        raise VerificationError("signed report", "not a compact JWS (non-ASCII)") from e
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise VerificationError("signed report", "not a compact JWS (three non-empty parts)")
+    header = _b64json(parts[0], "header")
+    claims = _b64json(parts[1], "payload")
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise VerificationError("signed report", "header and payload must be JSON objects")
+    return header, claims
+
+
 def verify_report(
     jws_bytes: bytes,
     public_keys_by_hospital: Mapping[str, bytes | str],
@@ -169,28 +188,17 @@ def verify_report(
     if not allowed or not allowed <= SUPPORTED:
         raise VerificationError("algorithm allow-list",
                                 f"{sorted(allowed)} must be a non-empty subset of ES256, RS256")
-    if len(jws_bytes) > MAX_TOKEN_BYTES:
-        raise VerificationError("signed report", "larger than 8 MiB")
-    try:
-        token = jws_bytes.decode("ascii").strip()
-    except UnicodeDecodeError as e:
-        raise VerificationError("signed report", "not a compact JWS (non-ASCII)") from e
-    parts = token.split(".")
-    if len(parts) != 3 or not all(parts):
-        raise VerificationError("signed report", "not a compact JWS (three non-empty parts)")
-    header = _b64json(parts[0], "header")
-    claims = _b64json(parts[1], "payload")
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise VerificationError("signed report", "header and payload must be JSON objects")
+    header, claims = peek(jws_bytes)
+    token = jws_bytes.decode("ascii").strip()
     alg = header.get("alg")
     if alg not in allowed:
-        raise VerificationError("signed report", f"algorithm {alg!r} is not allowed "
-                                                 f"(allowed: {', '.join(sorted(allowed))})")
+        raise ForgeryError("signed report", f"algorithm {alg!r} is not allowed "
+                                            f"(allowed: {', '.join(sorted(allowed))})")
     if header.get("crit"):
         raise VerificationError("signed report", "critical header extensions are not supported")
     hospital = claims.get("hospital_id")
     if not isinstance(hospital, str) or hospital not in public_keys_by_hospital:
-        raise VerificationError(f"hospital {hospital!r}", "no public key is registered for it")
+        raise ForgeryError(f"hospital {hospital!r}", "no public key is registered for it")
     pem = public_keys_by_hospital[hospital]
     pem_bytes = pem.encode() if isinstance(pem, str) else pem
     try:
@@ -198,13 +206,12 @@ def verify_report(
     except (SigningError, ValueError) as e:
         raise VerificationError(f"key of {hospital}", f"unusable: {e}") from e
     if alg != key_alg:
-        raise VerificationError(f"report of {hospital}",
-                                f"header algorithm {alg} does not fit the hospital's "
-                                f"{key_alg} key")
+        raise ForgeryError(f"report of {hospital}",
+                           f"header algorithm {alg} does not fit the hospital's {key_alg} key")
     try:
         payload = jws.verify(token, pem_bytes.decode(), algorithms=[key_alg])
     except JOSEError as e:
-        raise VerificationError(f"report of {hospital}", f"bad signature: {e}") from e
+        raise ForgeryError(f"report of {hospital}", f"bad signature: {e}") from e
     try:
         data = json.loads(payload)
         jsonschema.validate(data, published_schema(),

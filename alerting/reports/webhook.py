@@ -9,6 +9,14 @@ errors, timeouts, 408, 425, 429 and 5xx retry (honouring Retry-After, seconds or
 date); any other status failed, with the server's reason kept. Redirects are not
 followed: a report is never re-posted somewhere the configuration did not name.
 
+With ``documents=True`` the body is the inbox envelope instead
+(``application/vnd.phiwatch.report+json``: the JWS with the DOCX and the PDF in base64),
+so the Department's phiwatch receives the documents with the proof of their hashes; a
+``bearer_token`` is sent as ``Authorization: Bearer …`` when the receiver wants one. The
+Department's inbox answers a report it already holds with 409 ``already_received``; when
+it says the stored copy is byte for byte this one (``identical``), the earlier attempt
+did land (its answer was lost), and the delivery counts as delivered.
+
 Alert notifications use the same channel with ``content_type="application/json"`` and
 their own id header: the body is then the notification's JSON document.
 """
@@ -25,8 +33,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from alerting.reports.errors import DeliveryError
+from alerting.reports.inbox import ENVELOPE_TYPE, envelope
 from alerting.reports.outbox import Outcome, Parcel
 
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 SIGNATURE_HEADER = "X-Phiwatch-Signature"
 
@@ -40,6 +50,10 @@ class WebhookSettings:
     allow_http: bool = False
     #: TLS verification: True (system CAs), a CA bundle path, or an ``ssl.SSLContext``.
     verify: object = True
+    #: Post the inbox envelope (JWS, DOCX and PDF) rather than the JWS alone.
+    documents: bool = False
+    #: Sent as ``Authorization: Bearer <token>`` when the receiver asks for one.
+    bearer_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) < 16:
@@ -67,6 +81,18 @@ def retry_after(value: str | None, now: datetime | None = None) -> timedelta | N
     return max(when - (now or datetime.now(UTC)), timedelta(0))
 
 
+def _landed_before(r: httpx.Response) -> bool:
+    """A 409 from phiwatch's inbox saying it holds exactly these bytes already."""
+    if r.status_code != 409:
+        return False
+    try:
+        answer = r.json()
+    except ValueError:
+        return False
+    return (isinstance(answer, dict) and answer.get("error") == "already_received"
+            and answer.get("identical") is True)
+
+
 class WebhookChannel:
     """``Channel`` over HTTPS; targets are URLs."""
 
@@ -88,21 +114,31 @@ class WebhookChannel:
             return f"webhook target {url!r} is not an {' or '.join(sorted(allowed))} URL"
         return ""
 
+    def _body(self, parcel: Parcel) -> tuple[bytes, str]:
+        if not self.settings.documents:
+            return parcel.jws, self.content_type
+        docs = {a.content_type: a.data for a in parcel.attachments}
+        return (envelope(parcel.jws, docs.get(DOCX_TYPE), docs.get("application/pdf")),
+                ENVELOPE_TYPE)
+
     def send(self, parcel: Parcel, target: str, idempotency_key: str) -> Outcome:
         if bad := self._bad_url(target):
             return Outcome.failed(bad)
         s = self.settings
-        headers = {"Content-Type": self.content_type, "Idempotency-Key": idempotency_key,
-                   SIGNATURE_HEADER: signature(s.secret, parcel.jws),
+        body, content_type = self._body(parcel)
+        headers = {"Content-Type": content_type, "Idempotency-Key": idempotency_key,
+                   SIGNATURE_HEADER: signature(s.secret, body),
                    self.id_header: parcel.report_id, "User-Agent": self.user_agent}
+        if s.bearer_token:
+            headers["Authorization"] = f"Bearer {s.bearer_token}"
         timeout = httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s)
         try:
             with httpx.Client(timeout=timeout, follow_redirects=False, transport=self._transport,
                               verify=s.verify) as client:  # type: ignore[arg-type]
-                r = client.post(target, content=parcel.jws, headers=headers)
+                r = client.post(target, content=body, headers=headers)
         except httpx.HTTPError as e:  # connect, read, TLS errors and timeouts
             return Outcome.retry(f"{type(e).__name__}: {e}")
-        if 200 <= r.status_code < 300:
+        if 200 <= r.status_code < 300 or _landed_before(r):
             return Outcome.delivered(r.status_code)
         reason = f"HTTP {r.status_code} {r.reason_phrase}: {r.text[:500]}"
         if r.status_code in RETRY_STATUSES or r.status_code >= 500:

@@ -9,8 +9,9 @@ from api.models import ErrorOut
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No token, or a token that does not verify"},
     403: {"model": ErrorOut, "description": "The token's role may not use this route"},
-    413: {"model": ErrorOut, "description": "The request body is too large (1 MiB; a "
-                                            "remote sensor's batch: ingest.max_batch_bytes)"},
+    413: {"model": ErrorOut, "description": "The request body is too large (1 MiB; the "
+                                            "inbox 16 MiB; a remote sensor's batch: "
+                                            "ingest.max_batch_bytes)"},
     422: {"model": ErrorOut, "description": "A parameter is invalid (``field`` names it)"},
     503: {"model": ErrorOut, "description": "The alert store or the audit log is not "
                                             "answering"},

@@ -8,7 +8,7 @@ notes and request evidence. The Department reads the list (summaries) only.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -51,6 +51,7 @@ from phiwatch.service import (
     incident_total,
     incidents_page,
     notes_of,
+    reports,
 )
 
 router = APIRouter(tags=["incidents"])
@@ -160,6 +161,9 @@ def change_status(
     incident = change_status_in_scope(st.store, incident_id, caller.scope, change.to,
                                       caller.subject, caller.role, change.comment,
                                       change.expected_version)
+    # A confirmed leak gets its report drafts now (``reports.draft_on_confirm``).
+    reports.status_changed(st.reports, st.store, incident, actor=caller.subject,
+                           now=datetime.now(UTC))
     return _full(request, caller, view(request, caller), st.store, incident)
 
 

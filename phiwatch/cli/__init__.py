@@ -18,6 +18,7 @@ from phiwatch.cli import (
     incidents,
     notify,
     pipeline,
+    report,
     rules,
     sensor,
     users,
@@ -44,6 +45,7 @@ app.add_typer(incidents.app, name="incidents")
 app.add_typer(context.app, name="context")
 app.add_typer(notify.app, name="notify")
 app.add_typer(users.app, name="users")
+app.add_typer(report.app, name="report")
 api.register(app)
 sensor.register(app)
 

@@ -34,10 +34,16 @@ def demo(
     keep: Annotated[
         Path | None, typer.Option(help="Keep the simulated logs and alert store in this folder.")
     ] = None,
+    reports: Annotated[
+        Path | None, typer.Option(help="Where to write the report of the leak found "
+                                  "(default: KEEP/reports, else ./phiwatch-demo-reports).")
+    ] = None,
 ) -> None:
     """Simulate a hospital with injected leaks, replay it, and show the alerts found.
 
-    Needs nothing else: no Elasticsearch, no configuration. Exits 0 when every injected
+    Needs nothing else: no Elasticsearch, no configuration. Ends by confirming the worst
+    leak as a demo analyst and writing its report to the Department and breach
+    notification (DOCX, PDF, signed JSON); nothing is sent. Exits 0 when every injected
     incident was found.
     """
     from phiwatch.demo import run_demo
@@ -45,10 +51,11 @@ def demo(
     setup_logging(False)
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
-        code = run_demo(keep, days=days, seed=seed, console=out)
+        code = run_demo(keep, days=days, seed=seed, console=out, reports_dir=reports)
     else:
         with tempfile.TemporaryDirectory(prefix="phiwatch-demo-") as tmp:
-            code = run_demo(Path(tmp), days=days, seed=seed, console=out)
+            code = run_demo(Path(tmp), days=days, seed=seed, console=out,
+                            reports_dir=(reports or Path("phiwatch-demo-reports")).resolve())
     raise typer.Exit(code)
 
 

@@ -24,6 +24,7 @@ import yaml
 from alerting.elasticsearch import ElasticsearchAlertStore
 from alerting.elasticsearch.config import ElasticsearchConfig
 from alerting.grouping import IncidentGrouper
+from alerting.reports.signing import write_key_pair
 from alerting.sqlite_store import SQLiteAlertStore
 from api.app import create_app
 from api.auth import issue_token
@@ -125,6 +126,9 @@ class World:
         self.es_url = es_url
         self.running: list[Running] = []
         self.alerts: dict[str, list[Alert]] = {}
+        self.keys = folder / "keys"
+        for org in HOSPITALS:
+            write_key_pair(self.keys, org)
         for org in HOSPITALS:
             store = self.open_store()
             try:
@@ -161,10 +165,22 @@ class World:
         section.update(api or {})
         data = {"organization": {"id": "so-y-te", "name": "Sở Y tế"},
                 "state_dir": str(self.folder / "state"), "store": self.store_section(),
-                "api": section}
+                "api": section, "reports": self.reports_section()}
         path = self.folder / f"{name}-{len(self.running)}.yaml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         return load_config(path)
+
+    def reports_section(self) -> dict[str, Any]:
+        """Từ Dũ issues reports here, and the inbox trusts the three hospitals' keys."""
+        return {
+            "hospital": {"id": "tu-du", "name": "Bệnh viện Từ Dũ", "code": "BVTD",
+                         "signer": {"name": "Trần Ngọc Hải"},
+                         "data_protection": {"name": "Nguyễn Văn An", "phone": "028 5404 2829",
+                                             "email": "cntt@tudu.example.vn"}},
+            "signing_key_file": str(self.keys / "tu-du.key.pem"),
+            "department": {"hospital_keys": {org: str(self.keys / f"{org}.pub.pem")
+                                             for org in HOSPITALS}},
+        }
 
     def serve(self, api: dict[str, Any] | None = None, env: dict[str, str] | None = None
               ) -> Running:

@@ -1,7 +1,9 @@
 """The authorization matrix: every role × every endpoint × own hospital / other hospital /
 no token / expired token, each cell with its expected status, over real HTTP on both
 store backends. Generated from one table (``ENDPOINTS``), which is itself checked against
-the roles the application declares, so a new route cannot be left out.
+the roles the application declares, so a new route cannot be left out. The inbox's
+``POST /inbox/reports`` takes no token (the signed report is the proof) and answers a
+malformed report with 422 whoever sends it.
 
 The caller of "own" and "other" is a hospital IT user of Từ Dũ, an inspector, the
 Department, an admin or a remote sensor of Từ Dũ; "own" objects and filters are Từ Dũ's,
@@ -23,7 +25,13 @@ import pytest
 from apikit import NOW, SECRET, Running, World
 from jose import jwt
 
-from api.roles import PUBLIC_PATHS, ROLES, check_routes, declared_roles
+from alerting.reports import sample
+from alerting.reports.drafting import finalize
+from alerting.reports.inbox import Submission, accept
+from alerting.reports.numbering import SQLiteReportNumbers
+from alerting.reports.records import ReportRecord, record_id
+from alerting.reports.signing import load_signing_key
+from api.roles import PUBLIC_PATHS, PUBLIC_ROUTES, ROLES, check_routes, declared_roles
 from api.routes import ROUTERS
 
 OWN, OTHER = "tu-du", "cho-ray"
@@ -41,11 +49,18 @@ class Endpoint:
     body: dict[str, Any] | None = None
     ok: int = 200
     public: bool = False
+    #: The route's path template when the path fills more than ids (a document name).
+    route: str = ""
+    #: Content type of a success (documents are files; errors are always JSON).
+    media: str = "application/json"
 
     @property
     def template(self) -> str:
+        if self.route:
+            return self.route
         return (self.path.split("?")[0].replace("{alert}", "{alert_id}")
-                .replace("{incident}", "{incident_id}").replace("{rule}", "{rule_id}"))
+                .replace("{incident}", "{incident_id}").replace("{rule}", "{rule_id}")
+                .replace("{report}", "{report_id}").replace("{received}", "{received_id}"))
 
 
 IT, INSPECTOR, DEPARTMENT, ADMIN, SENSOR = (
@@ -76,6 +91,25 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("PUT", "/rules/{rule}/enabled", frozenset({ADMIN}),
              body={"enabled": True, "comment": "matrix"}),
     Endpoint("GET", "/audit", frozenset({ADMIN, INSPECTOR})),
+    # Reports: the matrix world's incidents are new, so drafting one is a 409 (only a
+    # confirmed leak is reported) and approving one without a draft too.
+    Endpoint("GET", "/incidents/{incident}/reports", frozenset({IT, INSPECTOR}), "object"),
+    Endpoint("POST", "/incidents/{incident}/reports/draft", frozenset({IT}), "object",
+             body={}, ok=409),
+    Endpoint("POST", "/incidents/{incident}/reports/approve", frozenset({IT}), "object",
+             body={"comment": "matrix"}, ok=409),
+    Endpoint("GET", "/reports?hospital={hospital}", frozenset({IT, INSPECTOR}), "filter"),
+    Endpoint("GET", "/reports/{report}", frozenset({IT, INSPECTOR}), "object"),
+    Endpoint("GET", "/reports/{report}/documents/pdf", frozenset({IT, INSPECTOR}), "object",
+             route="/reports/{report_id}/documents/{name}", media="application/pdf"),
+    Endpoint("POST", "/reports/{report}/retry", frozenset({IT}), "object"),
+    # The inbox: its POST takes no token (a malformed report is a 422 for anyone).
+    Endpoint("POST", "/inbox/reports", body={"jws": "not-a-report"}, ok=422, public=True),
+    Endpoint("GET", "/inbox/reports?hospital={hospital}", frozenset({DEPARTMENT, INSPECTOR})),
+    Endpoint("GET", "/inbox/reports/{received}", frozenset({DEPARTMENT, INSPECTOR})),
+    Endpoint("GET", "/inbox/reports/{received}/documents/jws",
+             frozenset({DEPARTMENT, INSPECTOR}),
+             route="/inbox/reports/{received_id}/documents/{name}", media="application/jose"),
     # Ingest is off in this world: a sensor passes the role check and is then refused by
     # ``ingest.enabled`` (tests/remote covers the routes with ingest on).
     Endpoint("POST", "/ingest", frozenset({SENSOR}), ok=403),
@@ -86,7 +120,7 @@ ENDPOINTS: list[Endpoint] = [
 
 def expected(e: Endpoint, role: str, condition: str) -> int:
     if e.public:
-        return 200
+        return e.ok
     if condition in ("no_token", "expired"):
         return 401
     if role not in e.roles:
@@ -97,6 +131,34 @@ def expected(e: Endpoint, role: str, condition: str) -> int:
 
 
 CELLS = [(e, role, c) for e in ENDPOINTS for role in ROLES for c in CONDITIONS]
+
+
+def seed_report(running: Running, org: str, incident: str) -> str:
+    """An issued report of ``org``'s incident, written straight into the store."""
+    parts = running.server.app.state.phiwatch.reports
+    facts = sample.sample_facts().model_copy(update={"hospital_id": org,
+                                                     "incident_id": incident})
+    record = ReportRecord(
+        id=record_id(incident, "department_report"), hospital_id=org, incident_id=incident,
+        kind="department_report", state="issued", facts=facts, drafted_at=NOW,
+        drafted_by="matrix", number=1, number_text="1/BC-BVTD", year=2026, issued_at=NOW,
+        issued_by="matrix").with_documents(b"PK docx", b"%PDF-1.4", b"a.b.c")
+    if parts.records.get_report(record.id) is None:
+        parts.records.save_report(record, None)
+    return record.id
+
+
+def seed_received(running: Running, world: World) -> None:
+    """A report of Từ Dũ in the inbox, signed with its registered key."""
+    parts = running.server.app.state.phiwatch.reports
+    hospital = sample.sample_hospital().model_copy(update={"id": "tu-du"})
+    facts = sample.sample_facts().model_copy(update={"hospital_id": "tu-du"})
+    key = load_signing_key(world.keys / "tu-du.key.pem", "tu-du")
+    issued = finalize(facts, hospital, numbers=SQLiteReportNumbers(world.folder / "n.db"),
+                      key=key, issued_at=NOW)
+    if parts.records.get_received("tu-du-2026-1-bc") is None:
+        parts.records.add_received(accept(Submission(issued.jws, issued.docx, issued.pdf),
+                                          parts.keyring, now=NOW))
 
 
 @dataclass
@@ -120,7 +182,10 @@ def matrix(world: World) -> Iterator[Matrix]:
             store.close()
         assert incident is not None
         m.objects[org] = {"alert": alert.id, "incident": incident.id, "hospital": org,
-                          "rule": "phiwatch-his-bulk-export"}
+                          "rule": "phiwatch-his-bulk-export",
+                          "report": seed_report(running, org, incident.id),
+                          "received": "tu-du-2026-1-bc"}
+    seed_received(running, world)
     for role in ROLES:
         hospital = OWN if role in (IT, SENSOR) else None
         m.tokens[(role, "valid")] = running.token(role, hospital)
@@ -133,7 +198,9 @@ def test_the_table_covers_every_route_and_its_declared_roles(matrix: Matrix) -> 
     declared = declared_roles(ROUTERS)
     table = {(e.method, e.template): e.roles for e in ENDPOINTS if not e.public}
     assert table == declared
-    assert {e.template for e in ENDPOINTS if e.public} <= PUBLIC_PATHS
+    public = {(e.method, e.template) for e in ENDPOINTS if e.public}
+    assert public == {("GET", p) for p in ("/health", "/ready")} | PUBLIC_ROUTES
+    assert {p for _, p in public} <= PUBLIC_PATHS | {p for _, p in PUBLIC_ROUTES}
     assert len(CELLS) == len(ENDPOINTS) * len(ROLES) * len(CONDITIONS)
 
 
@@ -149,7 +216,8 @@ def test_cell(matrix: Matrix, endpoint: Endpoint, role: str, condition: str) -> 
     r = matrix.client.request(endpoint.method, url, json=endpoint.body, headers=headers)
     want = expected(endpoint, role, condition)
     assert r.status_code == want, (r.status_code, r.text[:300])
-    assert r.headers["content-type"].startswith("application/json")
+    media = endpoint.media if want < 400 else "application/json"
+    assert r.headers["content-type"].startswith(media)
     if want >= 400:
         body = r.json()
         assert set(body) >= {"error", "message", "request_id"}

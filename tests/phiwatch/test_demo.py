@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from alerting.reports.signing import verify_report
 from phiwatch.demo import DEMO_KINDS, run_demo
 
 
@@ -21,6 +22,19 @@ def test_the_demo_finds_every_injected_incident_and_nothing_else(tmp_path: Path)
     assert found[1] == found[2] and int(found[2]) >= len(DEMO_KINDS)
     assert found[3] == "0"
     assert "Patient records harvested, then data sent out from the same workstation" in text
+    # The ending: the worst leak confirmed, reported, written out — and nothing sent.
+    assert "confirmed by demo.it" in text and "not sent" in text
+    written = sorted((tmp_path / "reports").iterdir())
+    assert [p.suffix for p in written] == [".docx", ".jws", ".pdf"] * 2
+    assert all(str(p) in text.replace("\n", "") or p.name in text for p in written)
+    jws = next(p for p in written if p.name.startswith("bao-cao") and p.suffix == ".jws")
+    report = verify_report(jws.read_bytes(),
+                           {"bv-demo": (tmp_path / "var" / "reports" / "bv-demo.pub.pem"
+                                        ).read_bytes()},
+                           documents={"pdf": jws.with_suffix(".pdf").read_bytes(),
+                                      "docx": jws.with_suffix(".docx").read_bytes()})
+    assert report.number_text == "1/BC-BVPSM" and not report.late
+    assert report.facts.counts_basis == "evidence" and report.facts.patients_count > 100
 
 
 def test_explanations_never_lie(tmp_path: Path) -> None:

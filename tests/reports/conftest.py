@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,24 @@ from alerting.reports.pseudonym import HmacPseudonymizer
 from alerting.reports.signing import SigningKey, load_signing_key, write_key_pair
 
 POPPLER = "apt-get install poppler-utils"
+sys.path.insert(0, str(Path(__file__).parent.parent / "alerting"))
+
+
+@pytest.fixture(scope="session")
+def osmem_server() -> Iterator[Any]:
+    """One osmem-server for the session (skipped, saying why, when it cannot run)."""
+    from es_testkit import start_osmem
+
+    server = start_osmem()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def es_url(osmem_server: Any) -> Iterator[str]:
+    """A fresh, empty clone of the session's osmem-server."""
+    with osmem_server.clone() as clone:
+        yield str(clone.url)
 
 
 def _need(tool: str, install: str = POPPLER) -> str:

@@ -97,3 +97,33 @@ def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
     first = HmacPseudonymizer.from_key_file(path, "bv-mau")("BN1")
     assert path.stat().st_mode & 0o777 == 0o600
     assert HmacPseudonymizer.from_key_file(path, "bv-mau")("BN1") == first
+
+
+def test_patient_ids_in_quoted_sentences_become_pseudonyms(
+        case: sample.SampleCase, hospital: HospitalProfile,
+        pseudonymize: HmacPseudonymizer) -> None:
+    """A report leaves the hospital: the ids the alerts name, the evidence's and those
+    matching the hospital's patterns are replaced wherever a sentence quotes them."""
+    alert = case.alerts[0]
+    named = replace(alert, context={**alert.context, "patient.id": "BN2026002000"},
+                    explanation="nv04512 opened flagged patient BN2026002000, then "
+                                "BN2026999999 and BN2026003001")
+    incident = replace(case.incident, alerts=[
+        replace(a, explanation=named.explanation) if a.id == alert.id else a
+        for a in case.incident.alerts])
+    incident.history[-1] = replace(incident.history[-1],
+                                   note="Người bệnh BN2026999999 đã được thông báo")
+    facts = facts_from_incident(incident, [named, *case.alerts[1:]], hospital,
+                                now=sample.local(2026, 12, 7, 9), pseudonymize=pseudonymize,
+                                evidence=case.evidence, patient_patterns=[r"BN\d{10}"])
+    text = " ".join([*facts.cause, *(a.explanation for a in facts.alerts),
+                     *(m.text for m in facts.measures_taken)])
+    for raw in ("BN2026002000", "BN2026999999", "BN2026003001"):
+        assert raw not in text
+        assert pseudonymize(raw) in text
+    without_pattern = facts_from_incident(incident, [named], hospital,
+                                          now=sample.local(2026, 12, 7, 9),
+                                          pseudonymize=pseudonymize)
+    quoted = " ".join(a.explanation for a in without_pattern.alerts)
+    assert "BN2026002000" not in quoted          # named by the alert's context
+    assert "BN2026999999" in quoted              # nothing says it is a patient id
