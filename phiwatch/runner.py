@@ -23,6 +23,7 @@ from alerting.store import AlertQuery, AlertStore
 from phiwatch import snapshot as snapshots
 from phiwatch.assembly import Pipeline, assemble, enrichment, load_context, relax_gc
 from phiwatch.config import Config, load_config
+from phiwatch.report_beat import ReportBeat
 from phiwatch.rules_state import load_rules_state
 from rules.alert import Alert
 from rules.loader import RuleSet, load_rules
@@ -98,6 +99,9 @@ class Runner:
         if config.ingest.enabled:
             self.inputs.add_remote(previous.remote if previous is not None else None)
         self.context_watcher = ContextWatcher(p.context) if p.context is not None else None
+        #: Reports (``reports:``): drafting, delivery and the 72-hour warnings, every few
+        #: seconds; the warnings go where alerts go.
+        self.report_beat = ReportBeat.of(config, store, on_alert)
         dirs = [d for src in self.inputs.sources.values() for d in src.watched_dirs()]
         self.notifier = ChangeNotifier(dirs)
         # Rule folders are watched on their own: an edit reloads the rules in place.
@@ -158,6 +162,8 @@ class Runner:
                     self._reload_requested.clear()
                     self.reload_configuration()
                 self._apply_rules_state()  # one stat() of a small file
+                if self.report_beat is not None:
+                    self.report_beat.maybe()
                 if self.on_round is not None:
                     self.on_round(self)
                 if now - last_snapshot >= cfg.snapshot_interval_seconds:
@@ -177,6 +183,8 @@ class Runner:
                 self.context_watcher.stop()
             self.pipeline.close()
             self.snapshots.close()
+            if self.report_beat is not None:
+                self.report_beat.close()
         c = self.processor.counters
         return RunReport(c["events"], c["alerts_raised"], dict(self.dead_letter.counts),
                          self.snapshots_taken)

@@ -38,13 +38,20 @@ def demo(
         Path | None, typer.Option(help="Where to write the report of the leak found "
                                   "(default: KEEP/reports, else ./phiwatch-demo-reports).")
     ] = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve/--no-serve", help="At the end, open the web console over the demo's "
+        "incidents and wait for Ctrl-C (only in a terminal; `make demo` in CI never "
+        "waits).")] = True,
+    port: Annotated[int, typer.Option(min=0, max=65535,
+                                      help="The console's port on 127.0.0.1 (0: any).")] = 8080,
 ) -> None:
     """Simulate a hospital with injected leaks, replay it, and show the alerts found.
 
     Needs nothing else: no Elasticsearch, no configuration. Ends by confirming the worst
     leak as a demo analyst and writing its report to the Department and breach
-    notification (DOCX, PDF, signed JSON); nothing is sent. Exits 0 when every injected
-    incident was found.
+    notification (DOCX, PDF, signed JSON); nothing is sent. In a terminal, then serves
+    the web console over the demo's incidents with a ready account (printed). Exits 0
+    when every injected incident was found.
     """
     from phiwatch.demo import run_demo
 
@@ -52,11 +59,33 @@ def demo(
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         code = run_demo(keep, days=days, seed=seed, console=out, reports_dir=reports)
+        _console(keep, serve, port)
     else:
         with tempfile.TemporaryDirectory(prefix="phiwatch-demo-") as tmp:
             code = run_demo(Path(tmp), days=days, seed=seed, console=out,
                             reports_dir=(reports or Path("phiwatch-demo-reports")).resolve())
+            _console(Path(tmp), serve, port)
     raise typer.Exit(code)
+
+
+def _console(folder: Path, serve: bool, port: int) -> None:
+    """The web console over the demo's store until Ctrl-C, when someone is there to use
+    it (a terminal); a taken port is a note, not a failure of the demo."""
+    if not serve or not sys.stdin.isatty() or not sys.stdout.isatty():
+        return
+    from api.console.demo import serve_demo, wait_for_interrupt
+    from phiwatch.demo import demo_config
+
+    cfg = demo_config(folder)
+    try:
+        console = serve_demo(cfg, cfg.sqlite_path, "127.0.0.1", port)
+    except OSError as e:
+        say("note:", "yellow", f"the console could not listen on 127.0.0.1:{port} ({e}); "
+            "try `phiwatch demo --port 0`")
+        return
+    out.print(printable(f"Web console: {console.url}  user {console.username}  "
+                        f"password {console.password}  (Ctrl-C to stop)"))
+    wait_for_interrupt(console.server)
 
 
 def simulate(
