@@ -180,9 +180,12 @@ def buffered(work: Path, interval: float, batches: int) -> bool:
     for b in range(batches):
         start = datetime.now(UTC)
         time.sleep(interval)
+        # 40 users at work, and one harvesting: 150 distinct patients a batch, so the bulk
+        # lookup must fire across batches that arrive 90 s apart.
         batch = [orjson.dumps({
             "@timestamp": (start + timedelta(seconds=interval * i / 300)).isoformat(),
-            "event": {"action": "view"}, "user": {"id": f"nv{i % 40:05d}"},
+            "event": {"action": "view"},
+            "user": {"id": "nv99999" if i % 2 else f"nv{i % 40:05d}"},
             "patient": {"id": f"BN{b:02d}{i:05d}"}, "source": {"ip": "10.20.3.4"},
         }) + b"\n" for i in range(300)]
         with open(logs / "access.log", "ab") as f:
