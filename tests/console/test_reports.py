@@ -183,6 +183,11 @@ def test_the_department_reads_what_the_hospital_sent_and_a_failure_is_sent_again
                                                        "back": "reports"})
     assert r.status_code == 303 and r.headers["location"] == "/console/reports?done=retry"
     assert "Đã xếp hàng gửi lại." in lan.get(r.headers["location"]).text
+    for bad in ({"state": "sent"}, {"kind": "letter"}, {"offset": "-1"}):
+        assert lan.get("/console/reports", params=bad).status_code == 422, bad
+    assert lan.get("/console/reports", params={"hospital": "cho-ray"}).status_code == 403
+    assert tb in lan.get("/console/reports", params={"kind": "breach_notification"}).text
+    assert tb not in lan.get("/console/reports", params={"kind": "department_report"}).text
 
 
 def test_inbox_pages_stay_put_while_reports_arrive(console: Console, world: ReportWorld,
