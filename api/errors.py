@@ -106,6 +106,11 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def late_message(e: reports.ReportError) -> str:
+    """What a late approval without its reason is told (the API's 422, the console's page)."""
+    return f"body.delay_reason: {e.why}"
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into the JSON above."""
 
@@ -170,7 +175,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(reports.LateWithoutReasonError)
     async def _late(request: Request, e: reports.ReportError) -> JSONResponse:
-        return answer(request, 422, "invalid_request", f"body.delay_reason: {e.why}",
+        return answer(request, 422, "invalid_request", late_message(e),
                       field="body.delay_reason")
 
     @app.exception_handler(reports.ForgeryError)

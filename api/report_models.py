@@ -140,7 +140,11 @@ class ReceivedDetailOut(ReceivedOut):
 
 class ReceivedPageOut(BaseModel):
     items: list[ReceivedOut]
+    #: Every report matching the filter (not only those after the cursor).
     total: int
+    #: Pass as ``cursor`` for the next page (null on the last): a position that reports
+    #: arriving meanwhile do not move.
+    next_cursor: str | None = None
 
 
 class AlreadyReceivedOut(BaseModel):

@@ -11,11 +11,12 @@ already received. When ``inbox_token`` is configured the sender must present it 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 
 from alerting.reports.errors import ForgeryError, ReportNotFound, ReportsNotConfigured
 from alerting.reports.inbox import Keyring, accept, parse_submission
-from alerting.reports.records import ReceivedReport
+from alerting.reports.records import InboxPosition, ReceivedReport, inbox_position
 from phiwatch.report_parts import ReportParts
 
 
@@ -43,11 +44,24 @@ def receive_report(parts: ReportParts | None, body: bytes, content_type: str, *,
     return parts.records.add_received(received)
 
 
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    """One page of the inbox, newest first; ``next_after`` is where the next page starts
+    (None on the last), a position that reports arriving meanwhile do not move."""
+
+    items: list[ReceivedReport]
+    total: int
+    next_after: InboxPosition | None
+
+
 def received_page(parts: ReportParts | None, hospital_id: str | None, limit: int,
-                  offset: int) -> tuple[list[ReceivedReport], int]:
+                  offset: int = 0, after: InboxPosition | None = None) -> InboxPage:
     parts, _ = inbox_keyring(parts)
-    return (parts.records.query_received(hospital_id, limit, offset),
-            parts.records.count_received(hospital_id))
+    found = parts.records.query_received(hospital_id, limit + 1, offset, after)
+    items = found[:limit]
+    more = len(found) > limit
+    return InboxPage(items, parts.records.count_received(hospital_id),
+                     inbox_position(items[-1]) if more and items else None)
 
 
 def received_report(parts: ReportParts | None, received_id: str) -> ReceivedReport:

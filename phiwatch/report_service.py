@@ -34,7 +34,7 @@ from alerting.reports.records import (
     ReportQuery,
     ReportRecord,
 )
-from phiwatch.inbox import receive_report, received_page, received_report
+from phiwatch.inbox import InboxPage, receive_report, received_page, received_report
 from phiwatch.report_clock import DISMISSED, clock_state, deadline_alerts
 from phiwatch.report_delivery import attempts_of, deliver_due, retry
 from phiwatch.report_parts import ReportParts, open_report_parts
@@ -50,14 +50,14 @@ from phiwatch.reporting import (
 
 __all__ = [
     "DISMISSED", "ENVELOPE_TYPE", "JOSE_TYPE", "KINDS", "REPORT_STATES", "AlreadyReceived",
-    "Attempt", "Delivery", "DeliveryStatus", "ForgeryError", "LateWithoutReasonError",
-    "Notification", "ReceivedReport", "RecordConflict", "ReportError", "ReportNotFound",
-    "ReportPage", "ReportParts", "ReportQuery", "ReportRecord", "ReportStateError",
-    "ReportsNotConfigured", "VerificationError", "approve_reports", "attempts_of",
-    "clock_state", "deadline_alerts", "deliver_due", "draft_reports", "incident_reports",
-    "list_reports", "open_report_parts", "parse_jws", "parts_of", "receive_report",
-    "received_page", "received_report", "records_of", "report_in_scope", "retry_report",
-    "same_content", "status_changed", "tick",
+    "Attempt", "Delivery", "DeliveryStatus", "ForgeryError", "InboxPage",
+    "LateWithoutReasonError", "Notification", "ReceivedReport", "RecordConflict",
+    "ReportError", "ReportNotFound", "ReportPage", "ReportParts", "ReportQuery",
+    "ReportRecord", "ReportStateError", "ReportsNotConfigured", "VerificationError",
+    "approve_reports", "attempts_of", "clock_state", "deadline_alerts", "deliver_due",
+    "draft_reports", "incident_reports", "list_reports", "open_report_parts", "parse_jws",
+    "parts_of", "receive_report", "received_page", "received_report", "records_of",
+    "report_in_scope", "retry_report", "same_content", "status_changed", "tick",
 ]
 
 

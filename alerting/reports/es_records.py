@@ -30,6 +30,7 @@ from alerting.elasticsearch.indices import KW, ensure_index
 from alerting.elasticsearch.writer import ClusterUnavailable
 from alerting.reports.records import (
     AlreadyReceived,
+    InboxPosition,
     ReceivedReport,
     RecordConflict,
     ReportQuery,
@@ -245,13 +246,15 @@ class ElasticsearchReportStore:
         return {"bool": {"filter": filters}}
 
     def query_received(self, hospital_id: str | None, limit: int = 100,
-                       offset: int = 0) -> list[ReceivedReport]:
+                       offset: int = 0, after: InboxPosition | None = None
+                       ) -> list[ReceivedReport]:
         def work() -> list[ReceivedReport]:
+            extra: dict[str, Any] = {} if after is None else {"search_after": list(after)}
             hits = self.client.search(
                 index=self._inbox_pattern(hospital_id), query=self._inbox_query(hospital_id),
                 sort=[{"received_us": {"order": "desc"}}, {"id": {"order": "desc"}}],
                 size=limit, from_=offset, source_excludes=["blobs"],
-                allow_no_indices=True, ignore_unavailable=True).body["hits"]["hits"]
+                allow_no_indices=True, ignore_unavailable=True, **extra).body["hits"]["hits"]
             return [ReceivedReport.from_meta(h["_source"]["meta"]) for h in hits]
         return self._call(work)
 

@@ -25,6 +25,7 @@ from alerting.reports.deadline import deadline
 from alerting.reports.errors import ReportError
 from alerting.reports.model import ReportFacts
 from alerting.reports.payload import Kind, SignedReport, sha256
+from alerting.store import micros
 
 ReportState = Literal["draft", "issued", "delivered", "failed"]
 REPORT_STATES: tuple[ReportState, ...] = ("draft", "issued", "delivered", "failed")
@@ -244,6 +245,14 @@ class ReportStore(Protocol):
     def count_reports(self, q: ReportQuery) -> int: ...
 
 
+#: Where a received report sorts in the inbox: (microseconds received, id), descending.
+InboxPosition = tuple[int, str]
+
+
+def inbox_position(report: ReceivedReport) -> InboxPosition:
+    return (micros(report.received_at), report.id)
+
+
 @runtime_checkable
 class InboxStore(Protocol):
     """Reports received from hospitals (the Department's side)."""
@@ -256,8 +265,10 @@ class InboxStore(Protocol):
     def get_received(self, received_id: str) -> ReceivedReport | None: ...
 
     def query_received(self, hospital_id: str | None, limit: int = 100,
-                       offset: int = 0) -> list[ReceivedReport]:
-        """Newest received first (documents left out)."""
+                       offset: int = 0, after: InboxPosition | None = None
+                       ) -> list[ReceivedReport]:
+        """Newest received first (documents left out); with ``after``, only those that
+        sort after that position (``inbox_position`` of the last one already seen)."""
         ...
 
     def count_received(self, hospital_id: str | None) -> int: ...

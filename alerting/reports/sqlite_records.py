@@ -20,6 +20,7 @@ import orjson
 from alerting.reports.errors import ReportError
 from alerting.reports.records import (
     AlreadyReceived,
+    InboxPosition,
     ReceivedReport,
     RecordConflict,
     ReportQuery,
@@ -185,12 +186,16 @@ class SQLiteReportStore:
             pdf=bytes(row[3]) if row[3] is not None else None)
 
     def query_received(self, hospital_id: str | None, limit: int = 100,
-                       offset: int = 0) -> list[ReceivedReport]:
+                       offset: int = 0, after: InboxPosition | None = None
+                       ) -> list[ReceivedReport]:
+        us, rid = after if after is not None else (None, None)
         with self._db() as db:
-            rows = db.execute("SELECT meta FROM received_reports WHERE ? IS NULL OR "
-                              "hospital_id = ? ORDER BY received_us DESC, id DESC "
-                              "LIMIT ? OFFSET ?",
-                              (hospital_id, hospital_id, limit, offset)).fetchall()
+            rows = db.execute("SELECT meta FROM received_reports WHERE (? IS NULL OR "
+                              "hospital_id = ?) AND (? IS NULL OR received_us < ? OR "
+                              "(received_us = ? AND id < ?)) "
+                              "ORDER BY received_us DESC, id DESC LIMIT ? OFFSET ?",
+                              (hospital_id, hospital_id, us, us, us, rid, limit, offset)
+                              ).fetchall()
         return [ReceivedReport.from_meta(orjson.loads(r[0])) for r in rows]
 
     def count_received(self, hospital_id: str | None) -> int:

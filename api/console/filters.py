@@ -92,6 +92,16 @@ class Filters:
                 for k, v in asdict(self).items() if v is not None}
 
 
+def text(value: str | None, field: str) -> str | None:
+    """One free-text filter: empty is none, too long a 422 naming the field."""
+    return _text(value, field)
+
+
+def choice(value: str | None, field: str, allowed: tuple[str, ...]) -> str | None:
+    """One filter from a vocabulary: empty is none, another value a 422."""
+    return _choice(value, field, allowed)
+
+
 def cursor(value: str | None) -> str | None:
     if value is None or not value:
         return None

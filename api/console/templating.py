@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse
 from api.console.config import Language
 from api.console.i18n import translator
 from api.console.session import Viewer, lang_of
-from api.console.state import console
+from api.console.state import ConsoleState, console
 from phiwatch.text import printable
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -64,6 +64,15 @@ class Clock:
             return ""
         return value.astimezone(self.zone).strftime(_FORMATS[self.lang])
 
+    def iso(self, value: str | None) -> str:
+        """A time written as ISO 8601 text (a report's facts), shown like ``dt``."""
+        if not value:
+            return ""
+        try:
+            return self.dt(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+
     def day(self, value: date) -> str:
         return value.strftime(_FORMATS[self.lang].split(" ")[0])
 
@@ -84,8 +93,16 @@ def render(request: Request, name: str, context: Mapping[str, Any],
         t=translator(lang), lang=lang, viewer=viewer, clock=Clock(
             state.api.config.timezone, now, lang),
         num=lambda v: number(v, lang), here=here, query=_query,
-        clock_running=CLOCK_RUNNING, **context)
+        clock_running=CLOCK_RUNNING, features=features(state), **context)
     return HTMLResponse(page, status_code=status)
+
+
+def features(state: ConsoleState) -> dict[str, bool]:
+    """What this instance offers beyond incidents: reports it issues (a hospital's
+    phiwatch) and an inbox of received ones (the Department's)."""
+    parts = state.api.reports
+    return {"reports": parts is not None and parts.hospital is not None,
+            "inbox": parts is not None and parts.keyring is not None}
 
 
 def _query(params: Mapping[str, Any], **changes: Any) -> str:

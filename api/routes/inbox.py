@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from api.audit import record_access
 from api.deps import Caller, allow, filter_text, state
 from api.errors import Invalid, request_id
+from api.paging import MAX_CURSOR_CHARS, fingerprint
 from api.report_models import (
     AlreadyReceivedOut,
     DocumentName,
@@ -109,11 +110,27 @@ def list_received(
     hospital: Annotated[str | None, Query(max_length=MAX_FILTER)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=9500)] = 0,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS, description=(
+        "The next_cursor of the previous page: pages that stay put while reports "
+        "arrive"))] = None,
 ) -> ReceivedPageOut:
     st = state(request)
-    items, total = reports.received_page(st.reports, filter_text(hospital, "query.hospital"),
-                                         limit, offset)
-    return ReceivedPageOut(items=[received_out(r) for r in items], total=total)
+    org = filter_text(hospital, "query.hospital")
+    print_ = fingerprint(kind="inbox", org=org, role=caller.role)
+    after = _position(st.cursors.decode(cursor, "inbox", print_)) if cursor else None
+    if after is not None and offset:
+        raise Invalid("query.offset: not with a cursor", field="query.offset")
+    page = reports.received_page(st.reports, org, limit, offset, after)
+    return ReceivedPageOut(
+        items=[received_out(r) for r in page.items], total=page.total,
+        next_cursor=(st.cursors.encode("inbox", print_, page.next_after)
+                     if page.next_after is not None else None))
+
+
+def _position(after: tuple[object, ...]) -> tuple[int, str]:
+    if len(after) != 2 or not isinstance(after[0], int) or not isinstance(after[1], str):
+        raise Invalid("query.cursor: not a cursor this API made", field="query.cursor")
+    return after[0], after[1]
 
 
 @router.get("/inbox/reports/{received_id}", response_model=ReceivedDetailOut,

@@ -7,7 +7,7 @@ This module writes new alerts, so it has a world of its own (``fresh_world``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -93,6 +93,50 @@ def test_a_cursor_works_only_for_its_own_query(api: Running) -> None:
         assert r.status_code == 422 and r.json()["field"] == "query.cursor", forged
     ok = inspector.get("/alerts", params={"limit": 2, "hospital": "tu-du", "cursor": cursor})
     assert ok.status_code == 200
+
+
+def receive(running: Running, world: World, incident: str, hospital: str = "tu-du") -> None:
+    """A report of ``hospital``'s ``incident`` into the inbox, signed with its key."""
+    from alerting.reports import sample
+    from alerting.reports.drafting import finalize
+    from alerting.reports.inbox import Submission, accept
+    from alerting.reports.numbering import SQLiteReportNumbers
+    from alerting.reports.signing import load_signing_key
+
+    parts = running.server.app.state.phiwatch.reports
+    profile = sample.sample_hospital().model_copy(update={"id": hospital})
+    facts = sample.sample_facts().model_copy(update={"hospital_id": hospital,
+                                                     "incident_id": incident})
+    key = load_signing_key(world.keys / f"{hospital}.key.pem", hospital)
+    issued = finalize(facts, profile, key=key, issued_at=T0,
+                      numbers=SQLiteReportNumbers(world.folder / f"inbox-{hospital}.db"))
+    parts.records.add_received(accept(Submission(issued.jws, issued.docx, issued.pdf),
+                                      parts.keyring, now=datetime.now(UTC)))
+
+
+def test_inbox_pages_are_stable_while_reports_arrive(fresh_world: World, api: Running
+                                                    ) -> None:
+    for n in range(5):
+        receive(api, fresh_world, f"paging-{n}", "cho-ray" if n == 2 else "tu-du")
+    dept = api.client(api.token("department"))
+    whole = walk(dept, "/inbox/reports", limit=500)
+    arrivals = iter(range(100))
+    paged = walk(dept, "/inbox/reports", limit=2,
+                 between=lambda: receive(api, fresh_world, f"late-{next(arrivals)}"))
+    assert paged == whole        # the arrival sorts first: the pages after it stay put
+    assert len(walk(dept, "/inbox/reports", limit=500)) == len(whole) + 1
+    tu_du = walk(dept, "/inbox/reports", limit=1, hospital="tu-du")
+    assert len(whole) == 5 and len(tu_du) == 5     # four and the arrival; not cho-ray's
+    first = dept.get("/inbox/reports", params={"limit": 2}).json()
+    assert first["total"] == len(whole) + 1 and first["next_cursor"]
+    for params in ({"hospital": "tu-du"}, {"offset": 1}):
+        r = dept.get("/inbox/reports", params={**params, "cursor": first["next_cursor"]})
+        assert r.status_code == 422, params
+    r = dept.get("/alerts", params={"cursor": first["next_cursor"]})
+    assert r.status_code in (403, 422)
+    inspector = api.client(api.token("inspector"))   # another role: start again
+    assert inspector.get("/inbox/reports", params={
+        "cursor": first["next_cursor"]}).status_code == 422
 
 
 HOSTILE = [

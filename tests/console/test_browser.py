@@ -9,15 +9,14 @@ the test's folder, and to ``docs/`` with ``PHIWATCH_SCREENSHOTS=docs``.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from apikit import World
+from browserkit import PATIENCE, full_page, sign_in, to_docs
 from consolekit import HOSTILE_USER, PASSWORD, Clock, Console, serve
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
@@ -25,28 +24,6 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from phiwatch.service import add_account
-
-DOCS = Path(__file__).parents[2] / "docs"
-#: How long a page may take to change after a click (a wait, not an assertion on time).
-PATIENCE = 30
-
-
-def sign_in(driver: Any, console: Console, user: str, password: str = PASSWORD) -> None:
-    driver.delete_all_cookies()
-    driver.get(f"{console.url}/console/login")
-    driver.find_element(By.ID, "username").send_keys(user)
-    driver.find_element(By.ID, "password").send_keys(password)
-    before = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, "signin").click()
-    WebDriverWait(driver, PATIENCE).until(lambda d: _stale(before))
-
-
-def _stale(element: Any) -> bool:
-    try:
-        element.is_enabled()
-    except Exception:
-        return True
-    return False
 
 
 def texts(driver: Any, css: str) -> list[str]:
@@ -71,7 +48,7 @@ def test_each_role_signs_in_and_sees_what_it_may(browser: Any, sqlite_console: C
     c, d = sqlite_console, browser
     sign_in(d, c, "lan")
     assert d.current_url == f"{c.url}/console/"
-    assert nav(d) == ["/", "/incidents", "/alerts"]
+    assert nav(d) == ["/", "/incidents", "/alerts", "/reports"]
     assert "CNTT bệnh viện · tu-du" in d.find_element(By.CSS_SELECTOR, ".who").text
     d.get(f"{c.url}/console/incidents")
     hospitals = set(texts(d, "#incidents tbody td:nth-child(3)"))
@@ -87,7 +64,7 @@ def test_each_role_signs_in_and_sees_what_it_may(browser: Any, sqlite_console: C
     assert d.find_element(By.TAG_NAME, "h1").text == "Không tìm thấy"
 
     sign_in(d, c, "thanh")
-    assert nav(d) == ["/", "/incidents", "/alerts"]
+    assert nav(d) == ["/", "/incidents", "/alerts", "/reports", "/inbox"]
     d.get(f"{c.url}/console/incidents")
     assert set(texts(d, "#incidents tbody td:nth-child(3)")) == {"tu-du", "cho-ray",
                                                                  "nhi-dong-1"}
@@ -98,7 +75,7 @@ def test_each_role_signs_in_and_sees_what_it_may(browser: Any, sqlite_console: C
     assert d.find_elements(By.ID, "evidence-form")
 
     sign_in(d, c, "so")
-    assert nav(d) == ["/", "/incidents"]
+    assert nav(d) == ["/", "/incidents", "/inbox"]
     d.get(f"{c.url}/console/incidents")
     assert d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr")
     assert not d.find_elements(By.CSS_SELECTOR, "#incidents tbody td.summary a")
@@ -182,13 +159,6 @@ def test_failed_sign_ins_are_rate_limited(browser: Any, sqlite_world: World) -> 
     assert "quá nhiều lần" in d.find_element(By.CSS_SELECTOR, ".msg.error").text
 
 
-def _full_page(driver: Any, path: Path) -> None:
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1366, min(max(height, 800), 4000))
-    driver.save_screenshot(str(path))
-    driver.set_window_size(1366, 1000)
-
-
 def test_screenshots(browser: Any, sqlite_console: Console, tmp_path: Path) -> None:
     c, d = sqlite_console, browser
     sign_in(d, c, "lan")
@@ -204,13 +174,12 @@ def test_screenshots(browser: Any, sqlite_console: Console, tmp_path: Path) -> N
     d.find_element(By.ID, "change").click()
     WebDriverWait(d, PATIENCE).until(lambda dr: "done=status" in dr.current_url)
     sign_in(d, c, "thanh")
-    _full_page(d, tmp_path / "console-overview.png")
+    full_page(d, tmp_path / "console-overview.png")
     d.get(incident.split("?")[0])
-    _full_page(d, tmp_path / "console-incident.png")
+    full_page(d, tmp_path / "console-incident.png")
     for name in ("console-overview.png", "console-incident.png"):
         assert (tmp_path / name).stat().st_size > 20_000
-        if os.environ.get("PHIWATCH_SCREENSHOTS") == "docs":
-            shutil.copy(tmp_path / name, DOCS / name)
+        to_docs(tmp_path / name)
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ from api.console.templating import TEMPLATES, environment
 from api.console.throttle import SignInThrottle
 from api.errors import Invalid
 from api.roles import declared_roles
+from phiwatch.service import reports
 
 TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([^"']+)["']""")
 
@@ -108,7 +109,7 @@ def test_catalogues_hold_the_same_keys_and_every_key_the_templates_use() -> None
     for path in TEMPLATES.glob("*.html"):
         used |= set(TEMPLATE_KEY.findall(path.read_text(encoding="utf-8")))
     for path in (Path(__file__).parents[2] / "api" / "console").rglob("*.py"):
-        used |= {k for k in re.findall(r'"((?:signin|incident|rules)\.[a-z_]+)"',
+        used |= {k for k in re.findall(r'"((?:signin|incident|rules|reports)\.[a-z_]+)"',
                                        path.read_text(encoding="utf-8"))}
     used = {k for k in used if not k.endswith(".html")}
     dynamic = [k for k in used if k.endswith(".")]
@@ -117,7 +118,13 @@ def test_catalogues_hold_the_same_keys_and_every_key_the_templates_use() -> None
                                         "false_positive", "reported", "closed")),
                            ("severity.", ("informational", "low", "medium", "high",
                                           "critical")),
-                           ("role.", ("hospital_it", "inspector", "department", "admin"))):
+                           ("role.", ("hospital_it", "inspector", "department", "admin")),
+                           ("clock.", ("ok", "warn", "urgent", "overdue", "sent", "sent_late",
+                                       "dismissed")),
+                           ("report.state.", reports.REPORT_STATES),
+                           ("report.kind.", reports.KINDS),
+                           ("delivery.", ("pending", "sending", "delivered", "failed",
+                                          "gave_up"))):
         assert all(f"{prefix}{v}" in vi for v in values)
     for path in CATALOGUES.glob("*.json"):
         json.loads(path.read_text(encoding="utf-8"))

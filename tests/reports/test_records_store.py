@@ -24,6 +24,7 @@ from alerting.reports.records import (
     RecordConflict,
     ReportQuery,
     ReportRecord,
+    inbox_position,
     record_id,
 )
 from alerting.reports.signing import SigningKey
@@ -128,3 +129,22 @@ def test_the_inbox_stores_a_report_once(store: Any, facts: ReportFacts, key: Sig
     assert store.count_received("bv-mau") == 2 and store.count_received("bv-khac") == 0
     assert store.query_received("bv-khac") == []
     assert store.get_received("bv-mau-2026-9-bc") is None
+
+
+def test_inbox_pages_follow_a_position_that_new_arrivals_do_not_move(
+        store: Any, facts: ReportFacts, key: SigningKey, tmp_path: Path) -> None:
+    # Three at the same instant (sorted by id within it) and one a minute later.
+    for n in (1, 2, 3):
+        r = received(facts, key, tmp_path, f"inc{n}", idem=None)
+        store.add_received(r)
+    store.add_received(replace(received(facts, key, tmp_path, "inc4", idem=None),
+                               received_at=T0 + timedelta(minutes=1)))
+    first = store.query_received(None, limit=2)
+    assert [x.id for x in first] == ["bv-mau-2026-4-bc", "bv-mau-2026-3-bc"]
+    # A report arriving now sorts first and leaves the next page where it was.
+    store.add_received(replace(received(facts, key, tmp_path, "inc5", idem=None),
+                               received_at=T0 + timedelta(minutes=2)))
+    rest = store.query_received(None, limit=2, after=inbox_position(first[-1]))
+    assert [x.id for x in rest] == ["bv-mau-2026-2-bc", "bv-mau-2026-1-bc"]
+    assert store.query_received(None, limit=2, after=inbox_position(rest[-1])) == []
+    assert store.query_received("bv-khac", after=inbox_position(first[0])) == []

@@ -1,9 +1,11 @@
 """One incident: its alerts and their sentences, the evidence timeline, who did what
 when, the status history, notes, and the forms to triage it.
 
-Reading is the API's ``GET /incidents/{id}``; the forms post to the API's own functions
-(status change with a mandatory comment and the version read, notes, evidence
-requests), under the visitor's role and hospital scope. A refused change (an illegal
+Reading is the API's ``GET /incidents/{id}`` (and ``GET /incidents/{id}/reports`` for
+its reports section, ``api.console.report_section``); the forms post to the API's own
+functions (status change with a mandatory comment and the version read, notes, evidence
+requests; the report forms are ``api.console.routes.reports``), under the visitor's role
+and hospital scope. A refused change (an illegal
 transition, a stale version, a blank comment) shows the page again with the reason; a
 change made redirects back to the page (post/redirect/get).
 """
@@ -19,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.console.errors import PREFIX
+from api.console.report_section import report_section
 from api.console.session import Viewer, signed_in
 from api.console.templating import render
 from api.errors import Invalid
@@ -30,7 +33,7 @@ router = APIRouter(include_in_schema=False)
 IncidentId = Annotated[str, Path(max_length=128)]
 Text = Annotated[str, Form(max_length=20_000)]
 Readers = signed_in("hospital_it", "inspector")
-DONE = frozenset({"status", "note", "evidence_request"})
+DONE = frozenset({"status", "note", "evidence_request", "draft", "approve", "retry"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +56,9 @@ def activity(incident: IncidentOut) -> list[Activity]:
     return sorted(lines, key=lambda a: a.at)
 
 
-def _page(request: Request, viewer: Viewer, incident_id: str, *, error: str | None = None,
-          status: int = 200, done: str | None = None,
-          form: dict[str, str] | None = None) -> Response:
+def incident_page(request: Request, viewer: Viewer, incident_id: str, *,
+                  error: str | None = None, status: int = 200, done: str | None = None,
+                  form: dict[str, str] | None = None) -> Response:
     incident = get_incident(request, viewer.caller, incident_id)
     choices = [s for s in incident.next_statuses
                if not (incident.status == "closed" and viewer.role != "admin")]
@@ -63,21 +66,21 @@ def _page(request: Request, viewer: Viewer, incident_id: str, *, error: str | No
     return render(request, "incident.html", {
         "incident": incident, "activity": activity(incident), "choices": choices,
         "rules": rules, "error": error, "done": done if done in DONE else None,
-        "form": form or {},
+        "form": form or {}, "reports": report_section(request, viewer, incident),
     }, viewer, status)
 
 
 @router.get(f"{PREFIX}/incidents/{{incident_id}}")
 def incident(request: Request, viewer: Annotated[Viewer, Depends(Readers)],
              incident_id: IncidentId, done: str | None = None) -> Response:
-    return _page(request, viewer, incident_id, done=done)
+    return incident_page(request, viewer, incident_id, done=done)
 
 
-def _done(incident_id: str, what: str) -> Response:
+def done_redirect(incident_id: str, what: str) -> Response:
     return RedirectResponse(f"{PREFIX}/incidents/{incident_id}?done={what}", status_code=303)
 
 
-def _first_error(e: ValidationError) -> str:
+def first_error(e: ValidationError) -> str:
     first = e.errors()[0] if e.errors() else {"loc": ("form",), "msg": "invalid"}
     return f"{'.'.join(str(p) for p in first.get('loc', ()))}: {first.get('msg', '')}"
 
@@ -94,16 +97,16 @@ def triage(request: Request,
                                 if expected_version.isdigit() else None)
     except ValidationError as e:
         blank = any(err.get("loc") == ("comment",) for err in e.errors())
-        return _page(request, viewer, incident_id, status=422, form=form,
-                     error="incident.comment_required" if blank else _first_error(e))
+        return incident_page(request, viewer, incident_id, status=422, form=form,
+                     error="incident.comment_required" if blank else first_error(e))
     try:
         change_status(request, viewer.caller, incident_id, change)
     except ConflictError:
-        return _page(request, viewer, incident_id, status=409, form=form,
+        return incident_page(request, viewer, incident_id, status=409, form=form,
                      error="incident.stale")
     except TransitionError as e:
-        return _page(request, viewer, incident_id, status=409, form=form, error=str(e))
-    return _done(incident_id, "status")
+        return incident_page(request, viewer, incident_id, status=409, form=form, error=str(e))
+    return done_redirect(incident_id, "status")
 
 
 def _note(request: Request, viewer: Viewer, incident_id: str, text: str, kind: str
@@ -111,7 +114,7 @@ def _note(request: Request, viewer: Viewer, incident_id: str, text: str, kind: s
     try:
         note = NoteIn(text=text)
     except ValidationError:
-        return _page(request, viewer, incident_id, status=422,
+        return incident_page(request, viewer, incident_id, status=422,
                      error="incident.note_required", form={kind: text})
     try:
         if kind == "note":
@@ -119,8 +122,8 @@ def _note(request: Request, viewer: Viewer, incident_id: str, text: str, kind: s
         else:
             post_evidence_request(request, viewer.caller, incident_id, note)
     except Invalid as e:
-        return _page(request, viewer, incident_id, status=422, error=e.message)
-    return _done(incident_id, kind)
+        return incident_page(request, viewer, incident_id, status=422, error=e.message)
+    return done_redirect(incident_id, kind)
 
 
 @router.post(f"{PREFIX}/incidents/{{incident_id}}/notes")
