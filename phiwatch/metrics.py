@@ -43,7 +43,9 @@ API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _ENGINE = {
     "groups": ("phiwatch_engine_groups", "gauge", "Groups (users, hosts) with open windows"),
     "groups_evicted": ("phiwatch_engine_groups_evicted", "counter",
-                       "Groups dropped to bound memory"),
+                       "Groups dropped to bound memory (rules.max_groups_per_rule)"),
+    "groups_expired": ("phiwatch_engine_groups_expired", "counter",
+                       "Groups whose windows ended with nothing open"),
     "episodes_opened": ("phiwatch_engine_episodes_opened", "counter", "Alert episodes opened"),
     "episodes_closed": ("phiwatch_engine_episodes_closed", "counter", "Alert episodes closed"),
     "suppressed": ("phiwatch_engine_suppressed", "counter", "Alerts suppressed by realert"),
@@ -89,6 +91,10 @@ class RunCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.status()
+        if not s.published:
+            # Before the loop's first status: no counter at all rather than zeros, which
+            # Prometheus would read as a reset and count the restored totals again.
+            return
         now = self.clock()
         yield _gauge("phiwatch_status_age_seconds",
                      "Seconds since the run loop last published its counters", now - s.taken_at)

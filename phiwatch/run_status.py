@@ -67,6 +67,9 @@ class RunStatus:
     #: Per notification channel: counters since start and gauges of the last round.
     notify: Mapping[str, ChannelCounters] = field(default_factory=dict)
     snapshots: int = 0
+    #: False for the board's placeholder before the run loop first publishes: its zeros
+    #: are not counts (a restart restores them from the snapshot first).
+    published: bool = True
 
     @property
     def lag_seconds(self) -> float | None:
@@ -82,7 +85,8 @@ class StatusBoard:
     Reading and replacing one reference is atomic in Python, so no lock is needed."""
 
     def __init__(self) -> None:
-        self._status = RunStatus(taken_at=time.time(), started_at=time.time())
+        self._status = RunStatus(taken_at=time.time(), started_at=time.time(),
+                                 published=False)
         self._next = 0.0
 
     def publish(self, status: RunStatus) -> None:

@@ -370,7 +370,9 @@ class Engine:
             "late": self.late,
             "rule_failures": self.rule_failures,
             "groups": sum(len(s.groups) for s in states),
-            "groups_evicted": sum(s.evicted for s in states),
+            # Dropped to bound memory (``LimitGuard``), not groups whose windows expired.
+            "groups_evicted": sum(s.guard.evictions for s in states),
+            "groups_expired": sum(s.evicted for s in states),
             "episodes_opened": sum(s.opened for s in states),
             "episodes_closed": sum(s.closed for s in states),
             "suppressed": self.suppressor.suppressed,

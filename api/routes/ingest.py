@@ -104,6 +104,6 @@ def heartbeat(request: Request, caller: Sensor, body: HeartbeatIn) -> Response:
     assert hospital is not None
     if not journal.heartbeat(sensor=caller.subject, hospital=hospital, stream=body.stream,
                              through_seq=body.through_seq, watermark=body.watermark):
-        raise Invalid(f"stream {body.stream} of sensor {caller.subject!r} has not sent batch "
-                      f"{body.through_seq} to this engine", field="through_seq")
+        raise Invalid(f"stream {body.stream} of sensor {caller.subject!r} is unknown to this "
+                      "engine: none of its batches was accepted", field="stream")
     return Response(status_code=204)

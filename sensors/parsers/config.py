@@ -125,6 +125,13 @@ class FhirParserConfig(FormatConfig):
     format: Literal["fhir"]
     document: bool = False
     settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
+    #: FHIR R4 has no element for the user's department. An HIS that records it in an
+    #: extension of the requesting agent names that extension's URL here; its value
+    #: (``valueString``, ``valueCode``, a coding's code, a reference's display or
+    #: identifier) becomes ``user.department``. Without it the roster's department is
+    #: used, and a staff member working for another ward than the roster's is judged by
+    #: the roster's.
+    department_extensions: list[str] = Field(default_factory=list)
 
 
 class SquidParserConfig(FormatConfig):

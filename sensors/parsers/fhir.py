@@ -39,6 +39,8 @@ true``, else the first that is a person (``fhir_entities.is_human``), else the f
   source.observer.display, if source.type is    host.name, if still empty
     1 (User Device)
   agent.location display, identifier or id      host.name, if still empty
+  agent.extension named in                      user.department
+    ``department_extensions`` (configured)
   entities that are patients (below)            patient.id (the first),
                                                   patient.id_system (its identifier's
                                                   system or v2 assigning authority)
@@ -223,7 +225,29 @@ def _roles(agent: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(roles))
 
 
-def audit_fields(resource: dict[str, Any]) -> dict[str, Any]:
+def _department(agent: dict[str, Any], urls: frozenset[str]) -> str | None:
+    """The user's department from the agent's extension named in ``urls``."""
+    for ext in as_list(agent.get("extension")):
+        ext = as_dict(ext)
+        if ext.get("url") not in urls:
+            continue
+        for key in ("valueString", "valueCode"):
+            found = text(ext.get(key))
+            if found:
+                return found
+        coded = codes(ext.get("valueCodeableConcept")) or codes(
+            {"coding": [ext["valueCoding"]]} if type(ext.get("valueCoding")) is dict else None)
+        if coded:
+            return coded[0]
+        ref = as_dict(ext.get("valueReference"))
+        found = text(ref.get("display")) or text(as_dict(ref.get("identifier")).get("value"))
+        if found:
+            return found
+    return None
+
+
+def audit_fields(resource: dict[str, Any],
+                 department_extensions: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The ECS fields of one AuditEvent, before the shared checks and defaults."""
     fields: dict[str, Any] = {}
     recorded = resource.get("recorded")
@@ -264,6 +288,10 @@ def audit_fields(resource: dict[str, Any]) -> dict[str, Any]:
     roles = _roles(agent)
     if roles:
         fields["user.roles"] = roles
+    if department_extensions:
+        department = _department(agent, department_extensions)
+        if department:
+            fields["user.department"] = department
     source = as_dict(resource.get("source"))
     fields.update(fe.workstation(agent, agents, source))
 
@@ -289,13 +317,14 @@ def audit_fields(resource: dict[str, Any]) -> dict[str, Any]:
 class FhirParser:
     """Parses FHIR AuditEvents and Bundles of them; stateless."""
 
-    __slots__ = ("_finish", "document", "settle_seconds")
+    __slots__ = ("_departments", "_finish", "document", "settle_seconds")
 
     def __init__(self, config: FhirParserConfig | None = None) -> None:
         config = config or FhirParserConfig(format="fhir")
         #: Whether each file is one whole document (read by ``parse_document``), not NDJSON.
         self.document = config.document
         self.settle_seconds = config.settle_seconds
+        self._departments = frozenset(config.department_extensions)
         self._finish = Normalizer(
             get_zone(config.timezone or DEFAULT_ZONE),
             tuple(config.timestamp_formats),
@@ -339,7 +368,7 @@ class FhirParser:
         )
 
     def _event(self, resource: dict[str, Any], ref: str) -> Event:
-        return self._finish(audit_fields(resource), b"", ref, ORIGIN)
+        return self._finish(audit_fields(resource, self._departments), b"", ref, ORIGIN)
 
 
 def parse_document(data: bytes, ref: str, config: FhirParserConfig | None = None) -> list[Event]:

@@ -141,11 +141,15 @@ class IngestJournal:
                   watermark: float | None) -> bool:
         """The sensor is alive and, once batch ``through_seq`` is read, nothing older than
         ``watermark`` will follow (``None``: its inputs are quiet). ``False`` when the
-        stream is unknown or belongs to another hospital (nothing recorded)."""
+        stream is unknown (no batch of it ever accepted) or belongs to another hospital
+        (nothing recorded)."""
+        # A sensor heartbeats only with an empty spool: every batch up to ``through_seq``
+        # has been answered, so one the journal lacks was refused (and is in the sensor's
+        # dead letters). The watermark then holds from the last batch the journal has.
         cur = self._db.execute(
-            "UPDATE streams SET watermark = ?, through_seq = max(?, 0), last_seen = ?"
-            " WHERE sensor = ? AND stream = ? AND hospital = ? AND last_seq >= ?",
-            (watermark, through_seq, self._clock(), sensor, stream, hospital, through_seq))
+            "UPDATE streams SET watermark = ?, through_seq = min(max(?, 0), last_seq),"
+            " last_seen = ? WHERE sensor = ? AND stream = ? AND hospital = ?",
+            (watermark, through_seq, self._clock(), sensor, stream, hospital))
         return cur.rowcount > 0
 
     # -- the run loop's side --------------------------------------------------------------

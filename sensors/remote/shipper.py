@@ -193,7 +193,8 @@ class Shipper:
             self.status.heartbeats += 1
             self._ok()
         else:
-            self._failed(f"the engine answered {r.status_code} to a heartbeat: {_detail(r)}")
+            self._failed(f"the engine answered {r.status_code} to a heartbeat: {_detail(r)}",
+                         heartbeat=True)
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token.current()}"}
@@ -208,10 +209,14 @@ class Shipper:
         self._pause = 0.0
         self._last_contact = time.monotonic()
 
-    def _failed(self, why: str) -> None:
+    def _failed(self, why: str, *, heartbeat: bool = False) -> None:
         if self.status.last_error != why:
-            log.warning("%s; batches wait in the spool (%s) and are retried", why,
-                        self.spool.path)
+            if heartbeat:
+                log.warning("%s; the engine may wait for this sensor up to "
+                            "ingest.idle_timeout_seconds; retried", why)
+            else:
+                log.warning("%s; batches wait in the spool (%s) and are retried", why,
+                            self.spool.path)
         self.status.last_error = why
         self.status.retries += 1
         kind = why.split(":")[0][:60]

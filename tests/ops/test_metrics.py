@@ -146,7 +146,13 @@ def test_notification_gauges_follow_the_last_round(tmp_path: Path) -> None:
 
 
 def test_an_empty_status_scrapes_cleanly() -> None:
-    text = Metrics(StatusBoard(), process=False).render().decode()
+    board = StatusBoard()
+    # Before the loop's first status (a restart still restoring its counters): no counter
+    # at all, never zeros that Prometheus would take for a reset.
+    text = Metrics(board, process=False).render().decode()
+    assert "phiwatch_events_processed" not in text
+    board.publish(RunStatus())
+    text = Metrics(board, process=False).render().decode()
     names = {f.name for f in text_string_to_metric_families(text)}
     assert {"phiwatch_status_age_seconds", "phiwatch_events_processed",
             "phiwatch_dead_letters"} <= names

@@ -25,6 +25,10 @@ INTERACTION = "http://hl7.org/fhir/restful-interaction"
 PERSON = {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"}
 PATIENT_ROLE = {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1"}
 QUERY_ROLE = {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "24"}
+#: Where this vendor's FHIR server records the user's department (R4 has no element for
+#: it); the FHIR source names the URL in ``department_extensions``.
+DEPARTMENT_EXTENSION = "https://his.benhvien.vn/fhir/StructureDefinition/khoa"
+FHIR_PARSE: dict[str, Any] = {"format": "fhir", "department_extensions": [DEPARTMENT_EXTENSION]}
 
 #: action -> (type, subtype, action letter).
 FHIR_ACTIONS: dict[str, tuple[dict[str, str], dict[str, str] | None, str]] = {
@@ -91,6 +95,9 @@ def to_fhir(fields: dict[str, Any], number: int) -> dict[str, Any]:
     }
     if "user.name" in fields:
         user["who"]["display"] = fields["user.name"]
+    if "user.department" in fields:
+        user["extension"] = [{"url": DEPARTMENT_EXTENSION,
+                              "valueCode": fields["user.department"]}]
     if "source.ip" in fields:
         user["network"] = {"address": fields["source.ip"], "type": "2"}
     agents = [user]

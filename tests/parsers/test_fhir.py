@@ -338,3 +338,17 @@ def test_workstation_from_every_place_the_input_names_it() -> None:
     assert one(minimal(agent=[user], source=device)).fields["host.name"] == "WS-SAN-A-07"
     uri = {**user, "location": None, "network": {"address": "https://x/fhir", "type": "5"}}
     assert "host.name" not in one(minimal(agent=[uri])).fields
+
+
+def test_the_department_from_a_configured_agent_extension() -> None:
+    url = "https://his.benhvien.vn/fhir/StructureDefinition/khoa"
+    doc = minimal(agent=[{"who": {"reference": "Practitioner/nv01234"}, "requestor": True,
+                          "extension": [{"url": "https://other/x", "valueCode": "no"},
+                                        {"url": url, "valueCode": "san-a"}]}])
+    assert "user.department" not in one(doc).fields  # not configured: not guessed
+    assert one(doc, department_extensions=[url]).fields["user.department"] == "san-a"
+    for value in ({"valueString": "KSS"}, {"valueCoding": {"code": "KSS"}},
+                  {"valueCodeableConcept": {"coding": [{"code": "KSS"}]}},
+                  {"valueReference": {"display": "KSS"}}):
+        doc["agent"][0]["extension"] = [{"url": url, **value}]
+        assert one(doc, department_extensions=[url]).fields["user.department"] == "KSS"
