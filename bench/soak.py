@@ -684,6 +684,10 @@ def main() -> int:
     ap.add_argument("--drain-timeout", type=float, default=900.0,
                     help="at most this long to wait for the engine to catch up (default 900 s)")
     args = ap.parse_args()
+    # Stopped early (Ctrl-C, or SIGTERM from a job runner, even when started in the
+    # background with SIGINT ignored): unwind, so both processes are stopped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     days = 7 if args.preset == "large" else 1
     sim = simulated("maternity", args.preset, days, args.seed)
@@ -708,6 +712,9 @@ def main() -> int:
     print(f"soak folder: {folder}", flush=True)
     try:
         return soak(args, folder, sim, his_feed, flow_feed, flows)
+    except KeyboardInterrupt:
+        print("interrupted: both processes stopped, no verdict", file=sys.stderr)
+        return 130
     finally:
         if args.folder is None and not args.keep:
             import shutil
@@ -845,13 +852,17 @@ def soak(args: argparse.Namespace, folder: Path, sim: Path, his_feed: float,
 
 def drain(engine: Process, sensor: Process, settle: float, timeout: float, *,
           sensor_too: bool = True) -> bool:
+    """Wait until the engine's event count has not moved for ``settle`` seconds, with
+    nothing unread in its logs and (``sensor_too``) the sensor's spool empty. An engine
+    that does not answer has not caught up."""
     deadline = time.monotonic() + timeout
     last, since = -1.0, time.monotonic()
     while time.monotonic() < deadline:
         m = engine.metrics()
         n = m.get("phiwatch_events_processed_total", -1.0)
-        spool = sensor.metrics().get("phiwatch_sensor_spool_batches", 0.0) if sensor_too else 0
-        if n != last or spool:
+        unread = sum(v for k, v in m.items() if k.startswith("phiwatch_source_unread_bytes"))
+        spool = sensor.metrics().get("phiwatch_sensor_spool_batches", 1.0) if sensor_too else 0
+        if n < 0 or n != last or unread or spool:
             last, since = n, time.monotonic()
         elif time.monotonic() - since >= settle:
             return True
