@@ -25,6 +25,11 @@ hour of its start. DNS events of the captures are not fed (NetFlow carries none)
   collector of the sensor's ``flows:``, with the flow times on the wall clock (a record
   ends when it is sent and lasts what the simulated flow lasted).
 
+The engine has the simulated network model (``net/network.yaml``) and the shipped rules;
+no context files: the simulated roster and encounters are dated in the simulated week,
+and every re-stamped line would fall outside them (a flood of off-roster alerts that says
+nothing about the soak).
+
 **Restarts** (unless ``--no-restarts``): at 1/3 of the run the engine is killed with
 SIGKILL — the hard case: no final snapshot, no flush, the open alert windows and read
 positions only as of the last snapshot — and started again 5 s later; the engine-host
