@@ -308,7 +308,9 @@ def test_admins_switch_rules_with_a_comment(console: Console) -> None:
     off = root.post(path, data={"csrf": csrf(page), "enabled": "false",
                                 "comment": "quá nhiều báo động nhầm ở khoa Dược"})
     assert off.status_code == 303
-    rules = {r["id"]: r for r in console.api("root").get("/rules").json()}
+    listed = console.api("root").get("/rules")
+    assert listed.status_code == 200, (listed.status_code, listed.text[:500])
+    rules = {r["id"]: r for r in listed.json()}
     rule = rules["phiwatch-his-bulk-patient-lookup"]
     assert (rule["enabled"], rule["disabled_by"], rule["comment"]) == (
         False, "root", "quá nhiều báo động nhầm ở khoa Dược")
