@@ -193,3 +193,30 @@ def filter_text(value: str | None, field: str) -> str | None:
     if not _TEXT.match(value):
         raise Invalid(f"{field}: must not contain NUL characters", field=field)
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """The filters alert and incident searches share, checked and normalised."""
+
+    organization_id: str | None
+    start: datetime | None
+    end: datetime | None
+    rule: str | None
+    user: str | None
+    words: str | None
+    size: int
+
+
+def search_filters(request: Request, caller: Caller, *, hospital: str | None,
+                   start: datetime | None, end: datetime | None, rule: str | None,
+                   user: str | None, words: str | None, limit: int | None) -> SearchFilters:
+    """Hospital scope, times in UTC (those without an offset in the configured zone), a
+    time range that is one, literal texts and the page size."""
+    zone = state(request).config.timezone
+    org = hospital_filter(caller, filter_text(hospital, "query.hospital"))
+    start_, end_ = aware(start, zone, "query.start"), aware(end, zone, "query.end")
+    check_range(start_, end_)
+    return SearchFilters(org, start_, end_, filter_text(rule, "query.rule"),
+                         filter_text(user, "query.user"),
+                         filter_text(words, "query.words") or None, check_limit(request, limit))

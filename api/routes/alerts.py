@@ -18,11 +18,7 @@ from api.audit import seal
 from api.deps import (
     Caller,
     allow,
-    aware,
-    check_limit,
-    check_range,
-    filter_text,
-    hospital_filter,
+    search_filters,
     state,
     view,
 )
@@ -64,14 +60,10 @@ def search_alerts(
 ) -> AlertPageOut:
     st = state(request)
     v = view(request, caller)
-    zone = st.config.timezone
-    org = hospital_filter(caller, filter_text(hospital, "query.hospital"))
-    start_, end_ = aware(start, zone, "query.start"), aware(end, zone, "query.end")
-    check_range(start_, end_)
-    rule = filter_text(rule, "query.rule")
-    user = filter_text(user, "query.user")
-    words = filter_text(words, "query.words") or None
-    size = check_limit(request, limit)
+    f = search_filters(request, caller, hospital=hospital, start=start, end=end, rule=rule,
+                       user=user, words=words, limit=limit)
+    org, start_, end_, rule, user, words, size = (
+        f.organization_id, f.start, f.end, f.rule, f.user, f.words, f.size)
     print_ = fingerprint(kind="alerts", start=start_, end=end_, org=org, rule=rule,
                          user=user, severity=severity, words=words, sort=sort,
                          scope=caller.scope.organization_id, role=caller.role)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import yaml
@@ -209,3 +209,21 @@ def env(**values: str) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+W = TypeVar("W", bound=World)
+
+
+def world_on(request: Any, folder: Path, kind: type[W] = World) -> Iterator[W]:  # type: ignore[assignment]
+    """A ``kind`` world on the fixture's backend (``request.param``): a SQLite file, or a
+    clone of the session's osmem-server (skipped, saying why, when it cannot run here)."""
+    if request.param == "sqlite":
+        w = kind("sqlite", folder)
+        yield w
+        w.close()
+        return
+    server = request.getfixturevalue("osmem_server")
+    with server.clone() as clone:
+        w = kind("elasticsearch", folder, clone.url)
+        yield w
+        w.close()

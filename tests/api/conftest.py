@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "alerting"))
 
-from apikit import World, env
+from apikit import World, env, world_on
 from es_testkit import start_osmem
 
 
@@ -31,17 +31,7 @@ def osmem_server() -> Iterator[Any]:
 @pytest.fixture(scope="session", params=["sqlite", "elasticsearch"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
-    folder = tmp_path_factory.mktemp(f"world-{request.param}")
-    if request.param == "sqlite":
-        w = World("sqlite", folder)
-        yield w
-        w.close()
-        return
-    server = request.getfixturevalue("osmem_server")
-    with server.clone() as clone:
-        w = World("elasticsearch", folder, clone.url)
-        yield w
-        w.close()
+    yield from world_on(request, tmp_path_factory.mktemp(f"world-{request.param}"))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "elasticsearch"])
@@ -49,17 +39,7 @@ def fresh_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
                 ) -> Iterator[World]:
     """A world of its own for a module that changes what others count (new alerts, a
     tampered audit log)."""
-    folder = tmp_path_factory.mktemp(f"fresh-{request.param}")
-    if request.param == "sqlite":
-        w = World("sqlite", folder)
-        yield w
-        w.close()
-        return
-    server = request.getfixturevalue("osmem_server")
-    with server.clone() as clone:
-        w = World("elasticsearch", folder, clone.url)
-        yield w
-        w.close()
+    yield from world_on(request, tmp_path_factory.mktemp(f"fresh-{request.param}"))
 
 
 @pytest.fixture(scope="session")

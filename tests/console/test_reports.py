@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from apikit import world_on
 from consolekit import HOSTILE_USER, Console, csrf, incident_ids
 from consolereports import COMMENT, ReportWorld, confirm, report_rows
 
@@ -25,17 +26,8 @@ from phiwatch.service import AuditRecord, open_api_store
 @pytest.fixture(scope="module", params=["sqlite", "elasticsearch"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[ReportWorld]:
-    folder = tmp_path_factory.mktemp(f"console-reports-{request.param}")
-    if request.param == "sqlite":
-        w = ReportWorld("sqlite", folder)
-        yield w
-        w.close()
-        return
-    server = request.getfixturevalue("osmem_server")
-    with server.clone() as clone:
-        w = ReportWorld("elasticsearch", folder, clone.url)
-        yield w
-        w.close()
+    yield from world_on(request, tmp_path_factory.mktemp(f"console-reports-{request.param}"),
+                        ReportWorld)
 
 
 @pytest.fixture(scope="module")
