@@ -242,6 +242,38 @@ def flow_rate(flows: list[Flow], days: int) -> Rate:
 # -- the feeders -------------------------------------------------------------------------------
 
 
+class EventClock:
+    """The event time the feeders stamp on what they write.
+
+    ``scale`` 1: the wall clock. ``scale`` K > 1 (``--time-scale``): event time runs K
+    times as fast as the wall clock and meets it when the feed ends, so M minutes of feed
+    cover K·M minutes of event time, all of it in the past (nothing is ahead of the
+    engine's wall-clock horizon) and in order. That is how a run of less than an hour
+    shows the engine's memory after its longest windows (4 h) have filled."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self.end = time.time()
+
+    def begin(self, seconds: float) -> None:
+        """The feed starts now and lasts ``seconds``."""
+        self.end = time.time() + seconds
+
+    def now(self) -> float:
+        wall = time.time()
+        if self.scale == 1.0:
+            return wall
+        return min(wall, self.end - self.scale * (self.end - wall))
+
+    def delay(self, wall: float, lag: float) -> float:
+        """How long ago (wall clock) the newest event the engine released was written,
+        from the engine's lag (wall clock minus that event's time)."""
+        if self.scale == 1.0:
+            return lag
+        written = self.end - (self.end - (wall - lag)) / self.scale
+        return max(0.0, wall - written)
+
+
 def his_lines(files: list[Path]) -> Iterator[bytes]:
     """The simulated lines in order, again from the first when they run out."""
     while True:
@@ -289,8 +321,10 @@ class Paced(threading.Thread):
 class HisFeeder(Paced):
     """Appends simulated lines, stamped with the wall clock, round-robin to the logs."""
 
-    def __init__(self, rate: float, files: list[Path], logs: dict[str, Path]) -> None:
+    def __init__(self, rate: float, files: list[Path], logs: dict[str, Path],
+                 clock: EventClock) -> None:
         super().__init__("soak-his", rate)
+        self.clock = clock
         self.lines = his_lines(files)
         self.logs = logs
         self.written: Counter[str] = Counter()
@@ -303,7 +337,7 @@ class HisFeeder(Paced):
         with self.lock:
             for _ in range(n):
                 doc = orjson.loads(next(self.lines))
-                doc["@timestamp"] = datetime.now(UTC).isoformat()
+                doc["@timestamp"] = datetime.fromtimestamp(self.clock.now(), UTC).isoformat()
                 key = order[self.done % len(order)]
                 handles[key].write(orjson.dumps(doc) + b"\n")
                 self.written[key] += 1
@@ -328,8 +362,10 @@ class HisFeeder(Paced):
 class NetflowFeeder(Paced):
     """Sends the simulated flows as NetFlow v5 records over UDP, times on the wall clock."""
 
-    def __init__(self, rate: float, flows: list[Flow], address: tuple[str, int]) -> None:
+    def __init__(self, rate: float, flows: list[Flow], address: tuple[str, int],
+                 clock: EventClock) -> None:
         super().__init__("soak-netflow", rate)
+        self.clock = clock
         self.flows = flows
         self.next = 0
         self.pending: list[bytes] = []
@@ -344,7 +380,7 @@ class NetflowFeeder(Paced):
         self.sent_while_down = 0
 
     def feed(self, n: int) -> None:
-        now = time.time()
+        now = self.clock.now()  # the export time; a record ends then
         uptime = int((time.monotonic() - self.epoch) * 1000)
         while len(self.pending) < n:
             fl = self.flows[self.next % len(self.flows)]
@@ -686,6 +722,12 @@ def main() -> int:
                     help="the simulated maternity hospital: large (1,500 staff, 7 days, the "
                          "soak's) or small (250 staff, 1 day: a quick smoke run)")
     ap.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
+    ap.add_argument("--time-scale", type=float, default=1.0, metavar="K",
+                    help="event time runs K times as fast as the wall clock and meets it "
+                         "when the feed ends (default 1: the wall clock). The multiplier "
+                         "stays a rate per second of event time, so the feed per wall "
+                         "second is K times it: --minutes 40 --time-scale 12 covers 8 h of "
+                         "event time at 10× the busiest hour, past the longest window")
     ap.add_argument("--every", type=float, default=30.0,
                     help="seconds between printed rows (default 30)")
     ap.add_argument("--max-lag", type=float, default=120.0,
@@ -706,18 +748,28 @@ def main() -> int:
     his = his_rate(sim)
     flows = simulated_flows(sim)
     flow = flow_rate(flows, days)
-    his_feed = args.multiplier * his.peak
-    flow_feed = args.multiplier * flow.peak
+    if args.time_scale < 1.0:
+        ap.error("--time-scale must be at least 1")
+    his_feed = args.multiplier * his.peak * args.time_scale
+    flow_feed = args.multiplier * flow.peak * args.time_scale
     print(f"simulated {args.preset} maternity hospital ({days} day(s), seed {args.seed}): "
           f"{his.total:,} HIS events, busiest hour {his.busiest_at}h with {his.busiest:,} "
           f"({his.peak:.1f} ev/s; average {his.average:.2f} ev/s); {flow.total:,} NetFlow "
           f"records, busiest hour {flow.busiest_at} with {flow.busiest:,} "
           f"({flow.peak:.2f} records/s; average {flow.average:.2f} records/s)")
-    print(f"HIS fed at {his_feed:.1f} ev/s = {args.multiplier:g} × the busiest hour of the "
-          f"simulated {args.preset} maternity hospital ({his.peak:.1f} ev/s; average "
-          f"{his.average:.2f} ev/s)")
-    print(f"flows fed at {flow_feed:.2f} records/s = {args.multiplier:g} × its busiest hour "
-          f"({flow.peak:.2f} records/s; average {flow.average:.2f} records/s)", flush=True)
+    per = "" if args.time_scale == 1.0 else " of event time"
+    print(f"HIS fed at {his_feed / args.time_scale:.1f} ev/s{per} = {args.multiplier:g} × the "
+          f"busiest hour of the simulated {args.preset} maternity hospital ({his.peak:.1f} "
+          f"ev/s; average {his.average:.2f} ev/s)")
+    print(f"flows fed at {flow_feed / args.time_scale:.2f} records/s{per} = "
+          f"{args.multiplier:g} × its busiest hour ({flow.peak:.2f} records/s; average "
+          f"{flow.average:.2f} records/s)", flush=True)
+    if args.time_scale != 1.0:
+        print(f"event time runs {args.time_scale:g} × the wall clock: {args.minutes:g} min "
+              f"cover {args.minutes * args.time_scale / 60:.1f} h of event time, fed at "
+              f"{his_feed:.0f} HIS lines and {flow_feed:.0f} flow records per wall second; "
+              "lag is given in wall seconds since the newest released event was written",
+              flush=True)
 
     folder = args.folder or Path(tempfile.mkdtemp(prefix="phiwatch-soak-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -778,8 +830,9 @@ def soak(args: argparse.Namespace, folder: Path, sim: Path, his_feed: float,
     sensor = Process("sensor", sensor_yaml, sensor_metrics)
     sensor.start()
 
-    his_feeder = HisFeeder(his_feed, his_files(sim), logs)
-    flow_feeder = NetflowFeeder(flow_feed, flows, ("127.0.0.1", netflow_port))
+    clock = EventClock(args.time_scale)
+    his_feeder = HisFeeder(his_feed, his_files(sim), logs, clock)
+    flow_feeder = NetflowFeeder(flow_feed, flows, ("127.0.0.1", netflow_port), clock)
     # (when, what) in seconds since the feed began
     plan: list[tuple[float, str]] = (
         [(seconds / 2, "rotate engine"), (seconds / 2, "rotate sensor")] if args.no_restarts
@@ -791,10 +844,13 @@ def soak(args: argparse.Namespace, folder: Path, sim: Path, his_feed: float,
 
     def sample(at: float) -> Sample:
         m, sm = engine.metrics(), sensor.metrics()
+        lag = m.get("phiwatch_lag_seconds")
+        if lag is not None:
+            lag = clock.delay(time.time(), lag)
         dead = sum(v for k, v in m.items() if k.startswith("phiwatch_dead_letters_total"))
         s = Sample(at, his_feeder.done, flow_feeder.records,
                    m.get("phiwatch_events_processed_total"),
-                   alerts_stored(engine_state / "alerts.db"), m.get("phiwatch_lag_seconds"),
+                   alerts_stored(engine_state / "alerts.db"), lag,
                    sm.get("phiwatch_sensor_spool_batches"), engine.rss_mib(), sensor.rss_mib(),
                    m.get('phiwatch_dead_letters_total{kind="late"}', 0.0 if m else None),
                    dead if m else None)
@@ -804,6 +860,7 @@ def soak(args: argparse.Namespace, folder: Path, sim: Path, his_feed: float,
     print(ROW.format("elapsed", "HIS lines", "flow rec", "engine ev", "alerts", "lag s",
                      "spool", "eng MiB", "sen MiB", "late", "dead"), flush=True)
     t0 = time.monotonic()
+    clock.begin(seconds)
     his_feeder.start()
     flow_feeder.start()
     next_sample, next_row = 0.0, 0.0

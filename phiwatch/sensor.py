@@ -93,7 +93,9 @@ class SensorRunner:
         self.inputs.add_flows()
         self.notifier = ChangeNotifier(
             [d for src in self.inputs.sources.values() for d in src.watched_dirs()])
-        self._position: tuple[int, float | None] = (self.spool.last_seq, None)
+        #: What heartbeats say: (newest spooled seq, watermark); ``None`` until the first
+        #: read (``Shipper.heartbeat``).
+        self._position: tuple[int, float | None] | None = None
         self.shipper = Shipper(
             self.settings, self.spool, token=TokenFile(self.settings.token_file, read_token),
             sensor=name,

@@ -89,7 +89,7 @@ class Shipper:
         token: TokenFile,
         sensor: str,
         refused_dir: Path,
-        position: Callable[[], tuple[int, float | None]],
+        position: Callable[[], tuple[int, float | None] | None],
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.config = config
@@ -97,7 +97,8 @@ class Shipper:
         self.sensor = sensor
         self.refused_dir = refused_dir
         self.token = token
-        #: (newest spooled seq, watermark after it), read for heartbeats.
+        #: (newest spooled seq, watermark after it), read for heartbeats; ``None`` until
+        #: the sensor has read its inputs once (see ``heartbeat``).
         self._position = position
         verify: str | bool = str(config.ca_file) if config.ca_file else True
         self._client = httpx.Client(
@@ -182,7 +183,14 @@ class Shipper:
             self._failed(f"the engine answered {r.status_code}: {_detail(r)}")
 
     def heartbeat(self) -> None:
-        seq, watermark = self._position()
+        """Tell the engine the sensor is alive and how far its event time is. Nothing is
+        said before the sensor's first read: a sensor just started has not yet seen its
+        backlog, and a watermark of ``None`` ("my inputs are quiet") would let the engine
+        stop waiting for it, so that the backlog of a restart arrived late."""
+        position = self._position()
+        if position is None:
+            return
+        seq, watermark = position
         try:
             r = self._client.post("/ingest/heartbeat", headers=self._auth(), json={
                 "stream": self.spool.stream, "through_seq": seq, "watermark": watermark})
