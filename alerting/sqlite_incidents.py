@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS incident_alerts (
 
 #: Made after the column exists (a file from before ``detected_us`` gets it first).
 _DETECTED_INDEX = ("CREATE INDEX IF NOT EXISTS incidents_detected "
-                   "ON incidents (status, detected_us, id)")
+                   "ON incidents (detected_us, id)")
 
 _COLUMNS = {"first": "first_us", "last": "last_us", "detected": "detected_us",
             "severity": "severity_rank", "id": "id"}
