@@ -10,9 +10,9 @@ writes with ``if_seq_no``/``if_primary_term`` of the version it read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
 
 from alerting.incident import (
@@ -25,17 +25,21 @@ from alerting.incident import (
 from alerting.store import SEVERITY_RANK, Keyset, check_keyset, micros
 from rules.alert import SEVERITIES
 
+_US = timedelta(microseconds=1)
+
 #: Deepest page either backend serves (Elasticsearch's default ``max_result_window``).
 MAX_WINDOW = 10_000
 
 #: Orders a search can ask for, as (key, descending) ending with the id (a total order,
 #: so a page can continue after its last item).
-IncidentSort = Literal["newest", "oldest", "severity", "active"]
+#: ``detected`` is detected earliest first: the nearest 72-hour deadline first.
+IncidentSort = Literal["newest", "oldest", "severity", "active", "detected"]
 INCIDENT_SORTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "newest": (("first", True), ("id", False)),
     "oldest": (("first", False), ("id", False)),
     "severity": (("severity", True), ("first", True), ("id", False)),
     "active": (("last", True), ("id", False)),
+    "detected": (("detected", False), ("id", False)),
 }
 
 
@@ -43,6 +47,7 @@ def incident_keyset(incident: Incident, sort: str) -> Keyset:
     """Where ``incident`` stands in ``sort``: the ``after`` that continues past it."""
     values: dict[str, int | str] = {"first": micros(incident.first_seen),
                                     "last": micros(incident.last_seen),
+                                    "detected": micros(incident.detected_at),
                                     "severity": incident.severity_rank, "id": incident.id}
     return tuple(values[key] for key, _ in INCIDENT_SORTS[sort])
 
@@ -66,6 +71,7 @@ class IncidentQuery:
 
     ``start``/``end`` select incidents whose span (first alert's window start to last
     alert's window end) overlaps ``[start, end)``. ``principal`` is the alert user.
+    ``statuses`` keeps incidents in any of them (with ``status``, both must hold).
     ``min_severity`` keeps the incident's highest severity and above. ``rule_id`` keeps
     incidents with an alert of that rule; ``text`` is a case-insensitive substring of
     ``incident_words`` (plain text, never a query language). Order is ``sort``
@@ -79,6 +85,7 @@ class IncidentQuery:
     organization_id: str | None = None
     principal: str | None = None
     status: str | None = None
+    statuses: tuple[str, ...] | None = None
     min_severity: str | None = None
     rule_id: str | None = None
     text: str | None = None
@@ -97,13 +104,33 @@ class IncidentQuery:
         if self.min_severity is not None and self.min_severity not in SEVERITY_RANK:
             raise ValueError(f"min_severity must be one of {', '.join(SEVERITIES)}, "
                              f"not {self.min_severity!r}")
-        if self.status is not None and self.status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}, "
-                             f"not {self.status!r}")
+        for status in (self.status, *(self.statuses or ())):
+            if status is not None and status not in STATUSES:
+                raise ValueError(f"status must be one of {', '.join(STATUSES)}, "
+                                 f"not {status!r}")
+        if self.statuses is not None and not self.statuses:
+            raise ValueError("statuses, when given, names at least one status")
         if not 0 < self.limit <= MAX_WINDOW:
             raise ValueError(f"limit must be between 1 and {MAX_WINDOW}")
         if self.offset < 0 or self.offset + self.limit > MAX_WINDOW:
             raise ValueError(f"offset must be between 0 and {MAX_WINDOW} - limit")
+
+
+#: Upper bounds (exclusive, ascending) of the age buckets but the last, which is older.
+AgeBounds = Sequence[timedelta]
+
+
+def age_bucket(age: timedelta, bounds: AgeBounds) -> int:
+    """Which bucket an incident ``age`` old (``now - detected_at``) falls in (the contract:
+    the first whose bound it is under; a negative age is in the first)."""
+    return next((n for n, bound in enumerate(bounds) if age < bound), len(bounds))
+
+
+def detected_after(now: datetime, bounds: AgeBounds) -> list[int]:
+    """Per bound, the ``detected_at`` in microseconds that an incident younger than it is
+    detected after (``now - detected_at < bound`` is ``detected_us > now_us - bound_us``,
+    exactly, in integers)."""
+    return [micros(now) - bound // _US for bound in bounds]
 
 
 @runtime_checkable
@@ -125,6 +152,13 @@ class IncidentStore(Protocol):
     def query_incidents(self, q: IncidentQuery) -> list[Incident]: ...
 
     def count_incidents(self, q: IncidentQuery) -> int: ...
+
+    def count_incidents_by_age(self, organization_id: str | None, statuses: Sequence[str],
+                               now: datetime, bounds: AgeBounds) -> dict[str, list[int]]:
+        """Incidents of each of ``statuses`` (of one hospital, or all with None) per age
+        since detection at ``now``: ``len(bounds) + 1`` counts per status, as
+        ``age_bucket`` places them (every status of ``statuses`` is a key)."""
+        ...
 
     def change_status(
         self,
@@ -194,6 +228,8 @@ def matches(q: IncidentQuery) -> Matcher:
         if q.principal is not None and i.principal != q.principal:
             return False
         if q.status is not None and i.status != q.status:
+            return False
+        if q.statuses is not None and i.status not in q.statuses:
             return False
         if q.rule_id is not None and q.rule_id not in i.rule_ids:
             return False

@@ -5,19 +5,31 @@ integer microseconds (exact, like the Elasticsearch store's ``*_us`` fields). Th
 check is the UPDATE's own ``WHERE version = ?``: SQLite runs it under the write lock, so of
 two writers holding the same version exactly one changes the row. ``incident_alerts``
 maps each alert id to its incident, so re-processing an alert finds where it went.
+
+``detected_us`` (the 72-hour clock's start) came later than the other columns: a file
+made before it gets the column, filled from each incident's JSON, when a store opens it
+(``ensure_incident_schema``, once, under the write lock).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from alerting.incident import ConflictError, Incident
-from alerting.incident_store import INCIDENT_SORTS, IncidentQuery, StatusChanges, stored
+from alerting.incident_store import (
+    INCIDENT_SORTS,
+    AgeBounds,
+    IncidentQuery,
+    StatusChanges,
+    detected_after,
+    stored,
+)
 from alerting.sqlite_order import after_clause, order_by
 from alerting.store import SEVERITY_RANK
 
@@ -30,6 +42,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     severity_rank   INTEGER NOT NULL,
     first_us        INTEGER NOT NULL,
     last_us         INTEGER NOT NULL,
+    detected_us     INTEGER,
     version         INTEGER NOT NULL,
     doc             BLOB NOT NULL
 );
@@ -41,13 +54,44 @@ CREATE TABLE IF NOT EXISTS incident_alerts (
 );
 """
 
-_COLUMNS = {"first": "first_us", "last": "last_us", "severity": "severity_rank", "id": "id"}
+#: Made after the column exists (a file from before ``detected_us`` gets it first).
+_DETECTED_INDEX = ("CREATE INDEX IF NOT EXISTS incidents_detected "
+                   "ON incidents (detected_us, id)")
+
+_COLUMNS = {"first": "first_us", "last": "last_us", "detected": "detected_us",
+            "severity": "severity_rank", "id": "id"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
 def _us(dt: datetime) -> int:
     return (dt.astimezone(UTC) - _EPOCH) // _US
+
+
+def ensure_incident_schema(db: sqlite3.Connection) -> None:
+    """The incident tables, and ``detected_us`` filled in a file made before it."""
+    db.executescript(INCIDENT_SCHEMA)
+    if not _has_detected(db):
+        db.create_function("detected_us_of", 1, _detected_us_of, deterministic=True)
+        db.execute("BEGIN IMMEDIATE")  # another process may be doing the same
+        try:
+            if not _has_detected(db):
+                db.execute("ALTER TABLE incidents ADD COLUMN detected_us INTEGER")
+                db.execute("UPDATE incidents SET detected_us = detected_us_of(doc)")
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+    db.execute(_DETECTED_INDEX)
+
+
+def _has_detected(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "detected_us"
+               for row in db.execute("PRAGMA table_info(incidents)").fetchall())
+
+
+def _detected_us_of(doc: bytes) -> int:
+    return _us(datetime.fromisoformat(orjson.loads(doc)["detected_at"]))
 
 
 class SQLiteIncidents(StatusChanges):
@@ -79,21 +123,22 @@ class SQLiteIncidents(StatusChanges):
         doc = orjson.dumps(new.to_dict())
         cols = (incident.organization_id, incident.principal, incident.status,
                 SEVERITY_RANK[incident.severity], _us(incident.first_seen),
-                _us(incident.last_seen), version, doc)
+                _us(incident.last_seen), _us(incident.detected_at), version, doc)
         db = self._db
         with db:
             if expected_version is None:
                 try:
                     db.execute(
                         "INSERT INTO incidents (organization_id, principal, status, "
-                        "severity_rank, first_us, last_us, version, doc, id) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*cols, incident.id))
+                        "severity_rank, first_us, last_us, detected_us, version, doc, id) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (*cols, incident.id))
                 except sqlite3.IntegrityError:
                     raise ConflictError(incident.id, None, None) from None
             else:
                 cur = db.execute(
                     "UPDATE incidents SET organization_id = ?, principal = ?, status = ?, "
-                    "severity_rank = ?, first_us = ?, last_us = ?, version = ?, doc = ? "
+                    "severity_rank = ?, first_us = ?, last_us = ?, detected_us = ?, version = ?, "
+                    "doc = ? "
                     "WHERE id = ? AND version = ?", (*cols, incident.id, expected_version))
                 if cur.rowcount != 1:
                     row = db.execute("SELECT version FROM incidents WHERE id = ?",
@@ -124,6 +169,26 @@ class SQLiteIncidents(StatusChanges):
             return int(self._db.execute(f"SELECT count(*) FROM incidents {where}",
                                         args).fetchone()[0])
 
+    def count_incidents_by_age(self, organization_id: str | None, statuses: Sequence[str],
+                               now: datetime, bounds: AgeBounds) -> dict[str, list[int]]:
+        """One GROUP BY: each incident's bucket is the first bound it is younger than."""
+        counts = {s: [0] * (len(bounds) + 1) for s in statuses}
+        if not statuses:
+            return counts
+        where, args = _where(IncidentQuery(organization_id=organization_id,
+                                           statuses=tuple(statuses)))
+        cuts = detected_after(now, bounds)
+        bucket = ("CASE " + " ".join(f"WHEN detected_us > ? THEN {n}"
+                                     for n in range(len(cuts)))
+                  + f" ELSE {len(cuts)} END") if cuts else "0"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT status, {bucket} AS bucket, count(*) FROM incidents {where} "
+                "GROUP BY status, bucket", [*cuts, *args]).fetchall()
+        for status, n, count in rows:
+            counts[status][n] = int(count)
+        return counts
+
 
 def _load(row: Any) -> Incident:
     incident = Incident.from_dict(orjson.loads(row[0]))
@@ -146,6 +211,9 @@ def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if q.statuses is not None:
+        clauses.append(f"status IN ({', '.join('?' * len(q.statuses))})")
+        args.extend(q.statuses)
     if q.min_severity is not None:
         clauses.append("severity_rank >= ?")
         args.append(SEVERITY_RANK[q.min_severity])

@@ -26,7 +26,7 @@ from alerting.incident import Incident
 from alerting.incident_store import incident_words
 from alerting.sqlite_accounts import ACCOUNT_SCHEMA, SQLiteAccounts
 from alerting.sqlite_audit import AUDIT_SCHEMA, SQLiteAudit
-from alerting.sqlite_incidents import INCIDENT_SCHEMA, SQLiteIncidents
+from alerting.sqlite_incidents import SQLiteIncidents, ensure_incident_schema
 from alerting.sqlite_notes import NOTE_SCHEMA, SQLiteNotes
 from alerting.sqlite_order import after_clause, order_by
 from alerting.store import (
@@ -95,7 +95,7 @@ class SQLiteAlertStore(SQLiteIncidents, SQLiteNotes, SQLiteAudit, SQLiteAccounts
         # snapshot (fsynced after it) can never be ahead of alerts a power loss took.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        self._db.executescript(INCIDENT_SCHEMA)
+        ensure_incident_schema(self._db)
         self._db.executescript(NOTE_SCHEMA)
         self._db.executescript(AUDIT_SCHEMA)
         self._db.executescript(ACCOUNT_SCHEMA)

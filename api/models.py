@@ -18,7 +18,7 @@ Status = Literal["new", "investigating", "confirmed_leak", "false_positive", "re
                  "closed"]
 Severity = Literal["informational", "low", "medium", "high", "critical"]
 AlertSortName = Literal["newest", "oldest", "severity"]
-IncidentSortName = Literal["newest", "oldest", "severity", "active"]
+IncidentSortName = Literal["newest", "oldest", "severity", "active", "detected"]
 
 
 class _In(BaseModel):

@@ -19,7 +19,7 @@ limited to), and something of another hospital is "not found", never "forbidden"
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -207,7 +207,8 @@ class ServiceStore(AlertStore, AlertBrowser, IncidentStore, NoteStore, AuditLog,
 
 
 _SERVICE_METHODS = ("query", "count", "get_many", "day_counts", "get_incident",
-                    "query_incidents", "count_incidents", "change_status", "add_note",
+                    "query_incidents", "count_incidents", "count_incidents_by_age",
+                    "change_status", "add_note",
                     "notes_of", "append_audit", "audit_records", "audit_stored")
 
 
@@ -367,6 +368,11 @@ AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
     ("<1d", timedelta(days=1)), ("1-3d", timedelta(days=3)), ("3-7d", timedelta(days=7)),
     ("7-30d", timedelta(days=30)), (">30d", None),
 )
+#: The bounds of ``AGE_BUCKETS`` as the stores take them (all but the last, open one).
+AGE_BOUNDS: tuple[timedelta, ...] = tuple(b for _, b in AGE_BUCKETS if b is not None)
+
+#: Per status, incidents per bucket of ``AGE_BUCKETS`` (in its order).
+AgeCounts = dict[str, list[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +398,24 @@ def incident_stats(store: IncidentStore, q: IncidentQuery, now: datetime | None 
         label = next(lab for lab, bound in AGE_BUCKETS if bound is None or age < bound)
         by_age[(incident.status, label)] = by_age.get((incident.status, label), 0) + 1
     return IncidentStats(by_status, by_age)
+
+
+def incident_age_counts(store: IncidentStore, organization_id: str | None,
+                        statuses: Sequence[str], now: datetime) -> AgeCounts:
+    """Incidents in each of ``statuses`` (of one hospital, or all) per ``AGE_BUCKETS``
+    since detection at ``now``, counted by the store (one query, no incident read)."""
+    return store.count_incidents_by_age(organization_id, statuses, now, AGE_BOUNDS)
+
+
+def nearest_deadlines(store: IncidentStore, organization_id: str | None,
+                      statuses: Sequence[str], limit: int) -> list[Incident]:
+    """The ``limit`` incidents in ``statuses`` detected earliest (the nearest 72-hour
+    deadlines), earliest first, then by id: one query."""
+    if not statuses or limit <= 0:
+        return []
+    return store.query_incidents(IncidentQuery(organization_id=organization_id,
+                                               statuses=tuple(statuses), sort="detected",
+                                               limit=limit))
 
 
 def walk_incidents(store: IncidentStore, q: IncidentQuery) -> Iterator[Incident]:

@@ -16,13 +16,20 @@ the incident to extend by search, and an incident it has just written must be vi
 its next search, or one episode would open two incidents. ``wait_for`` would also do, but
 waits up to a refresh interval (1 s) per write; refreshing the one small incident index
 of a hospital costs less, and incident writes are few.
+
+``phiwatch.incident.detected_us`` (the 72-hour clock's start, exact microseconds) came
+after the first template: installing the newer template also adds the field to indices
+made from the older one and rewrites, compare-and-set, the incidents stored without it
+(``ensure_incident_template``; the pipeline does it before its first write, ``es setup``
+at once). Until then the age counts and the ``detected`` order miss those incidents.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from elastic_transport import TransportError
@@ -31,11 +38,13 @@ from elasticsearch import ConflictError as EsConflict
 
 from alerting.elasticsearch.config import ElasticsearchConfig
 from alerting.elasticsearch.documents import micros, org_slug
+from alerting.elasticsearch.incident_ages import DETECTED_FIELD, count_by_age
 from alerting.elasticsearch.template import SETTINGS, TemplateAction
 from alerting.elasticsearch.writer import ClusterUnavailable
 from alerting.incident import ConflictError, Incident
 from alerting.incident_store import (
     INCIDENT_SORTS,
+    AgeBounds,
     IncidentQuery,
     StatusChanges,
     incident_words,
@@ -68,6 +77,7 @@ INCIDENT_MAPPINGS: dict[str, Any] = {
                 "alert_count": {"type": "long"},
                 "event_count": {"type": "long"},
                 "detected_at": {"type": "date"},
+                "detected_us": {"type": "long"},
                 "history": {"properties": {
                     "at": {"type": "date"}, "actor": _KW, "from": _KW, "to": _KW,
                     "role": _KW, "note": {"type": "text"},
@@ -81,7 +91,7 @@ INCIDENT_MAPPINGS: dict[str, Any] = {
 
 #: The document field behind each sort key of ``alerting.incident_store.INCIDENT_SORTS``.
 SORT_FIELDS = {"first": "phiwatch.incident.first_us", "last": "phiwatch.incident.last_us",
-               "severity": "event.severity", "id": "event.id"}
+               "detected": DETECTED_FIELD, "severity": "event.severity", "id": "event.id"}
 _PAGE = 500
 
 
@@ -122,8 +132,37 @@ def ensure_incident_template(client: Elasticsearch, config: ElasticsearchConfig)
     current = installed_incident_hash(client, config)
     if current == body["_meta"]["hash"]:
         return "unchanged"
+    upgrade_incident_indices(client, config)  # first: a failure leaves it to do again
     client.indices.put_index_template(name=incident_template_name(config), **body)
     return "installed" if current is None else "updated"
+
+
+def upgrade_incident_indices(client: Elasticsearch, config: ElasticsearchConfig) -> int:
+    """Indices made from an older template learn its new fields (adding fields is allowed
+    on a live index), and incidents stored without ``detected_us`` are written again as
+    they are, compare-and-set (one changed meanwhile was written with it). How many."""
+    pattern = incidents_pattern(config)
+    client.indices.put_mapping(index=pattern, properties=INCIDENT_MAPPINGS["properties"],
+                               allow_no_indices=True, ignore_unavailable=True)
+    lacking = {"bool": {"must_not": [{"exists": {"field": DETECTED_FIELD}}]}}
+    rewritten = 0
+    while True:
+        hits = client.search(index=pattern, query=lacking, size=_PAGE,
+                             seq_no_primary_term=True, allow_no_indices=True,
+                             ignore_unavailable=True).body["hits"]["hits"]
+        done = 0
+        for h in hits:
+            try:
+                client.index(index=h["_index"], id=h["_id"],
+                             document=to_incident_document(_hit(h)),
+                             if_seq_no=h["_seq_no"], if_primary_term=h["_primary_term"])
+                done += 1
+            except EsConflict:
+                pass
+        if not hits or not done:
+            return rewritten
+        rewritten += done
+        client.indices.refresh(index=pattern, allow_no_indices=True, ignore_unavailable=True)
 
 
 def installed_incident_hash(client: Elasticsearch, config: ElasticsearchConfig) -> str | None:
@@ -166,6 +205,7 @@ def to_incident_document(incident: Incident) -> dict[str, Any]:
                 "last_us": micros(incident.last_seen), "alert_ids": incident.alert_ids,
                 "alert_count": len(incident.alerts), "event_count": incident.event_count,
                 "detected_at": incident.detected_at.isoformat(),
+                "detected_us": micros(incident.detected_at),
                 "history": [h.to_dict() for h in incident.history],
             },
             "incident_doc": incident.to_dict(),
@@ -195,6 +235,8 @@ def _filters(q: IncidentQuery) -> list[dict[str, Any]]:
                          ("phiwatch.incident.status", q.status), ("rule.id", q.rule_id)):
         if value is not None:
             clauses.append({"term": {field: value}})
+    if q.statuses is not None:
+        clauses.append({"terms": {"phiwatch.incident.status": list(q.statuses)}})
     if q.min_severity is not None:
         clauses.append({"range": {"event.severity": {"gte": SEVERITY_RANK[q.min_severity]}}})
     return clauses
@@ -272,7 +314,8 @@ class ElasticsearchIncidents(StatusChanges):
             if q.text:
                 return sum(1 for _ in self._walk(IncidentQuery(
                     start=q.start, end=q.end, organization_id=q.organization_id,
-                    principal=q.principal, status=q.status, min_severity=q.min_severity,
+                    principal=q.principal, status=q.status, statuses=q.statuses,
+                    min_severity=q.min_severity,
                     rule_id=q.rule_id, text=q.text)))
             body = self.client.count(index=self._pattern(q),
                                      query={"bool": {"filter": _filters(q)}},
@@ -280,6 +323,16 @@ class ElasticsearchIncidents(StatusChanges):
         except (TransportError, ApiError) as e:
             raise ClusterUnavailable(f"Elasticsearch: {e}") from e
         return int(body["count"])
+
+    def count_incidents_by_age(self, organization_id: str | None, statuses: Sequence[str],
+                               now: datetime, bounds: AgeBounds) -> dict[str, list[int]]:
+        """One search of no hits: statuses, then ranges of ``detected_us`` (``incident_ages``)."""
+        q = IncidentQuery(organization_id=organization_id)
+        try:
+            return count_by_age(self.client, self._pattern(q), _filters(q), statuses, now,
+                                bounds)
+        except (TransportError, ApiError) as e:
+            raise ClusterUnavailable(f"Elasticsearch: {e}") from e
 
     def _walk(self, q: IncidentQuery) -> Iterator[Incident]:
         """Incidents matching every filter of ``q`` but text, in ``q.sort`` order after
@@ -300,7 +353,6 @@ class ElasticsearchIncidents(StatusChanges):
             if len(hits) < _PAGE:
                 return
             after = hits[-1]["sort"]
-
 
     # -- helpers --------------------------------------------------------------------------
 

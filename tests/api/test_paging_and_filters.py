@@ -64,7 +64,7 @@ def test_alert_pages_are_stable_while_new_alerts_arrive(fresh_world: World, api:
 
 def test_incident_pages_walk_every_incident_once(api: Running) -> None:
     client = api.client(api.token("department"))
-    for sort in ("newest", "oldest", "severity", "active"):
+    for sort in ("newest", "oldest", "severity", "active", "detected"):
         whole = walk(client, "/incidents", limit=500, sort=sort)
         assert walk(client, "/incidents", limit=5, sort=sort) == whole
         assert len(whole) >= 12 * len(HOSPITALS)

@@ -12,10 +12,18 @@ import pytest
 from apikit import PREFIX, World, patient
 from consolekit import ACCOUNTS, HOSTILE_USER, PASSWORD, Console, csrf, incident_ids, serve, sign_in
 
+from api.console.config import ConsoleConfig
 from api.console.headers import CSP
 from api.console.routes import PUBLIC, ROUTERS
 from api.roles import declared_roles
-from phiwatch.service import AuditRecord, open_api_store, set_disabled, set_password
+from phiwatch.service import (
+    AuditRecord,
+    IncidentQuery,
+    open_api_store,
+    set_disabled,
+    set_password,
+    walk_incidents,
+)
 
 PAGES = ["/console/", "/console/incidents", "/console/alerts", "/console/rules"]
 
@@ -117,6 +125,28 @@ def test_hospital_it_sees_its_own_hospital_only(console: Console) -> None:
     assert r.status_code == 404
     assert lan.get("/console/incidents", params={"hospital": "cho-ray"}).status_code == 403
     assert lan.get("/console/alerts", params={"hospital": "cho-ray"}).status_code == 403
+
+
+def test_the_overview_shows_the_open_incidents_of_the_callers_hospitals(
+        console: Console, world: World) -> None:
+    """Its total and nearest deadlines are those of a walk over the caller's open
+    incidents (detected earliest, then by id)."""
+    store = world.open_store()
+    try:
+        for user, org in (("thanh", None), ("lan", "tu-du"), ("minh", "cho-ray")):
+            page = console.sign_in(user).get("/console/").text
+            walked = sorted((i for s in ("new", "investigating", "confirmed_leak")
+                             for i in walk_incidents(store, IncidentQuery(
+                                 status=s, organization_id=org))),
+                            key=lambda i: (i.detected_at, i.id))
+            assert walked and f'<span class="big">{len(walked)}</span>' in page, user
+            table = page.split('id="deadlines"', 1)[1].split("</table>", 1)[0]
+            shown = re.findall(r'href="/console/incidents/([0-9a-f]{32})"', table)
+            assert shown == [i.id for i in walked[:ConsoleConfig().deadline_rows]], user
+            if org is not None:
+                assert {i.organization_id for i in walked} == {org}
+    finally:
+        store.close()
 
 
 def test_inspectors_see_pseudonyms_everywhere(console: Console) -> None:

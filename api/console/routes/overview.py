@@ -2,14 +2,14 @@
 and the open incidents nearest their 72-hour notification deadline.
 
 The charts are counts (the API's ``/stats/alerts``, no identifiers, no access record).
-Open incidents are walked once per open status through the service: the walk counts them
-by age and keeps the ones detected earliest, whose summaries are shown through the
-caller's view and sealed in the access audit like any API list.
+Open incidents are never walked: the store counts them by status and age
+(``incident_age_counts``, one aggregation) and returns the ones detected earliest
+(``nearest_deadlines``, one sorted query), both limited to the caller's hospital; those
+are shown through the caller's view and sealed in the access audit like any API list.
 """
 
 from __future__ import annotations
 
-import heapq
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -31,11 +31,10 @@ from api.routes.stats import alert_stats
 from phiwatch.service import (
     AGE_BUCKETS,
     AlertQuery,
-    Incident,
-    IncidentQuery,
     alerts_of,
     alerts_page,
-    walk_incidents,
+    incident_age_counts,
+    nearest_deadlines,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -73,22 +72,8 @@ def overview(request: Request, viewer: Annotated[Viewer, Depends(signed_in(
                              day_label=label, other=t("chart.other"))
 
     ages = [name for name, _ in AGE_BUCKETS]
-    counts = {s: [0] * len(ages) for s in OPEN}
-    nearest: list[tuple[float, str, Incident]] = []
-    keep = state.config.deadline_rows
-    for status in OPEN:
-        for incident in walk_incidents(api.store, IncidentQuery(status=status,
-                                                                organization_id=org)):
-            age = now - incident.detected_at
-            bucket = next(i for i, (_, bound) in enumerate(AGE_BUCKETS)
-                          if bound is None or age < bound)
-            counts[status][bucket] += 1
-            item = (-incident.detected_at.timestamp(), incident.id, incident)
-            if len(nearest) < keep:
-                heapq.heappush(nearest, item)
-            elif item > nearest[0]:
-                heapq.heapreplace(nearest, item)
-    top = [i for _, _, i in sorted(nearest, key=lambda x: (-x[0], x[1]))]
+    counts = incident_age_counts(api.store, org, OPEN, now)
+    top = nearest_deadlines(api.store, org, OPEN, state.config.deadline_rows)
     by_status = row_stacks([(t(f"status.{s}"), counts[s]) for s in OPEN],
                            [t(f"age.{a}") for a in ages])
     v = view(request, viewer.caller)
