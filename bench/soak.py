@@ -65,21 +65,26 @@ warm-up; the second and last thirds are one process, so the ratio is its growth 
 20 minutes. Mind what it can show: the shipped rules keep each matching event (its time,
 value, origin and id) in windows of up to 1 h (twelve rules) and 4 h (one), so at a
 constant rate the engine's state, and its RSS, *must* grow for the first hours of event
-time before it levels off; 30 minutes tell flat from growing only once ``--minutes``
+time before it levels off; a run tells flat from growing only once its event time
 exceeds the longest window, or for a rate at which the groups' caps
-(``rules.max_groups_per_rule``/``max_groups_total``) bind first. A failed memory verdict
-on a shorter run is reported as measured, with the growth per minute, not hidden by a
-looser bound. **Lag bounded**: after a warm-up (the
-first 2 minutes, or a tenth of a shorter run), the engine's ``phiwatch_lag_seconds``
-never above ``--max-lag`` (120 s; the operations guide alerts at 600 s). Exit status 0
-when every verdict holds, 1 otherwise.
+(``rules.max_groups_per_rule``/``max_groups_total``) bind first. ``--time-scale K`` makes
+event time run K times as fast as the wall clock, ending at the wall clock (so nothing is
+stamped ahead of it), while ``--multiplier`` stays a rate per second of *event* time: the
+feed per wall second is K times it. ``--minutes 40 --time-scale 12`` covers 8 h of event
+time at 10× the busiest hour, with the 4 h window full before the last third. A failed
+memory verdict is reported as measured, not hidden by a looser bound. **Lag bounded**:
+after a warm-up (the first 2 minutes, or a tenth of a shorter run), the wall-clock time
+since the newest event the engine released was written (the engine's
+``phiwatch_lag_seconds``, which is wall clock minus event time, converted back through the
+time scale) never above ``--max-lag`` (120 s; the operations guide alerts at 600 s). Exit
+status 0 when every verdict holds, 1 otherwise.
 
 Every 30 s it prints one row: elapsed, HIS lines written, flow records sent, events
 processed by the engine, alerts stored (rows of ``alerts.db``), lag, the sensor's spool
 (batches), the RSS of engine and sensor, and the engine's late and dead-lettered events.
 
     .venv/bin/python bench/soak.py [--minutes 30] [--multiplier 10] [--folder DIR --keep]
-        [--no-restarts] [--preset large|small]
+        [--no-restarts] [--preset large|small] [--time-scale K]
 """
 
 from __future__ import annotations

@@ -200,7 +200,8 @@ def day_counts(
                 day = datetime.fromtimestamp(int(k["day"]) / 1000, tz).date()
                 counts[(day, k.get("org"), k["rule"])] = int(b["doc_count"])
             after = agg.get("after_key")
-            if not buckets or after is None:
+            # A short page is the last: no second aggregation to learn that it was.
+            if len(buckets) < composite["size"] or after is None:
                 break
     result = [AlertDayCount(day, org, rule, n) for (day, org, rule), n in counts.items()]
     result.sort(key=lambda c: (c.day, c.organization_id or "", c.rule_id))
