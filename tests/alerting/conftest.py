@@ -11,7 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from es_testkit import start_osmem
+from es_testkit import es_config, start_osmem
+
+from alerting.elasticsearch import ElasticsearchAlertStore
+from alerting.sqlite_store import SQLiteAlertStore
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +23,16 @@ def osmem_server() -> Iterator[Any]:
     server = start_osmem()
     yield server
     server.close()
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """An empty alert store of each backend: the same test holds on both."""
+    s: Any
+    if request.param == "sqlite":
+        s = SQLiteAlertStore(tmp_path / "alerts.db")
+    else:
+        clone = request.getfixturevalue("osmem_clone")
+        s = ElasticsearchAlertStore(es_config(clone.url, tmp_path), background=False)
+    yield s
+    s.close()

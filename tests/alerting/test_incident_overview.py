@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import heapq
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from es_testkit import T0, es_config, make_alert
 
 from alerting.elasticsearch import ElasticsearchAlertStore
@@ -45,17 +43,6 @@ OPEN = ("new", "investigating", "confirmed_leak")
 US = timedelta(microseconds=1)
 HOSPITALS = ("tu-du", "cho-ray")
 
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    s: Any
-    if request.param == "sqlite":
-        s = SQLiteAlertStore(tmp_path / "alerts.db")
-    else:
-        clone = request.getfixturevalue("osmem_clone")
-        s = ElasticsearchAlertStore(es_config(clone.url, tmp_path), background=False)
-    yield s
-    s.close()
 
 
 def ages() -> list[timedelta]:

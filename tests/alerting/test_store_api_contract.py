@@ -8,19 +8,16 @@ runs over real HTTP against an osmem-server clone (skipped with the reason witho
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from es_testkit import T0, es_config, make_alert
+from es_testkit import T0, make_alert
 from test_store_contract import dataset, expected
 
 from alerting.audit import AuditEntry, verify_chain
-from alerting.elasticsearch import ElasticsearchAlertStore
 from alerting.elasticsearch.audit import audit_index
 from alerting.grouping import IncidentGrouper
 from alerting.incident_store import (
@@ -38,17 +35,6 @@ from rules.alert import Alert
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    s: Any
-    if request.param == "sqlite":
-        s = SQLiteAlertStore(tmp_path / "alerts.db")
-    else:
-        clone = request.getfixturevalue("osmem_clone")
-        s = ElasticsearchAlertStore(es_config(clone.url, tmp_path), background=False)
-    yield s
-    s.close()
 
 
 def in_order(alerts: list[Alert], q: AlertQuery) -> list[str]:

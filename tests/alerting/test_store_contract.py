@@ -8,7 +8,6 @@ against an osmem-server clone; without osmem-server those cases skip with the re
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -125,17 +124,6 @@ QUERIES: list[AlertQuery] = [
     AlertQuery(rule_id="rule-a", user_id="nv00004", severity="informational"),
 ]
 
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AlertStore]:
-    s: Any
-    if request.param == "sqlite":
-        s = SQLiteAlertStore(tmp_path / "alerts.db")
-    else:
-        clone = request.getfixturevalue("osmem_clone")
-        s = ElasticsearchAlertStore(es_config(clone.url, tmp_path), background=False)
-    yield s
-    s.close()
 
 
 def test_every_query_gives_the_contracted_ids_in_order(store: AlertStore) -> None:
