@@ -98,20 +98,27 @@ class Engine:
         #: Rules switched off by an administrator (``phiwatch.rules_state``): evaluated as
         #: before (their matches still feed correlations), their own alerts not raised.
         self.disabled: frozenset[str] = frozenset()
+        #: Events each rule matched since this engine started (``matches``): a plain dict
+        #: with a zero for every loaded rule, whose increment is the cheapest on the hot
+        #: path (a ``Counter``'s cost about 0.2 µs per event).
+        self._hits: dict[str, int] = {}
         self._install(ruleset, {}, {})
         self._next_sweep = _NEVER
         self._out: list[Alert] = []
         #: Detection rules matched since the last snapshot, and what each state looked
         #: like then: only the states that changed are written again (``snapshot``).
         self._touched: set[str] = set()
-        #: Events each rule matched since this engine started (the metrics show them).
-        self.matches: Counter[str] = Counter()
         self._routed: set[int] = set()  # alerts offered as alert events in this round
         self._seen_shape: dict[str, tuple[int, int, int, int]] = {}
         self.events = 0
         self.late = 0
         self.rule_failures = 0
         self._failed_rules: set[str] = set()
+
+    @property
+    def matches(self) -> Counter[str]:
+        """Events each rule matched since this engine started (the metrics show them)."""
+        return Counter({rid: n for rid, n in self._hits.items() if n})
 
     def _clock(self) -> float:
         return self._watermark
@@ -164,6 +171,8 @@ class Engine:
             route: Route = (rule.predicate, rule.spec if rule.alerts else None, adders, rule)
             for ds in sorted(rule.datasets):
                 routes.setdefault(ds, []).append((rule, route))
+        for rule in ruleset.detections:
+            self._hits.setdefault(rule.id, 0)
         self._dispatch = {ds: dispatch.build(r) for ds, r in routes.items()}
         if self.default_dataset is not None and self.default_dataset in self._dispatch:
             self._dispatch[None] = self._dispatch[self.default_dataset]
@@ -249,7 +258,7 @@ class Engine:
                 else:
                     routes = d.default if v is None else d.full
             touched = self._touched
-            matches = self.matches
+            hits = self._hits
             for predicate, spec, adders, rule in routes:
                 try:
                     if not predicate(fields):
@@ -258,8 +267,9 @@ class Engine:
                         out.append(event_alert(spec, event))
                     for add in adders:
                         add(event, out)
-                    touched.add(rule.id)
-                    matches[rule.id] += 1
+                    rid = rule.id
+                    touched.add(rid)
+                    hits[rid] += 1
                 except Exception:  # a rule bug must cost its own alert, not the stream
                     self._rule_failed(rule, event)
 
