@@ -240,8 +240,8 @@ class CorrelationState(EpisodeSweep):
         )
         group = dict(zip(rule.group_by, g.values, strict=True))
         return episode_alert(rule.spec, numbers, group, ep.first, ep.last, ep.last_fields,
-                             ep.sample,
-                             revision=ep.count + 1 if final else ep.count, final=final)
+                             ep.sample, revision=ep.count + 1 if final else ep.count,
+                             final=final, refs=ep.refs)
 
     # -- time ----------------------------------------------------------------------------
 
