@@ -105,9 +105,9 @@ class Engine:
         self._install(ruleset, {}, {})
         self._next_sweep = _NEVER
         self._out: list[Alert] = []
-        #: Detection rules matched since the last snapshot, and what each state looked
-        #: like then: only the states that changed are written again (``snapshot``).
-        self._touched: set[str] = set()
+        #: The match counts and what each state looked like at the last snapshot: only
+        #: the states that changed since are written again (``snapshot``).
+        self._hits_seen: dict[str, int] = {}
         self._routed: set[int] = set()  # alerts offered as alert events in this round
         self._seen_shape: dict[str, tuple[int, int, int, int]] = {}
         self.events = 0
@@ -257,7 +257,6 @@ class Engine:
                     routes = d.by_value.get(v.lower(), d.default)
                 else:
                     routes = d.default if v is None else d.full
-            touched = self._touched
             hits = self._hits
             for predicate, spec, adders, rule in routes:
                 try:
@@ -267,9 +266,7 @@ class Engine:
                         out.append(event_alert(spec, event))
                     for add in adders:
                         add(event, out)
-                    rid = rule.id
-                    touched.add(rid)
-                    hits[rid] += 1
+                    hits[rule.id] += 1  # also what tells a snapshot the rule's state changed
                 except Exception:  # a rule bug must cost its own alert, not the stream
                     self._rule_failed(rule, event)
 
@@ -397,7 +394,7 @@ class Engine:
         fills one rule then rewrites that rule, not the whole engine.
         """
         ids = self._changed() if changed_only else set(self.states)
-        self._touched.clear()
+        self._hits_seen = dict(self._hits)
         self._seen_shape = {rid: _shape(st) for rid, st in self.states.items()}
         return {
             "version": SNAPSHOT_VERSION,
@@ -414,8 +411,9 @@ class Engine:
         those feed, transitively), and states whose shape moved (a sweep closed or
         evicted groups)."""
         fed: set[str] = set()
+        hits, seen = self._hits, self._hits_seen
         for rule in self.ruleset.detections:
-            if rule.id in self._touched:
+            if hits.get(rule.id, 0) != seen.get(rule.id, 0):
                 fed.update(c.id for c in rule.correlations)
                 if rule.stateful:
                     fed.add(rule.id)
