@@ -29,22 +29,6 @@ log = logging.getLogger(__name__)
 Enrich = Callable[[Event], object]
 
 
-def chain(steps: Sequence[Enrich]) -> Enrich | None:
-    """One enrichment function from several (``None`` when there is nothing to do)."""
-    if not steps:
-        return None
-    if len(steps) == 1:
-        return steps[0]
-    first, *rest = steps
-
-    def enrich(event: Event) -> None:
-        first(event)
-        for step in rest:
-            step(event)
-
-    return enrich
-
-
 @dataclass
 class Processor:
     """Events in, alerts committed; counts what it did."""

@@ -127,6 +127,8 @@ class BaselineState:
         keep_first = self.rule.spec.keep_first
         sample_size = self.sample_size
         pending, clock = self.pending, self.clock
+        single = names[0] if len(names) == 1 else None  # hot path: read directly
+        counting, distinct = metric == "count", metric == "distinct"
 
         def add(event: Event, out: list[Alert]) -> None:
             if self.started is None:
@@ -134,10 +136,17 @@ class BaselineState:
             if clock() >= self.next_close:
                 self.close(clock(), out)
             fields = event.fields
-            vals = [fields.get(n) for n in names]
-            if None in vals:
-                return
-            key = tuple(map(key_text, vals))
+            key: tuple[str, ...]
+            if single is not None:
+                v = fields.get(single)
+                if v is None:
+                    return
+                key = (v if v.__class__ is str else key_text(v),)
+            else:
+                vals = [fields.get(n) for n in names]
+                if None in vals:
+                    return
+                key = tuple(map(key_text, vals))
             value: Any = None
             if metric != "count":
                 assert field is not None
@@ -178,7 +187,8 @@ class BaselineState:
                 return
             if epoch < p.first[0]:
                 p.first = entry
-            figure = self.figure(p)
+            figure = float(p.count if counting else len(p.distinct) if distinct  # ``figure``
+                           else p.total)
             if figure < floor or figure <= 0:
                 return
             verdict = self.judge(p, start, figure)

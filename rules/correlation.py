@@ -96,6 +96,7 @@ class CorrelationState(EpisodeSweep):
         kind = rule.kind
         is_count, is_values = kind == "event_count", kind == "value_count"
         keep_first = rule.spec.keep_first
+        one_kept = keep_first[0] if len(keep_first) == 1 else None  # no map() for one field
         dedupe = len(rule.bases) > 1
         timespan = self.timespan
         sample_size = self.sample_size
@@ -137,7 +138,8 @@ class CorrelationState(EpisodeSweep):
                     return
             epoch = event.epoch
             entry: Entry = (epoch, value, event.ref, event.id,
-                            tuple(map(fields.get, keep_first)) if keep_first else _NO_CTX)
+                            (fields.get(one_kept),) if one_kept is not None
+                            else tuple(map(fields.get, keep_first)) if keep_first else _NO_CTX)
             g = get_group(key)
             if g is None:
                 if len(groups) >= self.guard.limit:
@@ -240,8 +242,8 @@ class CorrelationState(EpisodeSweep):
         )
         group = dict(zip(rule.group_by, g.values, strict=True))
         return episode_alert(rule.spec, numbers, group, ep.first, ep.last, ep.last_fields,
-                             ep.sample,
-                             revision=ep.count + 1 if final else ep.count, final=final)
+                             ep.sample, revision=ep.count + 1 if final else ep.count,
+                             final=final, refs=ep.refs)
 
     # -- time ----------------------------------------------------------------------------
 

@@ -98,20 +98,27 @@ class Engine:
         #: Rules switched off by an administrator (``phiwatch.rules_state``): evaluated as
         #: before (their matches still feed correlations), their own alerts not raised.
         self.disabled: frozenset[str] = frozenset()
+        #: Events each rule matched since this engine started (``matches``): a plain dict
+        #: with a zero for every loaded rule, whose increment is the cheapest on the hot
+        #: path (a ``Counter``'s cost about 0.2 µs per event).
+        self._hits: dict[str, int] = {}
         self._install(ruleset, {}, {})
         self._next_sweep = _NEVER
         self._out: list[Alert] = []
-        #: Detection rules matched since the last snapshot, and what each state looked
-        #: like then: only the states that changed are written again (``snapshot``).
-        self._touched: set[str] = set()
-        #: Events each rule matched since this engine started (the metrics show them).
-        self.matches: Counter[str] = Counter()
+        #: The match counts and what each state looked like at the last snapshot: only
+        #: the states that changed since are written again (``snapshot``).
+        self._hits_seen: dict[str, int] = {}
         self._routed: set[int] = set()  # alerts offered as alert events in this round
         self._seen_shape: dict[str, tuple[int, int, int, int]] = {}
         self.events = 0
         self.late = 0
         self.rule_failures = 0
         self._failed_rules: set[str] = set()
+
+    @property
+    def matches(self) -> Counter[str]:
+        """Events each rule matched since this engine started (the metrics show them)."""
+        return Counter({rid: n for rid, n in self._hits.items() if n})
 
     def _clock(self) -> float:
         return self._watermark
@@ -164,6 +171,8 @@ class Engine:
             route: Route = (rule.predicate, rule.spec if rule.alerts else None, adders, rule)
             for ds in sorted(rule.datasets):
                 routes.setdefault(ds, []).append((rule, route))
+        for rule in ruleset.detections:
+            self._hits.setdefault(rule.id, 0)
         self._dispatch = {ds: dispatch.build(r) for ds, r in routes.items()}
         if self.default_dataset is not None and self.default_dataset in self._dispatch:
             self._dispatch[None] = self._dispatch[self.default_dataset]
@@ -248,8 +257,7 @@ class Engine:
                     routes = d.by_value.get(v.lower(), d.default)
                 else:
                     routes = d.default if v is None else d.full
-            touched = self._touched
-            matches = self.matches
+            hits = self._hits
             for predicate, spec, adders, rule in routes:
                 try:
                     if not predicate(fields):
@@ -258,8 +266,7 @@ class Engine:
                         out.append(event_alert(spec, event))
                     for add in adders:
                         add(event, out)
-                    touched.add(rule.id)
-                    matches[rule.id] += 1
+                    hits[rule.id] += 1  # also what tells a snapshot the rule's state changed
                 except Exception:  # a rule bug must cost its own alert, not the stream
                     self._rule_failed(rule, event)
 
@@ -387,7 +394,7 @@ class Engine:
         fills one rule then rewrites that rule, not the whole engine.
         """
         ids = self._changed() if changed_only else set(self.states)
-        self._touched.clear()
+        self._hits_seen = dict(self._hits)
         self._seen_shape = {rid: _shape(st) for rid, st in self.states.items()}
         return {
             "version": SNAPSHOT_VERSION,
@@ -404,8 +411,9 @@ class Engine:
         those feed, transitively), and states whose shape moved (a sweep closed or
         evicted groups)."""
         fed: set[str] = set()
+        hits, seen = self._hits, self._hits_seen
         for rule in self.ruleset.detections:
-            if rule.id in self._touched:
+            if hits.get(rule.id, 0) != seen.get(rule.id, 0):
                 fed.update(c.id for c in rule.correlations)
                 if rule.stateful:
                     fed.add(rule.id)

@@ -239,6 +239,14 @@ def _ref(entry: Entry) -> EventRef:
     return EventRef(entry[2], entry[3], utc(entry[0]))
 
 
+def _refs(sample: Sequence[Entry], cache: list[EventRef] | None) -> list[EventRef]:
+    if cache is None:
+        return [_ref(e) for e in sample]
+    if len(cache) < len(sample):
+        cache.extend(_ref(e) for e in sample[len(cache):])
+    return list(cache)
+
+
 def _context(spec: AlertSpec, value: Callable[[str], Any]) -> tuple[dict[str, Any], str | None]:
     context = {name: v for name in spec.context if (v := value(name)) is not None}
     org = value("organization.id")
@@ -326,18 +334,26 @@ def episode_alert(
     *,
     revision: int,
     final: bool,
+    refs: list[EventRef] | None = None,
 ) -> Alert:
-    """One version of a correlation episode's alert; the id depends on group and start."""
+    """One version of a correlation episode's alert; the id depends on group and start.
+
+    ``refs``: the episode's own cache of its sample's ``EventRef`` s, for a ``sample`` that
+    only ever grows at its end: an open episode's versions (one per event when rules over
+    alerts follow it) then build each reference once, not once per version."""
     start, end = utc(first[0]), utc(last[0])
     keep_first = spec.keep_first
     numbers: dict[str, Any] = {
         "event_count": n.event_count, "value_count": n.value_count, "value_sum": n.value_sum,
-        "threshold": n.threshold, "timespan": human_duration(n.timespan),
-        "duration": human_duration(last[0] - first[0]), "window_start": _stamp(start),
-        "window_end": _stamp(end), "title": spec.title, "field": n.field,
-        "op": _OPS.get(n.op, n.op),
-        "group": ", ".join(f"{k}={v}" for k, v in group.items()) or "all events",
-        **n.extra,
+        "threshold": n.threshold, "title": spec.title, "field": n.field,
+        "op": _OPS.get(n.op, n.op), **n.extra,
+    }
+    #: Numbers worked out only when the sentence names them (most name one or two).
+    derived: dict[str, Callable[[], Any]] = {
+        "timespan": lambda: human_duration(n.timespan),
+        "duration": lambda: human_duration(last[0] - first[0]),
+        "window_start": lambda: _stamp(start), "window_end": lambda: _stamp(end),
+        "group": lambda: ", ".join(f"{k}={v}" for k, v in group.items()) or "all events",
     }
 
     def field(name: str) -> Any:
@@ -351,6 +367,8 @@ def episode_alert(
     def lookup(name: str) -> Any:
         if name in numbers:
             return numbers[name]
+        if name in derived:
+            return derived[name]()
         if name == "values" or name.startswith("values:"):
             return _values(n.examples, keep_first, name[7:])
         if name.startswith("top:") or name == "top_sum":
@@ -373,7 +391,7 @@ def episode_alert(
         rule_title=spec.title,
         severity=spec.severity, group=dict(group), window_start=start, window_end=end,
         event_count=n.event_count, explanation=template.render(lookup),
-        first_event=_ref(first), last_event=_ref(last), sample=[_ref(e) for e in sample],
+        first_event=_ref(first), last_event=_ref(last), sample=_refs(sample, refs),
         value_count=n.value_count, organization_id=org, tags=list(spec.tags),
         context=context, metrics=metrics, revision=revision, final=final,
     )

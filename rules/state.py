@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from rules.alert import Alert
+from rules.alert import Alert, EventRef
 from rules.explain import Entry
 from sensors.event import Event
 
@@ -23,8 +23,8 @@ Key = Any  # the group value itself for one group-by field, else a tuple of them
 class Episode:
     """An alert in progress: everything its versions report."""
 
-    __slots__ = ("count", "examples", "first", "last", "last_fields", "sample", "tops",
-                 "total", "values")
+    __slots__ = ("count", "examples", "first", "last", "last_fields", "refs", "sample",
+                 "tops", "total", "values")
 
     def __init__(self, first: Entry, last: Entry, last_fields: dict[str, Any], count: int,
                  values: dict[Any, int] | None, total: float, sample: list[Entry],
@@ -43,6 +43,9 @@ class Episode:
         #: ``value_sum`` with a ``{top:FIELD}`` sentence: the sum per value of FIELD, so
         #: the alert names where most of it went, not where the last flow went.
         self.tops: dict[Any, float] | None = None
+        #: The references of ``sample`` built so far (``episode_alert``'s cache; ``sample``
+        #: only grows at its end). Not in snapshots: rebuilt on the next version.
+        self.refs: list[EventRef] = []
 
 
 #: Distinct values an episode keeps an example entry of.

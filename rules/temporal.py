@@ -228,7 +228,7 @@ class TemporalState(EpisodeSweep):
         group = dict(zip(rule.group_by, g.values, strict=True))
         return episode_alert(rule.spec, numbers, group, ep.first, ep.last, ep.last_fields,
                              ep.sample, revision=ep.count + 1 if final else ep.count,
-                             final=final)
+                             final=final, refs=ep.refs)
 
     # -- time ----------------------------------------------------------------------------
 

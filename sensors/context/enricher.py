@@ -91,6 +91,7 @@ class Enricher:
         #: moved keep working for their old ward until the roster catches up.
         log_department = department.lower() if type(department) is str else None
         own_national_id = ""
+        roles_key: tuple[str, ...] | None = None
         if roster.loaded:
             uid = f.get("user.id")
             staff = roster.staff.get(uid if type(uid) is str else str(uid)) if uid else None
@@ -111,6 +112,7 @@ class Enricher:
                     f["user.roster_department"] = staff.department
                 if "user.roles" not in f:
                     f["user.roles"] = list(staff.roles)
+                    roles_key = staff.roles  # the tuple the vocabulary's cache is keyed by
                 if staff.full_name and "user.full_name" not in f:
                     f["user.full_name"] = staff.full_name
                 if "user.status" not in f:
@@ -138,7 +140,9 @@ class Enricher:
         vocab = ctx.vocabulary
         roles = f.get("user.roles")
         if roles:
-            role_class = vocab.roles_class(roles if type(roles) is list else [str(roles)])
+            role_class = vocab.roles_class(
+                roles_key if roles_key is not None
+                else roles if type(roles) is list else [str(roles)])
             if role_class is not None:
                 f["phiwatch.user.role_class"] = role_class
         serves_all = False

@@ -115,6 +115,9 @@ MATERNITY_KEYWORDS = ("san", "obstetric", "obstetrics", "maternity", "labour", "
                       "kham thai", "hau san", "phu san", "so sinh", "neonatal", "nicu",
                       "newborn", "midwifery", "hiem muon", "ivf")
 
+#: Distinct lists of roles remembered by ``Vocabulary.roles_class``.
+MAX_CACHED = 10_000
+
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
@@ -142,6 +145,7 @@ class Vocabulary:
         self._names = {normalise(k): v for k, v in (department_names or {}).items()}
         self._maternity_words = {normalise(m) for m in maternity}
         self._role_cache: dict[str, str | None] = {}
+        self._roles_cache: dict[tuple[str, ...], str | None] = {}
         self._department_cache: dict[str, str | None] = {}
         self._maternity_cache: dict[str, bool] = {}
 
@@ -153,7 +157,19 @@ class Vocabulary:
         return found
 
     def roles_class(self, roles: tuple[str, ...] | list[str]) -> str | None:
-        """The class of the first role (in the roster's order) that has one."""
+        """The class of the first role (in the roster's order) that has one.
+
+        Cached per list of roles: the enricher asks for every event, and a hospital has
+        few distinct lists (a roster's staff share them)."""
+        key = roles if type(roles) is tuple else tuple(roles)
+        found = self._roles_cache.get(key, "")
+        if found == "":
+            if len(self._roles_cache) >= MAX_CACHED:  # lists from logs: keep memory bounded
+                self._roles_cache.clear()
+            found = self._roles_cache[key] = self._first_class(key)
+        return found
+
+    def _first_class(self, roles: tuple[str, ...]) -> str | None:
         for role in roles:
             found = self.role_class(role)
             if found is not None:

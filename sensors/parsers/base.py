@@ -54,7 +54,9 @@ SYSTEM_DATASET = HIS_SYSTEM
 #: Where the source's own id of a record is kept (see the module docstring).
 SOURCE_ID = "his.event_id"
 
-_blake2b = hashlib.blake2b
+#: An empty 12-byte BLAKE2b: copying it costs less than building one with its parameters
+#: (about 0.2 µs per event), and gives the same digest.
+_blake2b_12 = hashlib.blake2b(digest_size=12)
 
 _fromisoformat = datetime.fromisoformat
 
@@ -111,7 +113,9 @@ def identity(epoch: float, fields: Mapping[str, Any]) -> str:
         data = orjson.dumps(key)
     except (TypeError, orjson.JSONEncodeError):  # a value orjson cannot write: its repr
         data = repr(key).encode("utf-8", "surrogatepass")
-    return _blake2b(data, digest_size=12).hexdigest()
+    h = _blake2b_12.copy()
+    h.update(data)
+    return h.hexdigest()
 
 
 def _canonical_ip(text: str) -> str:
