@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "alerting"))
 
 from apikit import World, env, world_on
 from es_testkit import start_osmem

@@ -17,7 +17,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "api"))
-sys.path.insert(0, str(Path(__file__).parent.parent / "alerting"))
 
 from apikit import World
 from consolekit import Console, populate, serve

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from alerting.reports.pseudonym import HmacPseudonymizer
 from alerting.reports.signing import SigningKey, load_signing_key, write_key_pair
 
 POPPLER = "apt-get install poppler-utils"
-sys.path.insert(0, str(Path(__file__).parent.parent / "alerting"))
 
 
 @pytest.fixture(scope="session")
