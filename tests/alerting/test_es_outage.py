@@ -120,7 +120,7 @@ def test_spooled_alerts_survive_kill_9(osmem_clone: Any, tmp_path: Path) -> None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         nowhere = f"http://127.0.0.1:{s.getsockname()[1]}"
-    code = _CHILD.format(root=str(ROOT), tests=str(Path(__file__).parent), url=nowhere,
+    code = _CHILD.format(root=str(ROOT), tests=str(ROOT / "tests" / "support"), url=nowhere,
                          folder=str(tmp_path))
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
