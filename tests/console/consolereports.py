@@ -131,7 +131,10 @@ class ReportWorld(World):
             facts = sample.sample_facts().model_copy(update={"hospital_id": hospital,
                                                              "incident_id": incident})
             key = load_signing_key(self.keys / f"{hospital}.key.pem", hospital)
-            issued = finalize(facts, profile, key=key, issued_at=datetime.now(UTC),
+            # Issued two hours after detection: on time whatever today's date (the
+            # sample incident's dates are fixed; "now" would pass its 72-hour deadline).
+            issued = finalize(facts, profile, key=key,
+                              issued_at=facts.detected_at + timedelta(hours=2),
                               numbers=SQLiteReportNumbers(self.folder / f"n-{hospital}.db"))
             got = accept(Submission(issued.jws, issued.docx, issued.pdf), parts.keyring,
                          now=datetime.now(UTC))
