@@ -133,6 +133,14 @@ def detected_after(now: datetime, bounds: AgeBounds) -> list[int]:
     return [micros(now) - bound // _US for bound in bounds]
 
 
+def age_query(q: IncidentQuery, statuses: Sequence[str]) -> IncidentQuery:
+    """``q``'s filters for ``count_incidents_by_age``: ``statuses`` instead of its own,
+    no paging; words refused (see there)."""
+    if q.text:
+        raise ValueError("incident ages are counted without a text filter")
+    return replace(q, status=None, statuses=tuple(statuses), after=None, offset=0)
+
+
 @runtime_checkable
 class IncidentStore(Protocol):
     """What the grouper writes and the command line and API read and change."""
@@ -153,11 +161,13 @@ class IncidentStore(Protocol):
 
     def count_incidents(self, q: IncidentQuery) -> int: ...
 
-    def count_incidents_by_age(self, organization_id: str | None, statuses: Sequence[str],
+    def count_incidents_by_age(self, q: IncidentQuery, statuses: Sequence[str],
                                now: datetime, bounds: AgeBounds) -> dict[str, list[int]]:
-        """Incidents of each of ``statuses`` (of one hospital, or all with None) per age
-        since detection at ``now``: ``len(bounds) + 1`` counts per status, as
-        ``age_bucket`` places them (every status of ``statuses`` is a key)."""
+        """Incidents matching ``q``'s filters, of each of ``statuses``, per age since
+        detection at ``now``: ``len(bounds) + 1`` counts per status, as ``age_bucket``
+        places them (every status of ``statuses`` is a key). ``q``'s paging, sort and
+        status fields are ignored; ``q.text`` is refused (``ValueError``): counting by
+        words means reading every incident, which this exists to avoid."""
         ...
 
     def change_status(

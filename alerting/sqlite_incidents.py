@@ -27,6 +27,7 @@ from alerting.incident_store import (
     AgeBounds,
     IncidentQuery,
     StatusChanges,
+    age_query,
     detected_after,
     stored,
 )
@@ -169,14 +170,13 @@ class SQLiteIncidents(StatusChanges):
             return int(self._db.execute(f"SELECT count(*) FROM incidents {where}",
                                         args).fetchone()[0])
 
-    def count_incidents_by_age(self, organization_id: str | None, statuses: Sequence[str],
+    def count_incidents_by_age(self, q: IncidentQuery, statuses: Sequence[str],
                                now: datetime, bounds: AgeBounds) -> dict[str, list[int]]:
         """One GROUP BY: each incident's bucket is the first bound it is younger than."""
         counts = {s: [0] * (len(bounds) + 1) for s in statuses}
         if not statuses:
             return counts
-        where, args = _where(IncidentQuery(organization_id=organization_id,
-                                           statuses=tuple(statuses)))
+        where, args = _where(age_query(q, statuses))
         cuts = detected_after(now, bounds)
         bucket = ("CASE " + " ".join(f"WHEN detected_us > ? THEN {n}"
                                      for n in range(len(cuts)))

@@ -388,15 +388,12 @@ def alert_day_counts(store: ServiceStore, q: AlertQuery, zone: str) -> list[Aler
 
 def incident_stats(store: IncidentStore, q: IncidentQuery, now: datetime | None = None
                    ) -> IncidentStats:
-    """Incidents matching ``q`` by status, and by status and age (since detection)."""
-    when = now or datetime.now(UTC)
-    by_status = dict.fromkeys(STATUSES, 0)
-    by_age: dict[tuple[str, str], int] = {}
-    for incident in walk_incidents(store, q):
-        by_status[incident.status] = by_status.get(incident.status, 0) + 1
-        age = when - incident.detected_at
-        label = next(lab for lab, bound in AGE_BUCKETS if bound is None or age < bound)
-        by_age[(incident.status, label)] = by_age.get((incident.status, label), 0) + 1
+    """Incidents matching ``q`` by status, and by status and age (since detection),
+    counted by the store (one query, no incident read; ``q.text`` is refused)."""
+    counts = store.count_incidents_by_age(q, STATUSES, now or datetime.now(UTC), AGE_BOUNDS)
+    by_status = {s: sum(counts[s]) for s in STATUSES}
+    by_age = {(s, label): n for s in STATUSES
+              for (label, _), n in zip(AGE_BUCKETS, counts[s], strict=True) if n}
     return IncidentStats(by_status, by_age)
 
 
@@ -404,7 +401,8 @@ def incident_age_counts(store: IncidentStore, organization_id: str | None,
                         statuses: Sequence[str], now: datetime) -> AgeCounts:
     """Incidents in each of ``statuses`` (of one hospital, or all) per ``AGE_BUCKETS``
     since detection at ``now``, counted by the store (one query, no incident read)."""
-    return store.count_incidents_by_age(organization_id, statuses, now, AGE_BOUNDS)
+    return store.count_incidents_by_age(IncidentQuery(organization_id=organization_id),
+                                        statuses, now, AGE_BOUNDS)
 
 
 def nearest_deadlines(store: IncidentStore, organization_id: str | None,

@@ -47,6 +47,7 @@ from alerting.incident_store import (
     AgeBounds,
     IncidentQuery,
     StatusChanges,
+    age_query,
     incident_words,
     stored,
 )
@@ -324,13 +325,13 @@ class ElasticsearchIncidents(StatusChanges):
             raise ClusterUnavailable(f"Elasticsearch: {e}") from e
         return int(body["count"])
 
-    def count_incidents_by_age(self, organization_id: str | None, statuses: Sequence[str],
+    def count_incidents_by_age(self, q: IncidentQuery, statuses: Sequence[str],
                                now: datetime, bounds: AgeBounds) -> dict[str, list[int]]:
         """One search of no hits: statuses, then ranges of ``detected_us`` (``incident_ages``)."""
-        q = IncidentQuery(organization_id=organization_id)
+        filtered = age_query(q, statuses)
         try:
-            return count_by_age(self.client, self._pattern(q), _filters(q), statuses, now,
-                                bounds)
+            return count_by_age(self.client, self._pattern(filtered), _filters(filtered),
+                                statuses, now, bounds)
         except (TransportError, ApiError) as e:
             raise ClusterUnavailable(f"Elasticsearch: {e}") from e
 

@@ -1,5 +1,7 @@
 """The console overview's open incidents, counted and sorted by the store, against the walk
-the overview did before (every open incident read, bucketed and heaped in Python).
+the overview did before (every open incident read, bucketed and heaped in Python); and
+``GET /stats/incidents`` (``incident_stats``), counted by the store under every filter it
+takes, against the walk it did before.
 
 Both backends (Elasticsearch over real HTTP against an osmem-server clone), incidents in
 every status, of two hospitals, detected at ages on and around each bucket's edge (to the
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from es_testkit import T0, es_config, make_alert
 
 from alerting.elasticsearch import ElasticsearchAlertStore
@@ -34,6 +37,7 @@ from phiwatch.service import (
     AGE_BOUNDS,
     AGE_BUCKETS,
     incident_age_counts,
+    incident_stats,
     nearest_deadlines,
     walk_incidents,
 )
@@ -111,6 +115,42 @@ def test_counts_and_nearest_deadlines_are_the_old_walks(store: Any) -> None:
     assert incident_age_counts(store, "nhi-dong-1", OPEN, NOW) == {
         s: [0] * len(AGE_BUCKETS) for s in OPEN}
     assert nearest_deadlines(store, "nhi-dong-1", OPEN, 10) == []
+
+
+def test_incident_statistics_are_the_old_walk_under_every_filter(store: Any) -> None:
+    """Hospital, severity and time range (on the incident's first and last seen), each
+    alone and together; the statistics count every status, open or not."""
+    severities = ("low", "medium", "high", "critical")
+    made = []
+    for n, age in enumerate(ages() * len(HOSPITALS)):
+        alert = make_alert(n, organization_id=HOSPITALS[n % 2], severity=severities[n % 4],
+                           window_start=T0 + n * timedelta(hours=3))
+        incident = Incident.open(alert, f"nv{n:05d}", NOW - age - (n % 2) * 7 * US)
+        incident.status = STATUSES[n % len(STATUSES)]
+        made.append(store.save_incident(incident, None))
+    middle = T0 + len(made) * timedelta(hours=1)
+    ranges = [(None, None), (middle, None), (None, middle),
+              (middle, middle + timedelta(hours=20))]
+    checked = 0
+    for org in (None, *HOSPITALS):
+        for severity in (None, "medium", "critical"):
+            for start, end in ranges:
+                q = IncidentQuery(organization_id=org, min_severity=severity,  # type: ignore[arg-type]
+                                  start=start, end=end)
+                by_status = dict.fromkeys(STATUSES, 0)
+                by_age: dict[tuple[str, str], int] = {}
+                for i in walk_incidents(store, q):  # what the route did before
+                    by_status[i.status] += 1
+                    label = AGE_BUCKETS[age_bucket(NOW - i.detected_at, AGE_BOUNDS)][0]
+                    by_age[(i.status, label)] = by_age.get((i.status, label), 0) + 1
+                stats = incident_stats(store, q, NOW)
+                assert (stats.by_status, stats.by_age) == (by_status, by_age), q
+                checked += sum(by_status.values())
+    assert checked > len(made)  # the filters kept some and dropped some
+    assert incident_stats(store, IncidentQuery(), NOW).by_status == {
+        s: sum(1 for i in made if i.status == s) for s in STATUSES}
+    with pytest.raises(ValueError, match="text"):
+        incident_stats(store, IncidentQuery(text="nv"), NOW)
 
 
 def test_ties_at_the_cut_keep_the_lowest_ids(store: Any) -> None:
