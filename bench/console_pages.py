@@ -12,6 +12,10 @@ incidents' counts by status and age (one aggregation) and for the nearest deadli
 sorted query of ``deadline_rows``); it reads no other incident (before, it walked every
 open incident, and grew with their number: 10,000 open here).
 
+The API's ``GET /stats/incidents`` (the same counts, under the caller's filters) is
+timed from the client over loopback, and in-process against its peer on the same store:
+the walk it did before (every matching incident read and bucketed in Python).
+
     .venv/bin/python bench/console_pages.py [--incidents 10000] [--repeat 20] [--no-es]
 """
 
@@ -33,10 +37,18 @@ import httpx
 import yaml
 
 from alerting.grouping import IncidentGrouper
+from alerting.incident_store import IncidentQuery, age_bucket
 from api.app import create_app
+from api.auth import issue_token
 from api.server import ApiServer
 from phiwatch.config import load_config
-from phiwatch.service import add_account
+from phiwatch.service import (
+    AGE_BOUNDS,
+    AGE_BUCKETS,
+    add_account,
+    incident_stats,
+    walk_incidents,
+)
 from rules.alert import Alert, EventRef, alert_id
 
 HOSPITALS = ("tu-du", "cho-ray", "nhi-dong-1")
@@ -105,6 +117,51 @@ def server_ms(c: httpx.Client, path: str, repeat: int) -> list[float]:
     return times
 
 
+def client_ms(c: httpx.Client, path: str, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = c.get(path)
+        times.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200, (path, r.status_code, r.text[:200])
+    return times
+
+
+def line(label: str, times: list[float]) -> None:
+    ms = sorted(times)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    print(f"  {label:<46} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms")
+
+
+def walked_stats(store: Any, q: IncidentQuery, now: datetime) -> dict[str, int]:
+    """The peer: what ``incident_stats`` did before the store counted."""
+    by: dict[str, int] = {}
+    for incident in walk_incidents(store, q):
+        label = AGE_BUCKETS[age_bucket(now - incident.detected_at, AGE_BOUNDS)][0]
+        key = f"{incident.status}/{label}"
+        by[key] = by.get(key, 0) + 1
+    return by
+
+
+def statistics_against_walk(store: Any, repeat: int) -> None:
+    """``incident_stats`` in-process against the old walk, same store, same query; their
+    counts must agree."""
+    now, q = datetime.now(UTC), IncidentQuery()
+    counted, walked = [], []
+    for _ in range(max(3, repeat // 4)):
+        t = time.perf_counter()
+        stats = incident_stats(store, q, now)
+        counted.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        old = walked_stats(store, q, now)
+        walked.append((time.perf_counter() - t) * 1000)
+        assert {f"{s}/{a}": n for (s, a), n in stats.by_age.items()} == old
+    a, b = statistics.median(counted), statistics.median(walked)
+    print(f"  {'incident statistics, counted by the store':<46} median {a:7.1f} ms")
+    print(f"  {'incident statistics, old walk (peer)':<46} median {b:7.1f} ms"
+          f"   ratio {b / a:5.1f}x")
+
+
 def measure(name: str, store_section: dict[str, Any], folder: Path, repeat: int) -> None:
     config_path = folder / "phiwatch.yaml"
     config_path.write_text(yaml.safe_dump({
@@ -134,9 +191,14 @@ def measure(name: str, store_section: dict[str, Any], folder: Path, repeat: int)
         ]
         print(f"\n{name}: {total.group(1) if total else '?'} incidents listed")
         for label, client, path in pages:
-            ms = sorted(server_ms(client, path, repeat))
-            p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-            print(f"  {label:<46} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms")
+            line(label, server_ms(client, path, repeat))
+        token = issue_token(config.api.auth, SECRET.encode(), subject="thanh",
+                            role="inspector", hospital=None, ttl=timedelta(hours=1))
+        with httpx.Client(base_url=server.url,
+                          headers={"Authorization": f"Bearer {token}"}) as api:
+            line("API /stats/incidents, inspector (client time)",
+                 client_ms(api, "/stats/incidents", repeat))
+        statistics_against_walk(app.state.phiwatch.store, repeat)
     finally:
         server.stop()
 
