@@ -12,13 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import pytest
+from audit_tamper import tamper
 from es_testkit import T0, make_alert
 from test_store_contract import dataset, expected
 
 from alerting.audit import AuditEntry, verify_chain
-from alerting.elasticsearch.audit import audit_index
 from alerting.grouping import IncidentGrouper
 from alerting.incident_store import (
     INCIDENT_SORTS,
@@ -28,7 +27,6 @@ from alerting.incident_store import (
     ordered,
 )
 from alerting.notes import Note
-from alerting.sqlite_store import SQLiteAlertStore
 from alerting.store import ALERT_SORTS, AlertQuery, alert_keyset, severity_rank
 from rules.alert import Alert
 
@@ -185,36 +183,6 @@ def test_the_audit_chain_verifies_and_continues(store: Any) -> None:
     assert [r.seq for r in store.audit_records(after_seq=2, limit=2)] == [3, 4]
     assert verify_chain(store.audit_stored(), anchor=(3, store.audit_records(2, 1)[0].hash)).ok
     assert not verify_chain(store.audit_stored(), anchor=(9, "0" * 64)).ok
-
-
-def tamper(store: Any, how: str) -> None:
-    """Change the stored log the way someone with write access to the store could."""
-    if isinstance(store, SQLiteAlertStore):
-        db = store._db
-        with db:
-            if how == "edit":
-                doc = orjson.loads(db.execute("SELECT doc FROM audit_log WHERE seq = 3"
-                                              ).fetchone()[0])
-                doc["actor"] = "someone-else"
-                db.execute("UPDATE audit_log SET doc = ? WHERE seq = 3", (orjson.dumps(doc),))
-            elif how == "remove":
-                db.execute("DELETE FROM audit_log WHERE seq = 3")
-            else:  # swap records 3 and 4
-                db.execute("UPDATE audit_log SET seq = -1 WHERE seq = 3")
-                db.execute("UPDATE audit_log SET seq = 3 WHERE seq = 4")
-                db.execute("UPDATE audit_log SET seq = 4 WHERE seq = -1")
-        return
-    client, index = store.client, audit_index(store.config)
-    three = client.get(index=index, id=f"{3:012d}").body["_source"]
-    four = client.get(index=index, id=f"{4:012d}").body["_source"]
-    if how == "edit":
-        client.index(index=index, id=f"{3:012d}", document={**three, "actor": "someone-else"},
-                     refresh="true")
-    elif how == "remove":
-        client.delete(index=index, id=f"{3:012d}", refresh="true")
-    else:
-        client.index(index=index, id=f"{3:012d}", document=four, refresh="true")
-        client.index(index=index, id=f"{4:012d}", document=three, refresh="true")
 
 
 @pytest.mark.parametrize("how", ["edit", "remove", "reorder"])

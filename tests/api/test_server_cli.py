@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 from apikit import ENV, SECRET, World
-from test_store_api_contract import tamper
+from audit_tamper import tamper
 from typer.testing import CliRunner
 
 from api.app import create_app
