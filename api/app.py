@@ -120,6 +120,8 @@ def create_app(
                 journal.close()
             if state.reports is not None:
                 state.reports.close()
+            if console_state is not None:
+                console_state.signins.close()
 
     app = FastAPI(title="phiwatch API", version="1", description=DESCRIPTION,
                   lifespan=lifespan, redoc_url=None)
@@ -127,7 +129,7 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    mount_console(app, state, secret, clock)
+    console_state = mount_console(app, state, secret, clock)
     app.add_middleware(RequestContext,
                        body_limits={"/ingest": config.ingest.max_batch_bytes})
     check_routes(app, ROUTERS)

@@ -10,6 +10,7 @@ error handlers so console requests get pages, and adds its security headers.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -18,9 +19,9 @@ from api.config import HMAC_ALGORITHMS
 from api.console.errors import install as install_errors
 from api.console.headers import ConsoleHeaders
 from api.console.routes import PUBLIC, ROUTERS
+from api.console.signins import SignIns
 from api.console.state import ConsoleState
 from api.console.templating import environment, error_page
-from api.console.throttle import SignInThrottle
 from api.deps import ApiState
 from api.keys import read_or_create_key
 from api.roles import declared_roles
@@ -48,6 +49,13 @@ def mount_console(app: FastAPI, api: ApiState, secret: bytes | None,
         key = read_or_create_key(path)
     except (OSError, ValueError) as e:
         raise ConfigKeyError("state_dir", f"{path}: {e}") from e
+    signins_path = api.config.api_dir / "console-signins.db"
+    try:
+        signins = SignIns(signins_path, per_account=config.signin_failures_per_account,
+                          per_address=config.signin_failures_per_address,
+                          window=config.signin_window_seconds, clock=clock)
+    except (OSError, sqlite3.Error) as e:
+        raise ConfigKeyError("state_dir", f"{signins_path}: {e}") from e
     auth = api.config.api.auth
     algorithm = next((a for a in auth.algorithms if a in HMAC_ALGORITHMS), None)
     secure = (config.secure_cookie if config.secure_cookie is not None
@@ -55,9 +63,7 @@ def mount_console(app: FastAPI, api: ApiState, secret: bytes | None,
     state = ConsoleState(
         api=api, config=config, secret=secret if algorithm else None, algorithm=algorithm,
         csrf_key=key, clock=clock,
-        throttle=SignInThrottle(config.signin_failures_per_account,
-                                config.signin_failures_per_address,
-                                config.signin_window_seconds, clock),
+        signins=signins,
         templates=environment(), secure_cookie=secure)
     app.state.console = state
     for router in ROUTERS:

@@ -132,7 +132,7 @@ def current(request: Request, csrf: str | None) -> Viewer:
     except TokenError as e:
         raise SignInRequired(str(e)) from None
     jti = principal.token_id
-    if jti is None or state.revoked(jti) or principal.role is None:
+    if jti is None or state.signins.revoked(jti) or principal.role is None:
         raise SignInRequired("session ended")
     account = get_account(state.api.store, principal.subject)
     issued = jwt.get_unverified_claims(token).get("iat")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import Request
 from jinja2 import Environment
 
 from api.console.config import ConsoleConfig
-from api.console.throttle import SignInThrottle
+from api.console.signins import SignIns
 from api.deps import ApiState
 
 
@@ -26,23 +25,10 @@ class ConsoleState:
     #: Key of the CSRF tokens (``<api_dir>/console.key``).
     csrf_key: bytes
     clock: Callable[[], float]
-    throttle: SignInThrottle
+    #: Failed sign-ins and signed-out sessions, on disk (``signins``).
+    signins: SignIns
     templates: Environment
     secure_cookie: bool
-    #: Signed-out sessions (token id → expiry), refused until they expire anyway.
-    _revoked: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def revoke(self, token_id: str, expires: float) -> None:
-        now = self.clock()
-        with self._lock:
-            for jti in [j for j, exp in self._revoked.items() if exp < now]:
-                del self._revoked[jti]
-            self._revoked[token_id] = expires
-
-    def revoked(self, token_id: str) -> bool:
-        with self._lock:
-            return token_id in self._revoked
 
 
 def console(request: Request) -> ConsoleState:

@@ -226,6 +226,13 @@ def test_sessions_end_on_expiry_sign_out_and_account_changes(sqlite_world: World
     replay = c.client()
     replay.cookies.set("phiwatch_session", cookie or "", path="/console")
     assert replay.get("/console/").status_code == 303  # the signed-out token is refused
+    # ... and stays refused by a restarted server, and by another process on this host.
+    restarted = serve(sqlite_world)
+    replay = restarted.client()
+    replay.cookies.set("phiwatch_session", cookie or "", path="/console")
+    assert replay.get("/console/").status_code == 303
+    fresh = restarted.sign_in("thanh")  # a new session of the same person is not
+    assert fresh.get("/console/").status_code == 200
 
     def at() -> datetime:
         return datetime.fromtimestamp(c.clock(), UTC)

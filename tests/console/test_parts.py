@@ -1,5 +1,6 @@
-"""The console's parts on their own: the sign-in throttle on a driven clock, chart
-geometry, the two catalogues, filter parsing, and the routes' declared roles."""
+"""The console's parts on their own: the sign-in throttle and signed-out sessions (one
+SQLite file, shared and kept) on a driven clock, chart geometry, the two catalogues,
+filter parsing, and the routes' declared roles."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from api.console.filters import Filters
 from api.console.i18n import CATALOGUES, catalogue, translator
 from api.console.mount import check_console_routes
 from api.console.routes import PUBLIC, ROUTERS
+from api.console.signins import SignIns
 from api.console.templating import TEMPLATES, environment
-from api.console.throttle import SignInThrottle
 from api.errors import Invalid
 from api.roles import declared_roles
 from phiwatch.service import reports
@@ -25,9 +26,15 @@ from phiwatch.service import reports
 TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([^"']+)["']""")
 
 
-def test_throttle_counts_names_and_addresses_on_the_clock() -> None:
+def signins(path: Path, clock: Clock, per_account: int, per_address: int, window: float,
+            max_keys: int = 10_000) -> SignIns:
+    return SignIns(path / "console-signins.db", per_account=per_account,
+                   per_address=per_address, window=window, clock=clock, max_keys=max_keys)
+
+
+def test_throttle_counts_names_and_addresses_on_the_clock(tmp_path: Path) -> None:
     clock = Clock()
-    t = SignInThrottle(per_account=3, per_address=5, window=900, clock=clock)
+    t = signins(tmp_path, clock, per_account=3, per_address=5, window=900)
     for _ in range(3):
         assert t.retry_after("lan", "10.0.0.1") is None
         t.failed("lan", "10.0.0.1")
@@ -42,25 +49,68 @@ def test_throttle_counts_names_and_addresses_on_the_clock() -> None:
         t.failed(name, "10.0.0.9")
     assert t.retry_after("someone-else", "10.0.0.9") is not None  # the address is locked
     assert t.retry_after("someone-else", "10.0.0.8") is None
+    t.close()
 
 
-def test_success_clears_the_name_but_not_the_address() -> None:
+def test_success_clears_the_name_but_not_the_address(tmp_path: Path) -> None:
     clock = Clock()
-    t = SignInThrottle(per_account=2, per_address=3, window=60, clock=clock)
+    t = signins(tmp_path, clock, per_account=2, per_address=3, window=60)
     t.failed("lan", "10.0.0.1")
     t.failed("minh", "10.0.0.1")
     t.succeeded("lan")
     t.failed("lan", "10.0.0.1")
     assert t.retry_after("lan", "10.0.0.2") is None  # one failure since the success
     assert t.retry_after("x", "10.0.0.1") is not None  # three from this address
+    t.close()
 
 
-def test_throttle_memory_is_bounded() -> None:
+def test_throttle_memory_is_bounded(tmp_path: Path) -> None:
     clock = Clock()
-    t = SignInThrottle(per_account=5, per_address=5, window=60, clock=clock, max_keys=50)
+    t = signins(tmp_path, clock, per_account=5, per_address=5, window=60, max_keys=50)
     for i in range(500):
         t.failed(f"user{i}", f"10.0.{i // 250}.{i % 250}")
-    assert len(t._failures) <= 50
+    assert t.remembered_keys() <= 50
+    assert t.retry_after("user499", "10.9.9.9") is None  # one failure: still allowed
+    clock.advance(61)
+    t.failed("late", "10.0.0.1")  # what left the window is deleted as new rows come
+    assert t.remembered_keys() == 2
+    t.close()
+
+
+def test_processes_share_failures_and_a_restart_keeps_them(tmp_path: Path) -> None:
+    """Two console processes on one host (``phiwatch run`` and ``phiwatch api``) open the
+    same file: a guesser gets no extra tries from the other; a restart forgets nothing."""
+    clock = Clock()
+    one = signins(tmp_path, clock, per_account=3, per_address=10, window=900)
+    two = signins(tmp_path, clock, per_account=3, per_address=10, window=900)
+    one.failed("lan", "10.0.0.1")
+    two.failed("lan", "10.0.0.2")
+    one.failed("lan", "10.0.0.3")
+    assert one.retry_after("lan", "10.0.0.4") is not None
+    assert two.retry_after("lan", "10.0.0.4") is not None
+    one.close()
+    two.close()
+    again = signins(tmp_path, clock, per_account=3, per_address=10, window=900)
+    assert again.retry_after("lan", "10.0.0.4") is not None
+    again.close()
+
+
+def test_signed_out_sessions_stay_out_across_processes_and_restarts(tmp_path: Path
+                                                                    ) -> None:
+    clock = Clock()
+    one = signins(tmp_path, clock, per_account=3, per_address=10, window=900)
+    two = signins(tmp_path, clock, per_account=3, per_address=10, window=900)
+    one.revoke("jti-1", clock() + 60)
+    one.revoke("jti-2", clock() + 3600)
+    assert two.revoked("jti-1") and two.revoked("jti-2") and not two.revoked("jti-3")
+    one.close()
+    two.close()
+    clock.advance(120)
+    again = signins(tmp_path, clock, per_account=3, per_address=10, window=900)
+    assert again.revoked("jti-1") and again.revoked("jti-2")
+    again.revoke("jti-3", clock() + 60)  # writing deletes what expired: jti-1
+    assert not again.revoked("jti-1") and again.revoked("jti-2") and again.revoked("jti-3")
+    again.close()
 
 
 def test_nice_ceiling() -> None:

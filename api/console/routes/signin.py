@@ -1,7 +1,7 @@
 """Signing in and out, the language switch and the stylesheet.
 
 A failed sign-in says only that the name or password is wrong (never which), counts
-against the name and the client address (``api.console.throttle``), and is logged
+against the name and the client address (``api.console.signins``), and is logged
 without the password. While a name or address is over its limit, sign-ins are refused
 with 429 and a ``Retry-After`` without the password being looked at.
 """
@@ -85,17 +85,17 @@ def sign_in(request: Request, username: Field = "", password: Field = "", csrf: 
         return _form(request, next, "signin.unavailable", 503)
     name = username.strip().lower()
     address = request.client.host if request.client else "unknown"
-    wait = state.throttle.retry_after(name, address)
+    wait = state.signins.retry_after(name, address)
     if wait is not None:
         log.warning("sign-in refused for %s from %s: too many failures", printable(name),
                     address)
         return _form(request, next, "signin.throttled", 429, math.ceil(wait / 60))
     account = authenticate(state.api.store, name, password)
     if account is None:
-        state.throttle.failed(name, address)
+        state.signins.failed(name, address)
         log.warning("failed sign-in for %s from %s", printable(name, one_line=True), address)
         return _form(request, next, "signin.failed", 401)
-    state.throttle.succeeded(name)
+    state.signins.succeeded(name)
     now = datetime.fromtimestamp(state.clock(), UTC)
     ttl = timedelta(minutes=state.config.session_minutes)
     token = issue_token(state.api.config.api.auth, state.secret, subject=account.username,
@@ -114,7 +114,7 @@ def sign_out(request: Request, viewer: Annotated[Viewer, Depends(signed_in(
         "hospital_it", "inspector", "department", "admin"))]) -> Response:
     principal = viewer.caller.principal
     if principal.token_id is not None:
-        console(request).revoke(principal.token_id, principal.expires.timestamp())
+        console(request).signins.revoke(principal.token_id, principal.expires.timestamp())
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
     clear_session(response)
     return response
