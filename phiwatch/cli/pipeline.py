@@ -206,6 +206,22 @@ def run(config: ConfigOption = None,
         say("note:", "yellow", "ingest is enabled: remote sensors' batches are read from "
             f"{cfg.ingest_path}, written by `phiwatch api` (or set api.serve_with_run)")
     stop = threading.Event()
+    started: list[Runner] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        for r in started:
+            r.wake()
+
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        for r in started:  # before the runner exists there is nothing loaded to reload
+            r.request_reload()
+
+    # Before anything answers (metrics, the API): from then a supervisor may send SIGTERM
+    # at any moment, and the default action would kill the process without its snapshot.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
     api_server = None
     with errors():
         ops = Operations.open(cfg)
@@ -219,21 +235,11 @@ def run(config: ConfigOption = None,
             ops.close()
             fail(str(e))
         runner.config_path = config
+        started.append(runner)
         if cfg.api.serve_with_run:
             from api.server import serve_in_thread
 
             api_server = serve_in_thread(cfg, on_ingest=runner.wake)
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        runner.wake()
-
-    def on_hangup(signum: int, frame: FrameType | None) -> None:
-        runner.request_reload()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_hangup)
     try:
         report = runner.run(stop)
     except Exception as e:  # the store refused alerts (spool full, disk): resume from snapshot

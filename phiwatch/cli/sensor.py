@@ -45,22 +45,26 @@ def sensor(config: ConfigOption = None,
         fail(f"{config or 'defaults'}: sensor: missing (name, engine_url and token_file of "
              "the engine this sensor ships to)", 2)
     stop = threading.Event()
+    started: list[SensorRunner] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        for r in started:
+            r.notifier.wake()
+
+    # Before the metrics answer: a SIGTERM from then on must stop after saving positions.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     with errors():
         try:
             runner = SensorRunner(cfg, name=cfg.sensor.name)
         except OSError as e:  # a live input that cannot open: no right to capture
             fail(str(e))
+    started.append(runner)
     server = None
     if cfg.metrics is not None:
         metrics = Metrics(None, collectors=[SensorCollector(runner)])
         server = metrics.serve(*cfg.metrics.address)
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        runner.notifier.wake()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     err.print(printable(f"shipping to {cfg.sensor.engine_url} as {cfg.sensor.name}"))
     try:
         report = runner.run(stop)
