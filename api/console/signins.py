@@ -42,7 +42,6 @@ CREATE INDEX IF NOT EXISTS revoked_expires ON revoked (expires);
 class SignIns:
     def __init__(self, path: Path, *, per_account: int, per_address: int, window: float,
                  clock: Callable[[], float], max_keys: int = 10_000) -> None:
-        self.path = path
         self._limits = {"account": per_account, "address": per_address}
         self._window = window
         self._clock = clock
@@ -85,9 +84,7 @@ class SignIns:
             self._db.execute("DELETE FROM failures WHERE at <= ?", (now - self._window,))
             self._db.executemany("INSERT INTO failures (kind, value, at) VALUES (?, ?, ?)",
                                  (("account", account, now), ("address", address, now)))
-            (keys,) = self._db.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM failures GROUP BY kind, value)"
-            ).fetchone()
+            keys = self._keys()
             if keys > self._max_keys:
                 self._db.execute(
                     "DELETE FROM failures WHERE (kind, value) IN (SELECT kind, value "
@@ -102,9 +99,11 @@ class SignIns:
     def remembered_keys(self) -> int:
         """Names and addresses with a failure on file (for the bound's test)."""
         with self._lock:
-            (n,) = self._db.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM failures GROUP BY kind, value)"
-            ).fetchone()
+            return self._keys()
+
+    def _keys(self) -> int:
+        (n,) = self._db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM failures GROUP BY kind, value)").fetchone()
         return int(n)
 
     # Signed-out sessions.
